@@ -1,0 +1,44 @@
+# `make demo` and `make test` work on a fresh machine with Python 3.11+ and nothing else set up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo run test test-sqlite lint format migrations clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Balai Warga needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/hub demo
+
+run: install
+	$(BIN)/hub run
+
+test: install
+	$(BIN)/python -m pytest
+
+test-sqlite: install
+	$(BIN)/python -m pytest -k "not postgres"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# After changing models: write the next migration (one set for SQLite and PostgreSQL).
+migrations: install
+	HUB_DATABASE_URL=sqlite://data/makemigrations.sqlite3 $(BIN)/tortoise makemigrations
+	rm -f data/makemigrations.sqlite3*
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

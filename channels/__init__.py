@@ -1,0 +1,41 @@
+"""Messenger channels behind one small interface; they know the platforms, not the hub."""
+
+from channels.base import (
+    Button,
+    Channel,
+    ChannelEvent,
+    ChannelEventKind,
+    Event,
+    EventSink,
+    InboundMessage,
+    Outgoing,
+    SendError,
+    SendErrorReason,
+    SendResult,
+    StatusKind,
+    StatusUpdate,
+    WebhookRejected,
+    channel_class,
+    register_channel,
+    registered_channels,
+)
+
+__all__ = [
+    "Button",
+    "Channel",
+    "ChannelEvent",
+    "ChannelEventKind",
+    "Event",
+    "EventSink",
+    "InboundMessage",
+    "Outgoing",
+    "SendError",
+    "SendErrorReason",
+    "SendResult",
+    "StatusKind",
+    "StatusUpdate",
+    "WebhookRejected",
+    "channel_class",
+    "register_channel",
+    "registered_channels",
+]

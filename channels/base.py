@@ -1,0 +1,186 @@
+"""The channel interface: outgoing messages, the three inbound event kinds, send errors, registry."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tappable choice; `payload` comes back in the InboundMessage when tapped."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to one address. `key` is the hub's idempotency key (the outbox row id)."""
+
+    key: str
+    address: str
+    text: str
+    buttons: tuple[Button, ...] = ()
+    reply_to: str | None = None  # the platform's id of the message this answers
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_id: str  # the platform's id for the message, used to match later status updates
+    sent_at: dt.datetime
+
+
+class SendErrorReason(StrEnum):
+    CONNECTION = "connection"  # could not reach the platform, or it answered 5xx
+    THROTTLED = "throttled"  # rate limit hit; retry after `retry_after` seconds
+    BLOCKED = "blocked"  # the recipient blocked the bot or opted out at the platform
+    UNKNOWN_RECIPIENT = "unknown_recipient"  # no such chat or number
+    REJECTED = "rejected"  # the platform refused the content
+    BAD_CONFIG = "bad_config"  # our credentials or settings are wrong; staff must act
+    WINDOW_CLOSED = "window_closed"  # free text not allowed now (WhatsApp 24-hour window)
+
+
+_RETRYABLE = {SendErrorReason.CONNECTION, SendErrorReason.THROTTLED, SendErrorReason.BAD_CONFIG}
+
+
+class SendError(Exception):
+    """A send that did not go through. `retryable` says whether trying later can succeed."""
+
+    def __init__(
+        self,
+        reason: SendErrorReason,
+        detail: str = "",
+        *,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+        self.retry_after = retry_after
+        self.retryable = reason in _RETRYABLE if retryable is None else retryable
+
+
+class StatusKind(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    ACKNOWLEDGED = "acknowledged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """Something a person sent: text, a button tap (`button_payload`), or a reply to a message."""
+
+    channel: str
+    address: str
+    external_id: str
+    received_at: dt.datetime
+    text: str = ""
+    button_payload: str | None = None
+    reply_to: str | None = None  # external id of the hub's message being answered
+    sender_name: str = ""
+    phone: str | None = None  # a phone number the platform vouches for
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The platform (or the person) moved one of our messages along: sent, delivered, read..."""
+
+    channel: str
+    external_id: str  # of the hub's message
+    status: StatusKind
+    at: dt.datetime
+    evidence: str = "receipt"  # receipt, reply, reaction, button, poll
+    reason: str = ""  # for failed
+
+
+class ChannelEventKind(StrEnum):
+    NEW_CONVERSATION = "new_conversation"  # someone opened a chat with the hub
+    OPT_OUT = "opt_out"  # asked the platform to stop
+    OPT_IN = "opt_in"
+    BLOCKED = "blocked"  # blocked the bot / number
+
+
+@dataclass(frozen=True)
+class ChannelEvent:
+    channel: str
+    address: str
+    kind: ChannelEventKind
+    at: dt.datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+Event = InboundMessage | StatusUpdate | ChannelEvent
+EventSink = Callable[[list[Event]], Awaitable[None]]
+
+
+class WebhookRejected(Exception):
+    """A webhook the channel will not accept; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Channel(abc.ABC):
+    """A messenger: sends Outgoing messages, turns what the platform says into Events."""
+
+    name: ClassVar[str]
+
+    def __init__(self, settings: Any, sink: EventSink) -> None:
+        self.settings = settings
+        self.sink = sink
+
+    @property
+    def messages_per_second(self) -> float:
+        """The sending ceiling of this channel account."""
+        return float(self.settings.messages_per_second)
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to the platform (called once at start)."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (called once at shutdown)."""
+
+    async def ready(self) -> str | None:
+        """None when the channel can send, else a short reason for /readyz."""
+        return None
+
+    @abc.abstractmethod
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        """Send one message; raises SendError."""
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check a webhook's authenticity; raises WebhookRejected (401/403)."""
+        raise WebhookRejected(404, f"{self.name} takes no webhooks")
+
+    def parse_webhook(self, body: bytes) -> list[tuple[str, Event]]:
+        """Turn a verified webhook body into (external id, event) pairs; raises WebhookRejected(400)."""
+        raise WebhookRejected(404, f"{self.name} takes no webhooks")
+
+
+_REGISTRY: dict[str, type[Channel]] = {}
+
+
+def register_channel(cls: type[Channel]) -> type[Channel]:
+    """Class decorator: make a channel available under its `name`; names are unique."""
+    if cls.name in _REGISTRY:
+        raise ValueError(f"channel {cls.name!r} is registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def channel_class(name: str) -> type[Channel]:
+    return _REGISTRY[name]
+
+
+def registered_channels() -> dict[str, type[Channel]]:
+    return dict(_REGISTRY)

@@ -1,0 +1,141 @@
+"""The app factory: wires config, database, channels, dispatcher, sender, scheduler and web routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+import channels.sandbox  # noqa: F401 - registers the sandbox channel
+from channels import Channel, Event, channel_class
+from hub.config import Config, ConfigError
+from hub.conversations import Conversations
+from hub.db import close_database, open_database
+from hub.dispatch import Dispatcher
+from hub.metrics import Metrics
+from hub.sender import Sender
+from hub.tasks import BackgroundTasks
+from hub.timeutil import Clock, utcnow
+
+log = logging.getLogger(__name__)
+
+# Channels this version can run; Telegram and WhatsApp arrive with their own modules.
+AVAILABLE_CHANNELS = ("sandbox",)
+
+
+@dataclass
+class Hub:
+    """Everything a request handler or job needs, built once per app."""
+
+    config: Config
+    clock: Clock = utcnow
+    metrics: Metrics = field(default_factory=Metrics)
+    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.conversations = Conversations(self.config, self._wake_sender, clock=self.clock)
+        self.dispatcher = Dispatcher(self.conversations, clock=self.clock)
+        for name in AVAILABLE_CHANNELS:
+            settings = getattr(self.config, name)
+            if settings.enabled:
+                self.channels[name] = channel_class(name)(settings, self.receive)
+        for name in ("telegram", "whatsapp"):
+            if getattr(self.config, name).enabled and name not in AVAILABLE_CHANNELS:
+                raise ConfigError(f"{name}.enabled", "this channel is not available in this version")
+        self.sender = Sender(
+            self.channels,
+            max_attempts=self.config.broadcast.max_attempts,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    def _wake_sender(self) -> None:
+        self.sender.wake()
+
+    async def receive(self, events: list[Event]) -> None:
+        """The sink every channel reports to."""
+        for event in events:
+            self.metrics.inbound.labels(event.channel, type(event).__name__).inc()
+        await self.dispatcher.receive(events)
+
+    @property
+    def enabled_channels(self) -> set[str]:
+        return set(self.channels)
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+def create_app(config: Config, *, clock: Clock = utcnow, manage_database: bool = True,
+               run_workers: bool = True, demo: bool = False) -> web.Application:
+    """The aiohttp application. Tests pass manage_database=False inside their own database context."""
+    from hub.web import api, dashboard, health, middleware  # web depends on app, not the reverse
+
+    hub = Hub(config, clock=clock)
+    app = web.Application(
+        client_max_size=config.web.max_body_kb * 1024,
+        middlewares=[middleware.request_metrics],
+    )
+    app[HUB] = hub
+
+    async def database(_: web.Application) -> AsyncIterator[None]:
+        await open_database(config.database.url)
+        yield
+        await close_database()
+
+    async def channels_ctx(_: web.Application) -> AsyncIterator[None]:
+        for channel in hub.channels.values():
+            await channel.start()
+        yield
+        for channel in hub.channels.values():
+            await channel.stop()
+
+    async def workers(_: web.Application) -> AsyncIterator[None]:
+        from jobs import create_scheduler
+
+        await hub.dispatcher.process_pending()
+        hub.tasks.start(hub.sender.run(), name="sender")
+        scheduler = create_scheduler(hub, demo=demo) if config.hub.run_scheduler else None
+        if scheduler is not None:
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await hub.tasks.cancel_all()
+
+    if manage_database:
+        app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(channels_ctx)
+    if run_workers:
+        app.cleanup_ctx.append(workers)
+
+    health.setup(app)
+    app.add_subapp("/api/v1", api.create_api(hub))
+    dashboard.setup(app, hub)
+    return app
+
+
+async def serve(config: Config, *, demo: bool = False, banner: str = "") -> None:
+    """Run the app until SIGINT or SIGTERM."""
+    app = create_app(config, demo=demo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.web.host, config.web.port)
+    await site.start()
+    log.info("listening on http://%s:%d", config.web.host, config.web.port)
+    if banner:
+        print(banner, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,221 @@
+"""The `hub` command line. Exit 0 on success, 1 on a runtime failure, 2 on a usage or config error."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.config import Config, ConfigError, load_config
+
+log = logging.getLogger("hub")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Wrong arguments or input the user must fix; exit 2 with one line on stderr."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub", description="Balai Warga: pengumuman ke ketua RT lewat Telegram dan WhatsApp."
+    )
+    parser.add_argument(
+        "--config", help="config file (default: $HUB_CONFIG, else ./config.toml)", default=None
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the hub: web, channels, scheduler and sender")
+    commands.add_parser("demo", help="run the hub on a seeded demo database (sandbox channel)")
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+    commands.add_parser("check-config", help="validate and print the configuration, secrets hidden")
+
+    user = commands.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    add = user.add_parser("add", help="add a staff account (password from stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["admin", "staff", "official"])
+    add.add_argument("--area", action="append", default=[], metavar="AREA",
+                     help="limit the account to this area (repeatable)")
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    create = token.add_parser("create", help="print a new API token for USERNAME (shown once)")
+    create.add_argument("username")
+
+    roster = commands.add_parser("roster", help="the roster of RT heads").add_subparsers(
+        dest="roster_command", required=True, metavar="ACTION"
+    )
+    imp = roster.add_parser("import", help="import a CSV or XLSX roster (idempotent)")
+    imp.add_argument("file", type=Path)
+    inv = roster.add_parser("invites", help="invite codes and links per member")
+    inv.add_argument("--area", default=None)
+    inv.add_argument("--format", choices=["csv", "json"], default="csv")
+    return parser
+
+
+async def _with_database(config: Config, work: Callable[[], Awaitable[int]]) -> int:
+    from hub.db import close_database, open_database
+
+    await open_database(config.database.url)
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        typed = getpass.getpass("Password (empty: generate one): ")
+        if typed:
+            return typed
+        from hub.auth import generate_password
+
+        generated = generate_password()
+        print(f"Generated password: {generated}", file=sys.stderr)
+        return generated
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("no password on stdin")
+    return password
+
+
+async def _user_add(config: Config, args: argparse.Namespace) -> int:
+    from hub import audit
+    from hub.areas import UnknownArea, area_by_path
+    from hub.auth import create_user
+    from hub.errors import HubError
+    from models import UserRole
+
+    password = _read_password()
+    try:
+        areas = [await area_by_path(path) for path in args.area]
+        user = await create_user(args.username, password, UserRole(args.role), areas)
+    except UnknownArea as exc:
+        raise UsageError(str(exc)) from None
+    except HubError as exc:
+        raise UsageError(exc.message) from None
+    await audit.record(None, "user.add", f"user:{user.username}", role=args.role, areas=args.area)
+    scope = ", ".join(a.path for a in areas) or "all areas"
+    print(f"Created {args.role} {user.username} ({scope})", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _token_create(config: Config, args: argparse.Namespace) -> int:
+    from hub import audit
+    from hub.auth import create_token
+    from models import User
+
+    user = await User.get_or_none(username=args.username)
+    if user is None:
+        raise UsageError(f"no user named {args.username!r}")
+    token = await create_token(user)
+    await audit.record(None, "token.create", f"user:{user.username}")
+    print(token)
+    return EXIT_OK
+
+
+async def _roster_import(config: Config, args: argparse.Namespace) -> int:
+    from hub.roster import RosterFileError, import_roster
+
+    try:
+        report = await import_roster(args.file)
+    except RosterFileError as exc:
+        raise UsageError(str(exc)) from None
+    print(report.summary())
+    for line, reason in report.rejected:
+        print(f"  baris {line}: {reason}")
+    return EXIT_OK
+
+
+async def _roster_invites(config: Config, args: argparse.Namespace) -> int:
+    from hub.areas import UnknownArea, area_by_path
+    from hub.roster import invite_rows, write_invites
+
+    try:
+        area = await area_by_path(args.area) if args.area else None
+    except UnknownArea as exc:
+        raise UsageError(str(exc)) from None
+    rows = await invite_rows(config, area)
+    write_invites(rows, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _check_config(config: Config) -> int:
+    for section, values in config.redacted().items():
+        print(f"[{section}]")
+        for key, value in values.items():
+            print(f"{key} = {json.dumps(value) if value is not None else '(auto)'}")
+        print()
+    return EXIT_OK
+
+
+def _run(config: Config, *, demo: bool) -> int:
+    from hub.app import serve
+
+    if demo:
+        from hub.demo import prepare_demo
+
+        config, banner = asyncio.run(prepare_demo(config))
+    else:
+        banner = f"Balai Warga berjalan di {config.hub.public_url}"
+    asyncio.run(serve(config, demo=demo, banner=banner))
+    return EXIT_OK
+
+
+def _dispatch(config: Config, args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return _check_config(config)
+    if args.command in ("run", "demo"):
+        return _run(config, demo=args.command == "demo")
+    if args.command == "migrate":
+        from hub.db import apply_migrations
+
+        applied = asyncio.run(apply_migrations(config.database.url))
+        print(f"Applied {len(applied)} migration(s)" if applied else "Database is up to date")
+        return EXIT_OK
+    handlers: dict[tuple[str, str], Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
+        ("user", "add"): _user_add,
+        ("token", "create"): _token_create,
+        ("roster", "import"): _roster_import,
+        ("roster", "invites"): _roster_invites,
+    }
+    action = getattr(args, f"{args.command}_command")
+    handler = handlers[(args.command, action)]
+    return asyncio.run(_with_database(config, lambda: handler(config, args)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("tortoise", "aiosqlite", "asyncpg", "apscheduler.scheduler",
+                  "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config)
+        return _dispatch(config, args)
+    except (ConfigError, UsageError) as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as exc:
+        log.exception("failed")
+        print(f"hub: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+

@@ -1,0 +1,99 @@
+"""Members as staff and the API see them, and their invite links."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from hub.areas import within
+from hub.auth import Scope
+from hub.config import Config
+from hub.errors import NotFound
+from models import Area, AreaKind, ChannelAddress, Member, Seat
+
+# Invite codes avoid letters and digits that are easily confused when read aloud or typed.
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_invite_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def invite_links(config: Config, code: str) -> dict[str, str | None]:
+    """The Telegram deep link and WhatsApp click-to-chat link for an invite code."""
+    telegram = (
+        f"https://t.me/{config.telegram.bot_username}?start={code}"
+        if config.telegram.bot_username
+        else None
+    )
+    digits = "".join(ch for ch in config.whatsapp.business_phone if ch.isdigit())
+    whatsapp = f"https://wa.me/{digits}?text={quote(f'DAFTAR {code}')}" if digits else None
+    return {"code": code, "telegram_link": telegram, "whatsapp_link": whatsapp}
+
+
+def address_status(addresses: list[ChannelAddress]) -> str:
+    """reachable, opted_out, blocked, or not_joined (no address on any channel yet)."""
+    if not addresses:
+        return "not_joined"
+    if any(a.reachable for a in addresses):
+        return "reachable"
+    if all(a.opted_out_at is not None for a in addresses):
+        return "opted_out"
+    return "blocked"
+
+
+def _current_seat(member: Member) -> Seat | None:
+    seats = [s for s in member.seats if s.ended_at is None]
+    return min(seats, key=lambda s: s.id) if seats else None
+
+
+def current_area_path(member: Member) -> str | None:
+    """The path of the member's current seat; needs `seats__area` prefetched."""
+    seat = _current_seat(member)
+    return seat.area.path if seat else None
+
+
+def _rt_name(area: Area | None) -> str | None:
+    return area.name if area is not None and area.kind == AreaKind.RT else None
+
+
+def member_view(member: Member) -> dict[str, Any]:
+    """The API shape of a member; needs `seats__area` and `addresses` prefetched."""
+    seat = _current_seat(member)
+    addresses = list(member.addresses)
+    return {
+        "id": member.id,
+        "name": member.name,
+        "area": seat.area.path if seat else None,
+        "rt": _rt_name(seat.area if seat else None),
+        "role": seat.role.value if seat else None,
+        "phone": member.phone,
+        "channels": sorted({a.channel for a in addresses}),
+        "preferred_channel": member.preferred_channel,
+        "status": address_status(addresses),
+    }
+
+
+async def members_in(area: Area | None, scope: Scope) -> list[Member]:
+    """Members holding a current seat in the area (or anywhere in scope), by area then name."""
+    seats = Seat.filter(ended_at__isnull=True)
+    if area is not None:
+        scope.require_area(area)
+        seats = seats.filter(within(area, "area__"))
+    rows = await seats.select_related("area").order_by("area__path_key", "id")
+    member_ids = []
+    for seat in rows:
+        if scope.covers(seat.area.path_key) and seat.member_id not in member_ids:
+            member_ids.append(seat.member_id)
+    members = await Member.filter(id__in=member_ids).prefetch_related("seats__area", "addresses")
+    order = {member_id: i for i, member_id in enumerate(member_ids)}
+    return sorted(members, key=lambda m: order[m.id])
+
+
+async def get_member(member_id: int, scope: Scope) -> Member:
+    member = await Member.get_or_none(id=member_id).prefetch_related("seats__area", "addresses")
+    if member is None or not await scope.sees_member(member):
+        raise NotFound(f"no member with id {member_id}")
+    return member

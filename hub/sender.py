@@ -1,0 +1,221 @@
+"""The sender: claims due outbox messages, sends them through their channel, records the outcome.
+
+Claims are safe on SQLite and PostgreSQL alike: a conditional UPDATE moves rows from `queued` to
+`sending` under a fresh claim token, so two senders never hold the same row. A sender that dies
+leaves its rows `sending`; once their lease runs out they are queued again. That is the only way a
+message can go out twice: when the crash hit while its request was in flight (at most
+`concurrency` messages per sender process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+
+from channels import Button, Channel, Outgoing, SendError, SendErrorReason
+from hub.broadcasts import finish_if_done
+from hub.metrics import Metrics
+from hub.pacing import TokenBucket
+from hub.timeutil import Clock, utcnow
+from models import (
+    ChannelAddress,
+    Delivery,
+    DeliveryStatus,
+    MessageKind,
+    OutboundMessage,
+    OutboxState,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=2)
+BASE_BACKOFF = 5.0  # seconds before the first retry
+MAX_BACKOFF = 3600.0
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, never sooner than the platform's retry_after."""
+    delay = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1))
+    delay = random.uniform(delay / 2, delay)
+    return max(delay, retry_after or 0.0)
+
+
+class Sender:
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        *,
+        max_attempts: int = 8,
+        batch_size: int = 100,
+        concurrency: int = 16,
+        clock: Clock = utcnow,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.channels = channels
+        self.metrics = metrics or Metrics()
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.clock = clock
+        self.buckets = {name: TokenBucket(ch.messages_per_second) for name, ch in channels.items()}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New messages are queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        """Send until cancelled."""
+        while True:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sender round failed; retrying")
+                sent = 0
+            if sent == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Requeue expired claims, claim one batch and send it; returns how many were handled."""
+        await self.requeue_expired()
+        claimed = await self.claim()
+        if not claimed:
+            return 0
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(message: OutboundMessage) -> None:
+            async with semaphore:
+                await self.deliver(message)
+
+        async with asyncio.TaskGroup() as group:
+            for message in claimed:
+                group.create_task(one(message))
+        return len(claimed)
+
+    async def requeue_expired(self) -> int:
+        """Rows whose sender died mid-claim go back to the queue."""
+        now = self.clock()
+        count = await OutboundMessage.filter(state=OutboxState.SENDING, claimed_until__lt=now).update(
+            state=OutboxState.QUEUED, claim_token=None, claimed_until=None
+        )
+        if count:
+            log.warning("requeued %d messages whose sender stopped mid-send", count)
+        return count
+
+    async def claim(self) -> list[OutboundMessage]:
+        now = self.clock()
+        ids = (
+            await OutboundMessage.filter(
+                state=OutboxState.QUEUED,
+                next_attempt_at__lte=now,
+                channel__in=list(self.channels),
+            )
+            .order_by("id")
+            .limit(self.batch_size)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return []
+        token = uuid.uuid4().hex
+        await OutboundMessage.filter(id__in=list(ids), state=OutboxState.QUEUED).update(
+            state=OutboxState.SENDING, claim_token=token, claimed_until=now + LEASE
+        )
+        return list(await OutboundMessage.filter(claim_token=token).order_by("id"))
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Send one claimed message and record what happened."""
+        channel = self.channels[message.channel]
+        outgoing = Outgoing(
+            key=str(message.id),
+            address=message.address,
+            text=message.text,
+            buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
+        )
+        await self.buckets[message.channel].acquire()
+        attempts = message.attempts + 1
+        try:
+            result = await channel.send(outgoing)
+        except SendError as exc:
+            await self._failed(message, attempts, exc)
+            return
+        except Exception as exc:  # a bug in a channel must not lose the message
+            log.exception("channel %s crashed sending message %s", message.channel, message.id)
+            await self._failed(
+                message, attempts, SendError(SendErrorReason.CONNECTION, type(exc).__name__)
+            )
+            return
+        self.metrics.sent.labels(message.channel).inc()
+        await OutboundMessage.filter(id=message.id).update(
+            state=OutboxState.SENT,
+            attempts=attempts,
+            external_id=result.external_id,
+            sent_at=result.sent_at,
+            claim_token=None,
+            claimed_until=None,
+        )
+        if message.delivery_id is None:
+            return
+        if message.kind == MessageKind.BROADCAST:
+            await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.SENT,
+                sent_at=result.sent_at,
+                external_id=result.external_id,
+                attempts=attempts,
+            )
+            await self._maybe_finish(message)
+        elif message.kind == MessageKind.REMINDER:
+            delivery = await Delivery.get(id=message.delivery_id)
+            await Delivery.filter(id=delivery.id).update(reminders=delivery.reminders + 1)
+
+    async def _failed(self, message: OutboundMessage, attempts: int, exc: SendError) -> None:
+        now = self.clock()
+        self.metrics.send_errors.labels(message.channel, exc.reason.value).inc()
+        if exc.retry_after:
+            self.buckets[message.channel].pause(exc.retry_after)
+        if exc.reason == SendErrorReason.BLOCKED:
+            await ChannelAddress.filter(
+                channel=message.channel, address=message.address, blocked_at__isnull=True
+            ).update(blocked_at=now)
+        if exc.retryable and attempts < self.max_attempts:
+            delay = backoff_seconds(attempts, exc.retry_after)
+            log.info(
+                "message %s: %s, retry %d in %.0f s", message.id, exc.reason.value, attempts, delay
+            )
+            await OutboundMessage.filter(id=message.id).update(
+                state=OutboxState.QUEUED,
+                attempts=attempts,
+                next_attempt_at=now + dt.timedelta(seconds=delay),
+                failure_reason=str(exc)[:255],
+                claim_token=None,
+                claimed_until=None,
+            )
+            return
+        reason = f"gave up after {attempts} attempts: {exc}" if exc.retryable else str(exc)
+        reason = reason[:255]
+        log.warning("message %s failed for good: %s", message.id, reason)
+        await OutboundMessage.filter(id=message.id).update(
+            state=OutboxState.FAILED,
+            attempts=attempts,
+            failure_reason=reason,
+            claim_token=None,
+            claimed_until=None,
+        )
+        if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
+            await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.FAILED, failed_at=now, failure_reason=reason, attempts=attempts
+            )
+            await self._maybe_finish(message)
+
+    async def _maybe_finish(self, message: OutboundMessage) -> None:
+        delivery = await Delivery.get(id=message.delivery_id).only("id", "broadcast_id")
+        await finish_if_done(delivery.broadcast_id, self.clock())

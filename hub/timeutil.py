@@ -1,0 +1,26 @@
+"""Clock and time-of-day helpers; the clock is injectable so schedules are testable without sleeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time]:
+    """Parse `"21:00-06:00"` into (start, end); the span may cross midnight."""
+    try:
+        start_text, end_text = (part.strip() for part in text.split("-"))
+        start = dt.time.fromisoformat(start_text)
+        end = dt.time.fromisoformat(end_text)
+    except ValueError:
+        raise ValueError(f"expected HH:MM-HH:MM, got {text!r}") from None
+    if start == end:
+        raise ValueError("start and end are the same; use \"\" for no quiet hours")
+    return start, end

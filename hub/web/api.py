@@ -1,0 +1,305 @@
+"""The JSON API under /api/v1: bearer tokens, area scopes, one error format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import jsonschema
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from channels.sandbox import SandboxChannel, SandboxError
+from hub.app import HUB, Hub
+from hub.areas import UnknownArea, area_by_path
+from hub.auth import Scope, user_for_token
+from hub.broadcasts import (
+    BroadcastRequest,
+    broadcast_summary,
+    cancel_broadcast,
+    create_broadcast,
+    delivery_counts,
+    get_broadcast,
+)
+from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
+from hub.members import current_area_path, get_member, invite_links, member_view, members_in
+from hub.web.openapi import BROADCAST_CREATE, SANDBOX_ACT, openapi_document
+from models import Broadcast, Delivery, User
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = {"/openapi.json"}
+USER = web.RequestKey("user", User)
+SCOPE = web.RequestKey("scope", Scope)
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as `{"error": {"code", "message"}}` with a fitting status."""
+    try:
+        return await handler(request)
+    except HubError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "error")
+        return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("API request %s %s failed", request.method, request.rel_url.path)
+        return error_response(500, "internal", "internal error; the details are in the hub's log")
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.rel_url.path.removeprefix("/api/v1") in PUBLIC_PATHS:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "unauthorized", "send Authorization: Bearer <token>")
+    hub: Hub = request.app[HUB]
+    user = await user_for_token(token.strip(), hub.clock())
+    if user is None:
+        return error_response(401, "unauthorized", "invalid or revoked token")
+    request[USER] = user
+    request[SCOPE] = await Scope.of(user)
+    return await handler(request)
+
+
+async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
+    """The request body as JSON, checked against the schema the OpenAPI document publishes."""
+    if request.content_type != "application/json":
+        raise HubError("send the body as application/json", code="unsupported_media_type")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HubError("the body is not valid JSON", code="malformed_json") from None
+    if not isinstance(body, dict):
+        raise HubError("the body must be a JSON object", code="malformed_json")
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=str)
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path) or "body"
+        raise ValidationFailed(f"{where}: {first.message}", field=where)
+    return body
+
+
+def _int_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise NotFound("ids are whole numbers") from None
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_send_at(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            "send_at: expected ISO-8601, e.g. 2026-12-01T08:00:00+08:00", field="send_at"
+        ) from None
+
+
+# Members -----------------------------------------------------------------------------------
+
+
+async def list_members(request: web.Request) -> web.Response:
+    area = None
+    if "area" in request.query:
+        try:
+            area = await area_by_path(request.query["area"])
+        except UnknownArea as exc:
+            raise ValidationFailed(str(exc), code="unknown_area") from None
+    members = await members_in(area, request[SCOPE])
+    return web.json_response({"members": [member_view(m) for m in members]})
+
+
+async def show_member(request: web.Request) -> web.Response:
+    member = await get_member(_int_id(request), request[SCOPE])
+    return web.json_response(member_view(member))
+
+
+async def member_invite(request: web.Request) -> web.Response:
+    member = await get_member(_int_id(request), request[SCOPE])
+    return web.json_response(invite_links(request.app[HUB].config, member.invite_code))
+
+
+# Broadcasts --------------------------------------------------------------------------------
+
+
+async def list_broadcasts(request: web.Request) -> web.Response:
+    scope: Scope = request[SCOPE]
+    out = []
+    for broadcast in await Broadcast.all().limit(200):
+        if await scope.sees_broadcast(broadcast):
+            out.append(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
+    return web.json_response({"broadcasts": out})
+
+
+async def post_broadcast(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB]
+    scope: Scope = request[SCOPE]
+    scope.require_write()
+    body = await read_json(request, BROADCAST_CREATE)
+    audience = body.get("audience") or {}
+    broadcast = await create_broadcast(
+        hub.config,
+        BroadcastRequest(
+            title=body["title"],
+            text=body["text"],
+            areas=audience.get("areas", []),
+            members=audience.get("members", []),
+            send_at=_parse_send_at(body.get("send_at")),
+            ack_required=body.get("ack_required", True),
+        ),
+        user=request[USER],
+        scope=scope,
+        enabled_channels=hub.enabled_channels,
+        now=hub.clock(),
+    )
+    hub.sender.wake()
+    return web.json_response(
+        {"id": broadcast.id, "status": broadcast.status.value, "recipients": broadcast.recipients},
+        status=201,
+    )
+
+
+async def show_broadcast(request: web.Request) -> web.Response:
+    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
+
+
+async def broadcast_recipients(request: web.Request) -> web.Response:
+    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    deliveries = (
+        await Delivery.filter(broadcast_id=broadcast.id)
+        .prefetch_related("member__seats__area")
+        .order_by("id")
+    )
+    out = []
+    for d in deliveries:
+        out.append(
+            {
+                "member_id": d.member_id,
+                "name": d.member.name,
+                "area": current_area_path(d.member),
+                "channel": d.channel or None,
+                "status": d.status.value,
+                "sent_at": _iso(d.sent_at),
+                "delivered_at": _iso(d.delivered_at),
+                "read_at": _iso(d.read_at),
+                "acknowledged_at": _iso(d.acknowledged_at),
+                "failure_reason": d.failure_reason,
+                "reminders": d.reminders,
+                "attempts": d.attempts,
+            }
+        )
+    return web.json_response({"recipients": out})
+
+
+async def post_cancel(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB]
+    request[SCOPE].require_write()
+    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    broadcast = await cancel_broadcast(broadcast, user=request[USER], now=hub.clock())
+    return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
+
+
+# Sandbox -----------------------------------------------------------------------------------
+
+
+async def _sandbox_address(request: web.Request) -> tuple[SandboxChannel, str]:
+    hub: Hub = request.app[HUB]
+    channel = hub.channels.get("sandbox")
+    if not isinstance(channel, SandboxChannel):
+        raise NotFound("the sandbox channel is not enabled")
+    member = await get_member(_int_id(request), request[SCOPE])
+    address = next((a for a in member.addresses if a.channel == "sandbox"), None)
+    if address is None:
+        raise NotFound(f"member {member.id} has no sandbox phone")
+    return channel, address.address
+
+
+async def sandbox_messages(request: web.Request) -> web.Response:
+    channel, address = await _sandbox_address(request)
+    include_own = request.query.get("include_own") in ("1", "true")
+    messages = [
+        {
+            "id": m.id,
+            "text": m.text,
+            "buttons": [{"label": b.label, "payload": b.payload} for b in m.buttons],
+            "sent_at": m.sent_at.isoformat(),
+            "from_member": not m.from_hub,
+        }
+        for m in channel.messages(address, include_own=include_own)
+    ]
+    return web.json_response({"messages": messages})
+
+
+async def sandbox_act(request: web.Request) -> web.Response:
+    if not request[SCOPE].can_write:
+        raise Forbidden("officials have read-only access")
+    body = await read_json(request, SANDBOX_ACT)
+    channel, address = await _sandbox_address(request)
+    try:
+        event = await channel.act(
+            address,
+            text=body.get("text", ""),
+            button=body.get("button"),
+            reply_to=body.get("reply_to"),
+        )
+    except SandboxError as exc:
+        raise ValidationFailed(str(exc), code="sandbox") from None
+    return web.json_response({"id": event.external_id}, status=202)
+
+
+async def sandbox_open(request: web.Request) -> web.Response:
+    channel, address = await _sandbox_address(request)
+    updates = await channel.open_chat(address)
+    return web.json_response({"read": len(updates)})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def create_api(hub: Hub) -> web.Application:
+    api = web.Application(middlewares=[errors, bearer_auth])
+    api[HUB] = hub
+    api.router.add_get("/openapi.json", openapi)
+    api.router.add_get("/members", list_members)
+    api.router.add_get("/members/{id}", show_member)
+    api.router.add_get("/members/{id}/invite", member_invite)
+    api.router.add_get("/broadcasts", list_broadcasts)
+    api.router.add_post("/broadcasts", post_broadcast)
+    api.router.add_get("/broadcasts/{id}", show_broadcast)
+    api.router.add_get("/broadcasts/{id}/recipients", broadcast_recipients)
+    api.router.add_post("/broadcasts/{id}/cancel", post_cancel)
+    api.router.add_get("/sandbox/members/{id}/messages", sandbox_messages)
+    api.router.add_post("/sandbox/members/{id}/messages", sandbox_act)
+    api.router.add_post("/sandbox/members/{id}/open", sandbox_open)
+    return api

@@ -1,0 +1,32 @@
+"""Tortoise ORM models: the database, and nothing of the layers above it."""
+
+from models.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from models.config import MODEL_MODULES
+from models.conversations import Conversation, InboundEvent
+from models.outbox import MessageKind, OutboundMessage, OutboxState
+from models.roster import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole
+from models.users import ApiToken, AuditLog, User, UserRole, WebSession
+
+__all__ = [
+    "MODEL_MODULES",
+    "ApiToken",
+    "Area",
+    "AreaKind",
+    "AuditLog",
+    "Broadcast",
+    "BroadcastStatus",
+    "ChannelAddress",
+    "Conversation",
+    "Delivery",
+    "DeliveryStatus",
+    "InboundEvent",
+    "Member",
+    "MessageKind",
+    "OutboundMessage",
+    "OutboxState",
+    "Seat",
+    "SeatRole",
+    "User",
+    "UserRole",
+    "WebSession",
+]

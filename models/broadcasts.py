@@ -1,0 +1,94 @@
+"""Broadcasts and their deliveries: one delivery per recipient, climbing the read ladder."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.roster import Member
+from models.users import User
+
+
+class BroadcastStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for send_at
+    SENDING = "sending"  # deliveries written, messages going out
+    SENT = "sent"  # every delivery has left or failed for good
+    CANCELLED = "cancelled"  # staff stopped it; unsent deliveries were cancelled
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # written, not yet accepted by the platform
+    SENT = "sent"  # the platform accepted it
+    DELIVERED = "delivered"  # it reached the phone (WhatsApp reports this)
+    READ = "read"  # evidence that the RT head saw it
+    ACKNOWLEDGED = "acknowledged"  # the RT head confirmed it
+    FAILED = "failed"  # cannot be delivered; failure_reason says why
+    CANCELLED = "cancelled"  # the broadcast was cancelled before this one left
+
+
+# The ladder a delivery climbs; it never moves down (statuses may arrive out of order).
+DELIVERY_RANK = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.ACKNOWLEDGED: 4,
+}
+
+
+class Broadcast(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=200)
+    text = fields.TextField()
+    status = fields.CharEnumField(BroadcastStatus, max_length=16)
+    ack_required = fields.BooleanField(default=True)
+    audience = fields.JSONField()  # {"areas": [path...], "members": [id...]} as requested
+    send_at = fields.DatetimeField(null=True)
+    recurrence_cron = fields.CharField(max_length=120, null=True)
+    recipients = fields.IntField(default=0)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="broadcasts", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+
+    deliveries: fields.ReverseRelation[Delivery]
+
+    class Meta:
+        table = "broadcast"
+        ordering = ["-id"]
+
+
+# One broadcast to one member on one channel; the outbox message carries the send itself.
+class Delivery(Model):
+
+    id = fields.BigIntField(primary_key=True)
+    broadcast: fields.ForeignKeyRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=20)
+    address = fields.CharField(max_length=100)
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
+    external_id = fields.CharField(max_length=128, null=True)  # the platform's message id
+    sent_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    read_at = fields.DatetimeField(null=True)
+    acknowledged_at = fields.DatetimeField(null=True)
+    failed_at = fields.DatetimeField(null=True)
+    failure_reason = fields.CharField(max_length=255, null=True)
+    read_evidence = fields.CharField(max_length=32, null=True)  # receipt, reply, reaction, ...
+    ack_evidence = fields.CharField(max_length=32, null=True)  # button, poll, ...
+    attempts = fields.IntField(default=0)
+    reminders = fields.IntField(default=0)
+
+    class Meta:
+        table = "delivery"
+        unique_together = (("broadcast_id", "member_id"),)
+        indexes = (("broadcast_id", "status"), ("channel", "external_id"))

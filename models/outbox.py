@@ -1,0 +1,54 @@
+"""The outbox: every message the hub sends is written here first, then claimed and sent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.broadcasts import Delivery
+from models.roster import Member
+
+
+class MessageKind(StrEnum):
+    BROADCAST = "broadcast"  # the announcement itself, for one delivery
+    REMINDER = "reminder"  # a nudge about an unacknowledged delivery
+    REPLY = "reply"  # an answer in a conversation
+    NOTICE = "notice"  # anything else the hub tells a member (status changes, confirmations)
+
+
+class OutboxState(StrEnum):
+    QUEUED = "queued"  # waiting for next_attempt_at
+    SENDING = "sending"  # claimed by a sender until claimed_until
+    SENT = "sent"  # the platform accepted it
+    FAILED = "failed"  # failed for good, or out of attempts
+    CANCELLED = "cancelled"  # withdrawn before it was sent
+
+
+class OutboundMessage(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharEnumField(MessageKind, max_length=16)
+    delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
+        "models.Delivery", related_name="messages", null=True, on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="outbound_messages", null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharField(max_length=20)
+    address = fields.CharField(max_length=100)
+    text = fields.TextField()
+    buttons = fields.JSONField(default=list)  # [{"label": ..., "payload": ...}]
+    state = fields.CharEnumField(OutboxState, max_length=16, default=OutboxState.QUEUED)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claim_token = fields.CharField(max_length=32, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    external_id = fields.CharField(max_length=128, null=True)
+    sent_at = fields.DatetimeField(null=True)
+    failure_reason = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "outbound_message"
+        indexes = (("state", "next_attempt_at"), ("channel", "external_id"), ("claim_token",))

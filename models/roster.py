@@ -1,0 +1,106 @@
+"""The area tree, the people who hold seats in it, and how to reach them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AreaKind(StrEnum):
+    KECAMATAN = "kecamatan"  # district
+    KELURAHAN = "kelurahan"  # urban village
+    RW = "rw"  # optional level between kelurahan and RT
+    RT = "rt"  # neighbourhood of 30-60 households
+
+
+class SeatRole(StrEnum):
+    KETUA_RT = "ketua_rt"  # RT head: the main recipient of broadcasts
+    KETUA_RW = "ketua_rw"  # RW head: told about silent RT heads
+    STAFF = "staff"  # kelurahan staff reachable by messenger
+
+
+# One node of kecamatan → kelurahan → (RW) → RT.
+class Area(Model):
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(AreaKind, max_length=16)
+    name = fields.CharField(max_length=120)
+    parent: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    # "Sungai Kunjang/Loa Bakung/RT 012" as written, and its lookup key (lower case, single spaces).
+    path = fields.CharField(max_length=500)
+    path_key = fields.CharField(max_length=500, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "area"
+        ordering = ["path_key"]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+# A person the hub reaches: usually an RT head; seats say what they hold.
+class Member(Model):
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    phone = fields.CharField(max_length=20, null=True, unique=True)  # E.164
+    preferred_channel = fields.CharField(max_length=20, null=True)
+    invite_code = fields.CharField(max_length=16, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    seats: fields.ReverseRelation[Seat]
+    addresses: fields.ReverseRelation[ChannelAddress]
+
+    class Meta:
+        table = "member"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# A member holding a role in an area for a period; metrics follow the seat, history is kept.
+class Seat(Model):
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="seats", on_delete=fields.CASCADE
+    )
+    area: fields.ForeignKeyRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="seats", on_delete=fields.RESTRICT
+    )
+    role = fields.CharEnumField(SeatRole, max_length=16, default=SeatRole.KETUA_RT)
+    started_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)  # null while the seat is held
+
+    class Meta:
+        table = "seat"
+        indexes = (("area_id", "role", "ended_at"),)
+
+
+# One way to reach a member: a (channel, address) pair such as ("whatsapp", "+62812...").
+class ChannelAddress(Model):
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="addresses", on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=20)
+    address = fields.CharField(max_length=100)
+    opted_out_at = fields.DatetimeField(null=True)  # the member asked to stop
+    blocked_at = fields.DatetimeField(null=True)  # the platform says we cannot reach them
+    last_inbound_at = fields.DatetimeField(null=True)  # opens WhatsApp's 24-hour window
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "channel_address"
+        unique_together = (("channel", "address"),)
+
+    @property
+    def reachable(self) -> bool:
+        return self.opted_out_at is None and self.blocked_at is None

@@ -1,0 +1,136 @@
+"""Shared fixtures: a network guard, both databases, the app with a test client, factories."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.context import tortoise_test_context
+
+from hub.app import HUB, Hub, create_app
+from hub.config import Config
+from models.config import MODEL_MODULES
+
+POSTGRES_URL = os.environ.get(
+    "HUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test_{}"
+)
+
+
+# Network guard ------------------------------------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(host: object) -> bool:
+    if not isinstance(host, str):
+        return True
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded(real):  # type: ignore[no-untyped-def]
+    def connect(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            if not _is_local(address[0]):
+                raise OSError(f"test tried to reach the network: {address[0]}")
+        return real(self, address)
+
+    return connect
+
+
+def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not _is_local(host):
+        raise OSError(f"test tried to resolve a network name: {host}")
+    return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any connection or name lookup that is not to loopback."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    yield
+
+
+# Databases ----------------------------------------------------------------------------------
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return _postgres_reachable()
+
+
+def _db_url(kind: str, postgres_available: bool) -> str:
+    if kind == "sqlite":
+        return "sqlite://:memory:"
+    if not postgres_available:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable and CI is set")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest_asyncio.fixture
+async def db(db_kind: str, postgres_available: bool) -> AsyncIterator[str]:
+    """A fresh database with the schema, on SQLite and on PostgreSQL; yields its kind."""
+    # Tortoise caches insert statements per connection name, not per dialect: a SQLite test
+    # followed by a PostgreSQL one in the same process would reuse "?" placeholders.
+    EXECUTOR_CACHE.clear()
+    async with tortoise_test_context(MODEL_MODULES, db_url=_db_url(db_kind, postgres_available)):
+        yield db_kind
+
+
+# The app ------------------------------------------------------------------------------------
+
+
+def make_config(**sections: dict[str, object]) -> Config:
+    config = Config()
+    for section, values in sections.items():
+        config = config.replace(section, **values)
+    return config
+
+
+@pytest.fixture
+def config() -> Config:
+    return make_config()
+
+
+@pytest_asyncio.fixture
+async def client(db: str, config: Config) -> AsyncIterator[TestClient]:
+    """A test client for the app on the test database; tests drive the sender themselves."""
+    app = create_app(config, manage_database=False, run_workers=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def hub(client: TestClient) -> Hub:
+    return client.app[HUB]
