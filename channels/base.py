@@ -162,8 +162,8 @@ class Channel(abc.ABC):
         """Check a webhook's authenticity; raises WebhookRejected (401/403)."""
         raise WebhookRejected(404, f"{self.name} takes no webhooks")
 
-    def parse_webhook(self, body: bytes) -> list[tuple[str, Event]]:
-        """Turn a verified webhook body into (external id, event) pairs; raises WebhookRejected(400)."""
+    def parse_webhook(self, body: bytes) -> list[Event]:
+        """Turn a verified webhook body into events; raises WebhookRejected(400) if unparseable."""
         raise WebhookRejected(404, f"{self.name} takes no webhooks")
 
 

@@ -74,7 +74,7 @@ HUB = web.AppKey("hub", Hub)
 def create_app(config: Config, *, clock: Clock = utcnow, manage_database: bool = True,
                run_workers: bool = True, demo: bool = False) -> web.Application:
     """The aiohttp application. Tests pass manage_database=False inside their own database context."""
-    from hub.web import api, dashboard, health, middleware  # web depends on app, not the reverse
+    from hub.web import api, dashboard, health, middleware, webhooks  # web depends on app
 
     hub = Hub(config, clock=clock)
     app = web.Application(
@@ -115,6 +115,7 @@ def create_app(config: Config, *, clock: Clock = utcnow, manage_database: bool =
         app.cleanup_ctx.append(workers)
 
     health.setup(app)
+    webhooks.setup(app)
     app.add_subapp("/api/v1", api.create_api(hub))
     dashboard.setup(app, hub)
     return app
