@@ -61,8 +61,14 @@ class Sender:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.clock = clock
-        self.buckets = {name: TokenBucket(ch.messages_per_second) for name, ch in channels.items()}
+        self.buckets: dict[str, TokenBucket] = {}
         self._wake = asyncio.Event()
+
+    def bucket(self, channel: str) -> TokenBucket:
+        """The pacing bucket of a channel account, made on first use."""
+        if channel not in self.buckets:
+            self.buckets[channel] = TokenBucket(self.channels[channel].messages_per_second)
+        return self.buckets[channel]
 
     def wake(self) -> None:
         """New messages are queued: look now instead of at the next poll."""
@@ -141,7 +147,7 @@ class Sender:
             text=message.text,
             buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
         )
-        await self.buckets[message.channel].acquire()
+        await self.bucket(message.channel).acquire()
         attempts = message.attempts + 1
         try:
             result = await channel.send(outgoing)
@@ -181,7 +187,7 @@ class Sender:
         now = self.clock()
         self.metrics.send_errors.labels(message.channel, exc.reason.value).inc()
         if exc.retry_after:
-            self.buckets[message.channel].pause(exc.retry_after)
+            self.bucket(message.channel).pause(exc.retry_after)
         if exc.reason == SendErrorReason.BLOCKED:
             await ChannelAddress.filter(
                 channel=message.channel, address=message.address, blocked_at__isnull=True
