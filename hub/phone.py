@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
+# ASCII only: str.isdigit() also accepts "³" and full-width digits, which no messenger dials.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class InvalidPhone(ValueError):
@@ -18,7 +20,7 @@ def normalize_phone(raw: str) -> str:
         raise InvalidPhone("nomor telepon kosong")
     if text.startswith("+"):
         digits = text[1:]
-        if not digits.isdigit():
+        if not _DIGITS.fullmatch(digits):
             raise InvalidPhone(f"nomor telepon tidak valid: {raw!r}")
         if not digits.startswith("62"):
             # Foreign numbers are accepted as they are written (E.164 already).
@@ -26,7 +28,7 @@ def normalize_phone(raw: str) -> str:
                 raise InvalidPhone(f"panjang nomor tidak wajar: {raw!r}")
             return "+" + digits
     else:
-        if not text.isdigit():
+        if not _DIGITS.fullmatch(text):
             raise InvalidPhone(f"nomor telepon tidak valid: {raw!r}")
         if text.startswith("0"):
             digits = "62" + text[1:]

@@ -1,0 +1,555 @@
+"""The staff dashboard: login, CSRF, composing, the broadcast pages and the sandbox phone."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.app import Hub, create_app
+from hub.broadcasts import delivery_counts
+from models import Broadcast, BroadcastStatus, User, UserRole, WebSession
+from tests.conftest import make_config
+from tests.factories import PASSWORD, make_area, make_member, make_user
+
+LOA_BAKUNG = "Sungai Kunjang/Loa Bakung"
+KARANG_ASAM = "Sungai Kunjang/Karang Asam"
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
+
+
+def hidden_fields(page: str) -> list[tuple[str, str]]:
+    """Every hidden field of a page, in order, unescaped."""
+    return [(name, html.unescape(value)) for name, value in _HIDDEN.findall(page)]
+
+
+def hidden(page: str, name: str) -> str:
+    return next(value for field, value in hidden_fields(page) if field == name)
+
+
+async def login_attempt(client: TestClient, username: str, password: str) -> tuple[int, str]:
+    page = await (await client.get("/login")).text()
+    resp = await client.post(
+        "/login",
+        data={"csrf_token": hidden(page, "csrf_token"), "username": username, "password": password},
+        allow_redirects=False,
+    )
+    return resp.status, await resp.text()
+
+
+async def log_in(client: TestClient, role: UserRole = UserRole.ADMIN, **kwargs: object) -> User:
+    user = await make_user(role, **kwargs)  # type: ignore[arg-type]
+    status, _ = await login_attempt(client, user.username, PASSWORD)
+    assert status == 303
+    return user
+
+
+async def csrf_token(client: TestClient) -> str:
+    page = await (await client.get("/")).text()
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert match, page
+    return html.unescape(match.group(1))
+
+
+async def compose(client: TestClient, **fields: object) -> tuple[int, str, str]:
+    """POST the compose form; returns status, body and the Location header."""
+    data: dict[str, object] = {"csrf_token": await csrf_token(client), "ack_required": "1"}
+    data.update(fields)
+    form = [
+        (k, v) for k, value in data.items() for v in (value if isinstance(value, list) else [value])
+    ]
+    resp = await client.post("/broadcasts/new", data=form, allow_redirects=False)
+    return resp.status, await resp.text(), resp.headers.get("Location", "")
+
+
+# Login ---------------------------------------------------------------------------------------
+
+
+async def test_login_page_renders_with_a_login_csrf_cookie(client: TestClient) -> None:
+    resp = await client.get("/login")
+    assert resp.status == 200
+    page = await resp.text()
+    assert "Nama pengguna" in page and "Kata sandi" in page
+    cookie = resp.cookies["bw_login_csrf"]
+    assert cookie.value == hidden(page, "csrf_token")
+    assert cookie["httponly"] and cookie["path"] == "/login"
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_generic_message(
+    client: TestClient,
+) -> None:
+    user = await make_user()
+    for username, password in ((user.username, "wrong password!"), ("nobody", PASSWORD)):
+        status, page = await login_attempt(client, username, password)
+        assert status == 422
+        assert "Nama pengguna atau kata sandi salah" in page
+        assert "bw_session" not in {c.key for c in client.session.cookie_jar}
+    assert await WebSession.all().count() == 0
+
+
+async def test_repeated_failures_are_throttled(client: TestClient) -> None:
+    user = await make_user()
+    for _ in range(4):
+        status, _ = await login_attempt(client, user.username, "wrong password!")
+        assert status == 422
+    status, page = await login_attempt(client, user.username, PASSWORD)
+    assert status == 429
+    assert re.search(r"Terlalu banyak percobaan, coba lagi dalam \d+ detik", page)
+    assert await WebSession.all().count() == 0
+
+
+async def test_login_sets_a_safe_session_cookie_and_lands_on_the_list(client: TestClient) -> None:
+    user = await make_user()
+    page = await (await client.get("/login")).text()
+    resp = await client.post(
+        "/login",
+        data={
+            "csrf_token": hidden(page, "csrf_token"),
+            "username": user.username,
+            "password": PASSWORD,
+        },
+        allow_redirects=False,
+    )
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+    set_cookie = next(h for h in resp.headers.getall("Set-Cookie") if h.startswith("bw_session="))
+    attributes = {part.strip().lower() for part in set_cookie.split(";")}
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/" in attributes
+    assert "secure" not in attributes  # plain http in tests; see the next test for https
+    assert await WebSession.filter(user_id=user.id).count() == 1
+
+    home = await client.get("/")
+    assert home.status == 200
+    assert "Pengumuman" in await home.text()
+
+
+async def test_session_cookie_is_secure_when_configured(db: str) -> None:
+    config = make_config(web={"secure_cookies": True})
+    app = create_app(config, manage_database=False, run_workers=False)
+    async with TestClient(TestServer(app)) as client:
+        user = await make_user()
+        login = await client.get("/login")
+        assert "Secure" in login.headers["Set-Cookie"]
+        token = hidden(await login.text(), "csrf_token")
+        # The client keeps Secure cookies for https only, so send it by hand over this http.
+        resp = await client.post(
+            "/login",
+            data={"csrf_token": token, "username": user.username, "password": PASSWORD},
+            headers={"Cookie": f"bw_login_csrf={token}"},
+            allow_redirects=False,
+        )
+        assert resp.status == 303
+        set_cookie = next(h for h in resp.headers.getall("Set-Cookie") if "bw_session=" in h)
+        assert "Secure" in set_cookie
+
+
+async def test_login_without_the_login_csrf_token_is_refused(client: TestClient) -> None:
+    user = await make_user()
+    await client.get("/login")
+    resp = await client.post(
+        "/login",
+        data={"csrf_token": "forged", "username": user.username, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert resp.status == 403
+    assert await WebSession.all().count() == 0
+
+
+async def test_login_follows_only_local_next_paths(client: TestClient) -> None:
+    user = await make_user()
+    for target, expected in (
+        ("/broadcasts/new", "/broadcasts/new"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ):
+        client.session.cookie_jar.clear()
+        page = await (await client.get("/login", params={"next": target})).text()
+        assert hidden(page, "next") == expected
+        resp = await client.post(
+            "/login",
+            data={
+                "csrf_token": hidden(page, "csrf_token"),
+                "username": user.username,
+                "password": PASSWORD,
+                "next": target,
+            },
+            allow_redirects=False,
+        )
+        assert resp.headers["Location"] == expected
+
+
+async def test_logged_out_requests_go_to_the_login_page(client: TestClient) -> None:
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/login"
+    resp = await client.get("/broadcasts/new", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/login?next=/broadcasts/new"
+    resp = await client.get("/broadcasts/live", allow_redirects=False)
+    assert resp.status == 401
+    resp = await client.post("/broadcasts/new", data={"title": "x"}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/login"
+    assert await Broadcast.all().count() == 0
+
+
+async def test_logout_needs_csrf_and_ends_the_session(client: TestClient) -> None:
+    await log_in(client)
+    resp = await client.post("/logout", allow_redirects=False)
+    assert resp.status == 403
+    assert await WebSession.all().count() == 1
+
+    resp = await client.post(
+        "/logout", data={"csrf_token": await csrf_token(client)}, allow_redirects=False
+    )
+    assert resp.status == 303 and resp.headers["Location"] == "/login"
+    assert await WebSession.all().count() == 0
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.headers["Location"] == "/login"
+
+
+# Security headers ----------------------------------------------------------------------------
+
+
+async def test_dashboard_responses_carry_security_headers(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    pages = [await client.get("/login")]
+    await log_in(client)
+    pages += [
+        await client.get(path)
+        for path in ("/", "/broadcasts/new", "/sandbox", "/static/dashboard.js", "/broadcasts/999")
+    ]
+    for resp in pages:
+        csp = resp.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["Referrer-Policy"] == "same-origin"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert pages[-1].status == 404
+    assert "<script>" not in await pages[1].text()  # no inline script anywhere
+
+
+async def test_the_api_and_health_routes_are_untouched(client: TestClient) -> None:
+    health = await client.get("/healthz")
+    assert await health.json() == {"status": "ok"}
+    assert "Content-Security-Policy" not in health.headers
+    api = await client.get("/api/v1/members")
+    assert api.status == 401 and (await api.json())["error"]["code"] == "unauthorized"
+
+
+async def test_text_is_escaped(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+    status, _, location = await compose(
+        client, title="<script>alert(1)</script>", text="<b>hai</b>", areas=[LOA_BAKUNG]
+    )
+    assert status == 303
+    page = await (await client.get(location)).text()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# CSRF and composing --------------------------------------------------------------------------
+
+
+async def test_posts_without_or_with_a_wrong_csrf_token_are_refused(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+    fields = {"title": "Rapat", "text": "Rapat RT", "areas": LOA_BAKUNG, "ack_required": "1"}
+    resp = await client.post("/broadcasts/new", data=fields, allow_redirects=False)
+    assert resp.status == 403
+    resp = await client.post(
+        "/broadcasts/new", data={**fields, "csrf_token": "wrong"}, allow_redirects=False
+    )
+    assert resp.status == 403
+    resp = await client.post(
+        "/broadcasts/new", data={**fields, "csrf_token": "salah-é"}, allow_redirects=False
+    )
+    assert resp.status == 403
+    assert await Broadcast.all().count() == 0
+
+
+async def test_compose_creates_a_broadcast_for_the_chosen_areas(
+    client: TestClient, hub: Hub
+) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_member(f"{LOA_BAKUNG}/RT 002")
+    await make_member(f"{KARANG_ASAM}/RT 001")
+    await log_in(client)
+
+    form = await (await client.get("/broadcasts/new")).text()
+    for path in ("Sungai Kunjang", LOA_BAKUNG, f"{LOA_BAKUNG}/RT 001", f"{KARANG_ASAM}/RT 001"):
+        assert f'value="{path}"' in form
+
+    status, _, location = await compose(
+        client, title="Kerja bakti", text="Minggu pukul 07.00\r\ndi balai RT.", areas=[LOA_BAKUNG]
+    )
+    assert status == 303
+    broadcast = await Broadcast.get()
+    assert location == f"/broadcasts/{broadcast.id}?notice=created"
+    assert broadcast.recipients == 2
+    assert broadcast.ack_required
+    assert broadcast.text == "Minggu pukul 07.00\ndi balai RT."
+    assert (await delivery_counts(broadcast.id))["pending"] == 2
+
+    assert await hub.sender.run_once() == 2
+    detail = await (await client.get(location)).text()
+    assert "Pengumuman dibuat dan sedang dikirim." in detail
+    assert detail.count('class="badge delivery-sent"') == 2
+    assert "WITA" in detail
+
+    listing = await (await client.get("/")).text()
+    assert "Kerja bakti" in listing and 'data-count="sent">2<' in listing
+    live = await (await client.get("/broadcasts/live")).json()
+    assert live["broadcasts"][0]["counts"]["sent"] == 2
+
+
+async def test_compose_without_ack_and_with_several_areas(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_member(f"{KARANG_ASAM}/RT 001")
+    await make_member(f"{KARANG_ASAM}/RT 002")
+    await log_in(client)
+    status, _, _ = await compose(
+        client,
+        title="Info",
+        text="Info",
+        areas=[f"{LOA_BAKUNG}/RT 001", KARANG_ASAM],
+        ack_required="",
+    )
+    assert status == 303
+    broadcast = await Broadcast.get()
+    assert broadcast.recipients == 3 and not broadcast.ack_required
+
+
+async def test_validation_errors_keep_the_values_and_create_nothing(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+
+    status, page, _ = await compose(client, title="  ", text="Isi tetap <ada>", areas=[LOA_BAKUNG])
+    assert status == 422
+    assert "Judul wajib diisi." in page
+    assert "Isi tetap &lt;ada&gt;</textarea>" in page
+    assert f'value="{LOA_BAKUNG}" checked' in page
+
+    status, page, _ = await compose(client, title="Rapat warga", text="Isi")
+    assert status == 422
+    assert "Pilih minimal satu wilayah penerima." in page
+    assert 'value="Rapat warga"' in page
+
+    status, page, _ = await compose(client, title="Rapat", text="x" * 5000, areas=[LOA_BAKUNG])
+    assert status == 422
+    assert "maksimal 4096 karakter" in page
+    assert await Broadcast.all().count() == 0
+
+
+async def test_an_area_nobody_holds_is_refused(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_area(f"{LOA_BAKUNG}/RT 009")
+    await log_in(client)
+    status, page, _ = await compose(
+        client, title="Rapat", text="Isi", areas=[f"{LOA_BAKUNG}/RT 009"]
+    )
+    assert status == 422
+    assert "Belum ada ketua RT yang menjabat" in page
+    assert await Broadcast.all().count() == 0
+
+
+async def test_staff_compose_only_within_their_areas(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_member(f"{KARANG_ASAM}/RT 001")
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+
+    form = await (await client.get("/broadcasts/new")).text()
+    assert f'value="{LOA_BAKUNG}/RT 001"' in form
+    assert KARANG_ASAM not in form
+    assert 'value="Sungai Kunjang"' not in form
+
+    status, page, _ = await compose(client, title="Rapat", text="Isi", areas=[KARANG_ASAM])
+    assert status == 422
+    assert "di luar wilayah Anda" in page
+    assert await Broadcast.all().count() == 0
+
+
+async def test_officials_cannot_compose(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client, UserRole.OFFICIAL)
+    home = await (await client.get("/")).text()
+    assert "/broadcasts/new" not in home
+
+    resp = await client.get("/broadcasts/new")
+    assert resp.status == 403
+    status, page, _ = await compose(client, title="Rapat", text="Isi", areas=[LOA_BAKUNG])
+    assert status == 403
+    assert "hanya dapat melihat" in page
+    assert await Broadcast.all().count() == 0
+
+
+async def test_broadcast_list_shows_only_what_the_scope_sees(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_member(f"{KARANG_ASAM}/RT 001")
+    await log_in(client)
+    for title, area in (("Untuk Loa Bakung", LOA_BAKUNG), ("Untuk Karang Asam", KARANG_ASAM)):
+        status, _, _ = await compose(client, title=title, text="Isi", areas=[area])
+        assert status == 303
+    other = await Broadcast.get(title="Untuk Karang Asam")
+
+    client.session.cookie_jar.clear()
+    await log_in(client, UserRole.OFFICIAL, areas=(LOA_BAKUNG,))
+    listing = await (await client.get("/")).text()
+    assert "Untuk Loa Bakung" in listing and "Untuk Karang Asam" not in listing
+    assert (await client.get(f"/broadcasts/{other.id}")).status == 404
+    live = await (await client.get("/broadcasts/live")).json()
+    assert [b["title"] for b in live["broadcasts"]] == ["Untuk Loa Bakung"]
+
+
+async def test_cancel_a_sending_broadcast(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+    _, _, location = await compose(client, title="Batal", text="Isi", areas=[LOA_BAKUNG])
+    broadcast = await Broadcast.get()
+    detail = await (await client.get(location)).text()
+    assert f'action="/broadcasts/{broadcast.id}/cancel"' in detail
+
+    resp = await client.post(f"/broadcasts/{broadcast.id}/cancel", allow_redirects=False)
+    assert resp.status == 403
+    resp = await client.post(
+        f"/broadcasts/{broadcast.id}/cancel",
+        data={"csrf_token": await csrf_token(client)},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    await broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.CANCELLED
+    assert (await delivery_counts(broadcast.id))["cancelled"] == 1
+    detail = await (await client.get(resp.headers["Location"])).text()
+    assert "Pengumuman dibatalkan" in detail
+    assert "/cancel" not in detail
+
+
+# The sandbox phone ---------------------------------------------------------------------------
+
+
+async def test_sandbox_phone_shows_the_message_and_the_tap_acknowledges(
+    client: TestClient, hub: Hub
+) -> None:
+    member = await make_member(f"{LOA_BAKUNG}/RT 001", name="Pak Rahmat")
+    await make_member(f"{LOA_BAKUNG}/RT 002", channels=())  # no sandbox phone: not listed
+    await log_in(client)
+    _, _, _ = await compose(client, title="Kerja bakti", text="Minggu pagi.", areas=[LOA_BAKUNG])
+    broadcast = await Broadcast.get()
+    await hub.sender.run_once()
+
+    phones = await (await client.get("/sandbox")).text()
+    assert f'href="/sandbox/{member.id}"' in phones
+    assert phones.count('href="/sandbox/') == 1
+
+    page = await (await client.get(f"/sandbox/{member.id}")).text()
+    assert "<strong>Kerja bakti</strong>" in page and "Sudah dibaca" in page
+    # Looking at the page is not opening the chat: only the script's POST is.
+    assert (await delivery_counts(broadcast.id))["read"] == 0
+
+    token = await csrf_token(client)
+    resp = await client.post(f"/sandbox/{member.id}/open")
+    assert resp.status == 403
+    resp = await client.post(f"/sandbox/{member.id}/open", headers={"X-CSRF-Token": token})
+    assert resp.status == 200 and (await resp.json()) == {"read": 1}
+    assert (await delivery_counts(broadcast.id))["read"] == 1
+
+    button = hidden(page, "button")
+    assert button.startswith("ack:")
+    resp = await client.post(
+        f"/sandbox/{member.id}/act", data={"button": button}, allow_redirects=False
+    )
+    assert resp.status == 403
+    assert (await delivery_counts(broadcast.id))["acknowledged"] == 0
+
+    resp = await client.post(
+        f"/sandbox/{member.id}/act",
+        data={"csrf_token": token, "button": button},
+        allow_redirects=False,
+    )
+    assert resp.status == 303 and resp.headers["Location"] == f"/sandbox/{member.id}"
+    assert (await delivery_counts(broadcast.id))["acknowledged"] == 1
+
+    await hub.sender.run_once()  # the thank-you reply
+    live = await (await client.get(f"/sandbox/{member.id}/live")).json()
+    texts = [m["text"] for m in live["messages"]]
+    assert "Kerja bakti" in texts[0]
+    assert live["messages"][0]["buttons"][0]["pressed"]  # the tap shows on the button itself
+    assert not any(m["own"] for m in live["messages"])  # and leaves no empty bubble
+    assert "sudah kami catat" in texts[1]
+    assert live["messages"][0]["parts"][1] == {"text": "Kerja bakti", "bold": True}
+
+
+async def test_sandbox_typed_text_and_errors(client: TestClient, hub: Hub) -> None:
+    member = await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+    token = await csrf_token(client)
+
+    resp = await client.post(f"/sandbox/{member.id}/act", data={"csrf_token": token, "text": "  "})
+    assert resp.status == 422
+    assert "Ketik pesan atau tekan salah satu tombol." in await resp.text()
+
+    resp = await client.post(
+        f"/sandbox/{member.id}/act", data={"csrf_token": token, "button": "ack:999"}
+    )
+    assert resp.status == 422
+    assert "Tombol itu tidak ada lagi" in await resp.text()
+
+    resp = await client.post(
+        f"/sandbox/{member.id}/act",
+        data={"csrf_token": token, "text": "BANTUAN"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    await hub.sender.run_once()
+    page = await (await client.get(f"/sandbox/{member.id}")).text()
+    assert "BANTUAN" in page and "Perintah yang bisa Anda kirim" in page
+    assert page.index("BANTUAN") < page.index("Perintah yang bisa Anda kirim")  # oldest first
+
+
+async def test_sandbox_phone_is_scoped_and_read_only_for_officials(
+    client: TestClient, hub: Hub
+) -> None:
+    inside = await make_member(f"{LOA_BAKUNG}/RT 001")
+    outside = await make_member(f"{KARANG_ASAM}/RT 001")
+    await log_in(client, UserRole.OFFICIAL, areas=(LOA_BAKUNG,))
+    token = await csrf_token(client)
+
+    assert (await client.get(f"/sandbox/{outside.id}")).status == 404
+    page = await (await client.get(f"/sandbox/{inside.id}")).text()
+    assert "data-open-url" not in page and 'name="text"' not in page
+    resp = await client.post(f"/sandbox/{inside.id}/act", data={"csrf_token": token, "text": "Hai"})
+    assert resp.status == 403
+    resp = await client.post(f"/sandbox/{inside.id}/open", headers={"X-CSRF-Token": token})
+    assert resp.status == 403
+    assert hub.channels["sandbox"].messages(f"sandbox-{inside.id}", include_own=True) == []
+
+
+async def test_sandbox_pages_are_absent_when_the_channel_is_off(db: str) -> None:
+    app = create_app(
+        make_config(sandbox={"enabled": False}), manage_database=False, run_workers=False
+    )
+    async with TestClient(TestServer(app)) as client:
+        await log_in(client)
+        assert (await client.get("/sandbox")).status == 404
+        assert "/sandbox" not in await (await client.get("/")).text()
+
+
+async def test_hostile_input_gets_no_server_error(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    status, page = await login_attempt(client, "ad\x00min", "pass\x00word")
+    assert status == 422 and "Nama pengguna atau kata sandi salah" in page
+    await log_in(client)
+    status, _, _ = await compose(client, title="Ra\x00pat", text="I\x00si", areas=[LOA_BAKUNG])
+    assert status == 303
+    assert (await Broadcast.get()).title == "Rapat"
+    for path in (
+        "/broadcasts/99999999999999999999",
+        "/sandbox/99999999999999999999",
+        "/broadcasts/abc",
+        "/static/../dashboard.py",
+        "/static/nothing.css",
+    ):
+        assert (await client.get(path)).status == 404, path

@@ -1,0 +1,613 @@
+"""The roster import (CSV and XLSX), its idempotence and seat history, invites, and the CLI."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import hub.roster
+from hub.areas import area_by_path
+from hub.cli import main
+from hub.members import CODE_LENGTH
+from hub.phone import InvalidPhone, normalize_phone
+from hub.roster import (
+    INVITE_COLUMNS,
+    ImportReport,
+    RosterFileError,
+    import_roster,
+    import_rows,
+    invite_rows,
+    numbered_area_name,
+    read_roster_file,
+    write_invites,
+)
+from models import Area, AreaKind, AuditLog, ChannelAddress, Member, Seat, SeatRole
+from tests.conftest import make_config
+from tests.factories import make_member
+
+FIXTURES = Path(__file__).parent / "fixtures" / "roster"
+HEADER = "kecamatan,kelurahan,rw,rt,name,phone,telegram_username,preferred_channel,role"
+
+
+def write_csv(tmp_path: Path, *lines: str, name: str = "roster.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def roster_row(**values: str) -> dict[str, str]:
+    """A row as import_rows takes it, with only the required columns unless given more."""
+    row = {"kecamatan": "K", "kelurahan": "L", "rw": "", "rt": "1", "name": "Ahmad"}
+    return row | {"phone": "0811-9000-1234"} | values
+
+
+async def table_counts() -> dict[str, int]:
+    return {
+        "areas": await Area.all().count(),
+        "members": await Member.all().count(),
+        "seats": await Seat.all().count(),
+        "addresses": await ChannelAddress.all().count(),
+    }
+
+
+async def current_holders(path: str, role: SeatRole = SeatRole.KETUA_RT) -> list[str]:
+    area = await area_by_path(path)
+    seats = await Seat.filter(area=area, role=role, ended_at__isnull=True).select_related("member")
+    return [seat.member.name for seat in seats]
+
+
+# Pure helpers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "raw", "expected"),
+    [
+        ("RT", "12", "RT 012"),
+        ("RT", "012", "RT 012"),
+        ("RT", "RT 12", "RT 012"),
+        ("RT", "rt.012", "RT 012"),
+        ("RT", " Rt  5 ", "RT 005"),
+        ("RT", "RT012", "RT 012"),
+        ("RW", "3", "RW 003"),
+        ("RW", "rw. 03", "RW 003"),
+        ("RW", "RW 003", "RW 003"),
+    ],
+)
+def test_numbered_area_name_normalises(prefix: str, raw: str, expected: str) -> None:
+    assert numbered_area_name(prefix, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "raw"),
+    [("RT", ""), ("RT", "abc"), ("RT", "RW 12"), ("RT", "0"), ("RT", "12A"), ("RW", "RT 3")],
+)
+def test_numbered_area_name_refuses(prefix: str, raw: str) -> None:
+    with pytest.raises(ValueError, match=prefix):
+        numbered_area_name(prefix, raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0812-3456-7890", "+62 812 3456 7890", "6281234567890", "81234567890", "+62 (0)812.3456.7890"],
+)
+def test_phone_forms_normalise_to_e164(raw: str) -> None:
+    assert normalize_phone(raw) == "+6281234567890"
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "12345", "0812", "0812-3456-7890-1234", "08123456789O", "0812³4567890", "+"]
+)
+def test_phone_garbage_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidPhone):
+        normalize_phone(raw)
+
+
+def test_summary_is_one_line() -> None:
+    report = ImportReport(
+        created=40, updated=2, unchanged=10, rejected=[(3, "x"), (4, "y"), (9, "z")]
+    )
+    assert report.summary() == "created 40, updated 2, unchanged 10, rejected 3"
+
+
+# Import ----------------------------------------------------------------------------------------
+
+
+async def test_good_csv_creates_areas_members_seats_and_addresses(db: str) -> None:
+    report = await import_roster(FIXTURES / "good.csv")
+
+    assert report.summary() == "created 7, updated 0, unchanged 0, rejected 0"
+    areas = {a.path: a for a in await Area.all().prefetch_related("parent")}
+    assert sorted(areas) == [
+        "Samarinda Ulu",
+        "Samarinda Ulu/Air Hitam",
+        "Samarinda Ulu/Air Hitam/RT 005",
+        "Sungai Kunjang",
+        "Sungai Kunjang/Loa Bakung",
+        "Sungai Kunjang/Loa Bakung/RT 001",
+        "Sungai Kunjang/Loa Bakung/RT 002",
+        "Sungai Kunjang/Loa Bakung/RW 003",
+        "Sungai Kunjang/Loa Bakung/RW 003/RT 012",
+    ]
+    rt12 = areas["Sungai Kunjang/Loa Bakung/RW 003/RT 012"]
+    assert (rt12.kind, rt12.name, rt12.path_key) == (
+        AreaKind.RT,
+        "RT 012",
+        "sungai kunjang/loa bakung/rw 003/rt 012",
+    )
+    assert rt12.parent is not None and rt12.parent.path == "Sungai Kunjang/Loa Bakung/RW 003"
+    assert areas["Sungai Kunjang/Loa Bakung/RW 003"].kind == AreaKind.RW
+    assert areas["Sungai Kunjang/Loa Bakung"].kind == AreaKind.KELURAHAN
+
+    siti = await Member.get(phone="+6281234567002")
+    assert (siti.name, siti.preferred_channel) == ("Siti Rahman", "sandbox")
+    assert len(siti.invite_code) == CODE_LENGTH
+    assert len({m.invite_code for m in await Member.all()}) == 7
+
+    seats = await Seat.filter(ended_at__isnull=True).select_related("member", "area")
+    placed = {(s.member.name, s.area.path, s.role) for s in seats}
+    assert placed == {
+        ("Ahmad Saputra", "Sungai Kunjang/Loa Bakung/RT 001", SeatRole.KETUA_RT),
+        ("Siti Rahman", "Sungai Kunjang/Loa Bakung/RT 002", SeatRole.KETUA_RT),
+        ("Budi Hidayat", "Sungai Kunjang/Loa Bakung/RW 003/RT 012", SeatRole.KETUA_RT),
+        ("Rahmat Wijaya", "Sungai Kunjang/Loa Bakung/RW 003", SeatRole.KETUA_RW),
+        ("Nur Lestari", "Sungai Kunjang/Loa Bakung", SeatRole.STAFF),
+        ("Yusuf Pratama", "Sungai Kunjang/Loa Bakung", SeatRole.STAFF),
+        ("Dewi Nasution", "Samarinda Ulu/Air Hitam/RT 005", SeatRole.KETUA_RT),
+    }
+    assert await Seat.all().count() == 7
+
+    addresses = {
+        (a.member.name, a.channel, a.address)
+        for a in await ChannelAddress.all().select_related("member")
+    }
+    nur = await Member.get(phone="+6281234567005")
+    assert ("Siti Rahman", "sandbox", f"sandbox-{siti.id}") in addresses
+    assert ("Nur Lestari", "sandbox", f"sandbox-{nur.id}") in addresses
+    assert ("Budi Hidayat", "whatsapp", "+6281234567003") in addresses
+    assert sum(1 for _, channel, _ in addresses if channel == "whatsapp") == 7
+    assert len(addresses) == 9
+
+    entry = await AuditLog.get(action="roster.import")
+    assert entry.actor == "cli" and entry.target == "good.csv"
+    assert entry.detail == {"created": 7, "updated": 0, "unchanged": 0, "rejected": 0}
+
+
+async def test_broken_rows_are_reported_by_line_while_good_rows_import(db: str) -> None:
+    report = await import_roster(FIXTURES / "broken.csv")
+
+    assert (report.created, report.updated, report.unchanged) == (2, 0, 0)
+    reasons = dict(report.rejected)
+    assert [line for line, _ in report.rejected] == [3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14]
+    assert reasons[3] == "name is empty"
+    assert reasons[4].startswith("invalid phone:")
+    assert reasons[5] == "rt is empty (required for ketua_rt)"
+    assert reasons[7] == "duplicate phone, first seen on line 2"
+    assert "unknown preferred_channel 'fax'" in reasons[8]
+    assert "unknown role 'lurah'" in reasons[9]
+    assert "invalid telegram_username 'a b'" in reasons[10]
+    assert reasons[11] == "Sungai Kunjang/Loa Bakung/RT 001 already has its ketua_rt on line 2"
+    assert reasons[12] == "invalid RT 'RW 2'"
+    assert reasons[13] == "rw is empty (required for ketua_rw)"
+    # Every problem of a row is reported at once, so one round of fixes is enough.
+    assert reasons[14].split("; ")[0] == "name is empty"
+    assert "invalid phone:" in reasons[14] and "kelurahan is empty" in reasons[14]
+
+    assert sorted(await Member.all().values_list("name", flat=True)) == [
+        "Ahmad Saputra",
+        "Lestari Pratama",
+    ]
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 001") == ["Ahmad Saputra"]
+    # Nothing of a rejected row reaches the database, not even its area.
+    assert await Area.filter(name="RT 006").count() == 0
+
+
+async def test_reimport_changes_nothing(db: str) -> None:
+    first = await import_roster(FIXTURES / "good.csv")
+    before = await table_counts()
+    seats_before = await Seat.all().order_by("id").values("id", "started_at", "ended_at")
+
+    second = await import_roster(FIXTURES / "good.csv")
+
+    assert first.created == 7
+    assert second.summary() == "created 0, updated 0, unchanged 7, rejected 0"
+    assert await table_counts() == before
+    assert await Seat.all().order_by("id").values("id", "started_at", "ended_at") == seats_before
+
+
+async def test_every_phone_form_finds_the_same_member(db: str, tmp_path: Path) -> None:
+    forms = ["0812-3456-7890", "+62 812 3456 7890", "6281234567890", "81234567890"]
+    outcomes = []
+    for form in forms:
+        path = write_csv(tmp_path, f"Sungai Kunjang,Loa Bakung,,1,Ahmad Saputra,{form},,,")
+        outcomes.append((await import_roster(path)).summary())
+
+    assert (
+        outcomes
+        == ["created 1, updated 0, unchanged 0, rejected 0"]
+        + ["created 0, updated 0, unchanged 1, rejected 0"] * 3
+    )
+    assert await Member.all().values_list("phone", flat=True) == ["+6281234567890"]
+
+
+async def test_seat_changing_hands_keeps_history(db: str, tmp_path: Path) -> None:
+    rt1 = "Sungai Kunjang/Loa Bakung/RT 001"
+    await import_roster(write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Ahmad,0812-3456-7001,,,"))
+    old_seat = await Seat.get(member__name="Ahmad")
+
+    report = await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Budi,0812-3456-7002,,,")
+    )
+
+    assert report.summary() == "created 1, updated 0, unchanged 0, rejected 0"
+    assert await current_holders(rt1) == ["Budi"]
+    await old_seat.refresh_from_db()
+    new_seat = await Seat.get(member__name="Budi")
+    assert old_seat.ended_at is not None and old_seat.ended_at == new_seat.started_at
+    # Ahmad keeps his member row, addresses and the ended seat: the history of RT 001.
+    assert await Member.filter(name="Ahmad").exists()
+    assert await Seat.filter(area__path=rt1).count() == 2
+
+
+async def test_member_moving_ends_the_old_seat(db: str, tmp_path: Path) -> None:
+    await import_roster(write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Ahmad,0812-3456-7001,,,"))
+
+    report = await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,2,Ahmad,0812-3456-7001,,,")
+    )
+
+    assert report.summary() == "created 0, updated 1, unchanged 0, rejected 0"
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 001") == []
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 002") == ["Ahmad"]
+    assert await Seat.filter(ended_at__isnull=False).count() == 1
+
+
+async def test_staff_seats_are_shared(db: str, tmp_path: Path) -> None:
+    await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,,Nur,0812-3456-7001,,,staff")
+    )
+    await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,,Yusuf,0812-3456-7002,,,staff")
+    )
+
+    assert sorted(await current_holders("Sungai Kunjang/Loa Bakung", SeatRole.STAFF)) == [
+        "Nur",
+        "Yusuf",
+    ]
+
+
+async def test_name_and_channel_changes_update_the_member(db: str, tmp_path: Path) -> None:
+    await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Ahmad,0812-3456-7001,,telegram,")
+    )
+    renamed = await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Ahmad Saputra,0812-3456-7001,,,")
+    )
+    member = await Member.get(phone="+6281234567001")
+    # An empty preferred_channel keeps the member's choice rather than erasing it.
+    assert renamed.updated == 1 and (member.name, member.preferred_channel) == (
+        "Ahmad Saputra",
+        "telegram",
+    )
+
+    switched = await import_roster(
+        write_csv(tmp_path, "Sungai Kunjang,Loa Bakung,,1,Ahmad Saputra,0812-3456-7001,,sandbox,")
+    )
+    await member.refresh_from_db()
+    assert switched.updated == 1 and member.preferred_channel == "sandbox"
+    assert await ChannelAddress.filter(member=member, channel="sandbox").count() == 1
+
+
+async def test_whatsapp_number_of_another_member_is_rejected(db: str) -> None:
+    other = await make_member(channels=(), phone="+6281299990000")
+    await ChannelAddress.create(member=other, channel="whatsapp", address="+6281234567001")
+
+    report = await import_rows([(2, roster_row(phone="0812-3456-7001"))])
+
+    assert report.rejected == [
+        (2, f"whatsapp address +6281234567001 belongs to another member (id {other.id})")
+    ]
+    assert not await Member.filter(phone="+6281234567001").exists()
+
+
+async def test_invite_code_clash_is_retried(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = (await make_member()).invite_code
+    codes = iter([taken, "FRESH234"])
+    monkeypatch.setattr(hub.roster, "new_invite_code", lambda: next(codes))
+
+    await import_rows([(2, roster_row(phone="0812-3456-7001"))])
+
+    assert (await Member.get(phone="+6281234567001")).invite_code == "FRESH234"
+
+
+async def test_crash_half_way_imports_nothing(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_take_seat = hub.roster._ImportRun.take_seat
+    calls = 0
+
+    async def take_seat_then_crash(self, member, area, role):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk full")
+        return await real_take_seat(self, member, area, role)
+
+    monkeypatch.setattr(hub.roster._ImportRun, "take_seat", take_seat_then_crash)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        await import_roster(FIXTURES / "good.csv")
+
+    assert calls == 3
+    assert await table_counts() == {"areas": 0, "members": 0, "seats": 0, "addresses": 0}
+    assert not await AuditLog.filter(action="roster.import").exists()
+
+
+async def test_rows_without_optional_columns_import(db: str) -> None:
+    # The demo seeder passes dicts without telegram_username.
+    report = await import_rows(
+        [(2, roster_row(rt="007", preferred_channel="sandbox", role="ketua_rt"))]
+    )
+    assert report.summary() == "created 1, updated 0, unchanged 0, rejected 0"
+    assert await current_holders("K/L/RT 007") == ["Ahmad"]
+
+
+# File formats ----------------------------------------------------------------------------------
+
+
+def build_xlsx(path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(
+        ["No", "Kecamatan", "Kelurahan", "RW", "RT", "Nama Lengkap", "Name", "Phone", "Role"]
+    )
+    sheet.append(
+        [1, "Sungai Kunjang", "Loa Bakung", None, 12, "x", "Ahmad Saputra", 81234567001, None]
+    )
+    sheet.append([2, "Sungai Kunjang", "Loa Bakung", 3, 4.0, "x", "Siti Rahman", 6281234567002, ""])
+    # Row 4 left blank, as people leave gaps between blocks.
+    sheet.cell(row=5, column=1, value=3)
+    for column, value in enumerate(
+        ["Sungai Kunjang", "Loa Bakung", None, 13, "x", "Budi", "12345", None], start=2
+    ):
+        sheet.cell(row=5, column=column, value=value)
+    workbook.create_sheet("Catatan").append(["kecamatan", "ignored"])
+    workbook.save(path)
+    # Some writers store numbers in exponent form, which reads back as a float.
+    _rewrite_sheet(path, "<v>6281234567002</v>", "<v>6.281234567002E12</v>")
+    return path
+
+
+def _rewrite_sheet(path: Path, old: str, new: str) -> None:
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info) for info in archive.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    assert old in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(old, new).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+async def test_xlsx_import_with_numeric_cells(db: str, tmp_path: Path) -> None:
+    path = build_xlsx(tmp_path / "roster.xlsx")
+
+    rows = read_roster_file(path)
+    report = await import_roster(path)
+
+    assert [line for line, _ in rows] == [2, 3, 5]
+    assert rows[0][1]["phone"] == "81234567001" and rows[0][1]["rt"] == "12"
+    assert rows[1][1]["rt"] == "4" and rows[1][1]["rw"] == "3"
+    assert rows[1][1]["phone"] == "6281234567002"
+    assert report.created == 2
+    assert [line for line, _ in report.rejected] == [5]
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 012") == ["Ahmad Saputra"]
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RW 003/RT 004") == ["Siti Rahman"]
+    assert await Member.filter(phone="+6281234567002").exists()
+
+
+async def test_semicolon_csv(db: str) -> None:
+    report = await import_roster(FIXTURES / "semicolon.csv")
+
+    assert report.summary() == "created 2, updated 0, unchanged 0, rejected 0"
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 001") == ["Ahmad Saputra, S.Pd"]
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RT 002") == ["Siti; Rahman"]
+
+
+async def test_csv_with_bom(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8
+        + f"{HEADER}\nSungai Kunjang,Loa Bakung,,1,Ahmad,0812-3456-7001,,,\n".encode()
+    )
+
+    assert read_roster_file(path)[0][1]["kecamatan"] == "Sungai Kunjang"
+    assert (await import_roster(path)).created == 1
+
+
+def test_utf16_tab_separated_text_from_excel(tmp_path: Path) -> None:
+    path = tmp_path / "roster.txt"
+    text = "kecamatan\tkelurahan\trw\trt\tname\tphone\r\nK\tL\t\t1\tÁhmad\t0812-3456-7001\r\n"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+
+    assert read_roster_file(path) == [
+        (
+            2,
+            {
+                "kecamatan": "K",
+                "kelurahan": "L",
+                "rw": "",
+                "rt": "1",
+                "name": "Áhmad",
+                "phone": "0812-3456-7001",
+                "telegram_username": "",
+                "preferred_channel": "",
+                "role": "",
+            },
+        )
+    ]
+
+
+def _zip_without_workbook(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "not a workbook")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"\n \n\r\n", "empty"),
+        ("no-phone.csv", b"kecamatan,kelurahan,rw,rt,name\nK,L,,1,A\n", "missing column(s): phone"),
+        ("notes.csv", b"just some notes\nabout nothing\n", "missing column(s): kecamatan"),
+        ("twice.csv", f"{HEADER},Phone\n".encode(), "duplicate column(s): phone"),
+        ("junk.bin", bytes(range(256)) * 8, "binary"),
+        ("latin1.csv", f"{HEADER}\nK,L,,1,Jos\xe9,0812\n".encode("latin-1"), "UTF-8"),
+        ("fake.xlsx", f"{HEADER}\n".encode(), "not a valid XLSX"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x01" * 600, ".xls"),
+        ("zip.xlsx", None, "not a readable XLSX"),
+        ("empty.xlsx", "workbook", "no header row"),
+    ],
+)
+async def test_files_that_are_not_rosters_import_nothing(
+    db: str, tmp_path: Path, name: str, content: bytes | str | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        _zip_without_workbook(path)
+    elif content == "workbook":
+        openpyxl.Workbook().save(path)
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+
+    with pytest.raises(RosterFileError, match=re.escape(message)):
+        await import_roster(path)
+
+    assert await table_counts() == {"areas": 0, "members": 0, "seats": 0, "addresses": 0}
+    assert not await AuditLog.exists()
+
+
+def test_missing_file_is_a_roster_file_error(tmp_path: Path) -> None:
+    with pytest.raises(RosterFileError, match="cannot read"):
+        read_roster_file(tmp_path / "nowhere.csv")
+
+
+def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    assert read_roster_file(write_csv(tmp_path)) == []
+
+
+# Invites ---------------------------------------------------------------------------------------
+
+
+INVITE_CONFIG = make_config(
+    telegram={"bot_username": "balaiwarga_bot"}, whatsapp={"business_phone": "+62 811-000-111"}
+)
+
+
+async def test_invite_rows_per_current_member(db: str) -> None:
+    await import_roster(FIXTURES / "good.csv")
+    # Dewi's seat has ended: she is no longer invited.
+    dewi_seat = await Seat.get(member__name="Dewi Nasution")
+    dewi_seat.ended_at = dewi_seat.started_at
+    await dewi_seat.save()
+
+    everyone = await invite_rows(INVITE_CONFIG, None)
+    rw3 = await invite_rows(INVITE_CONFIG, await area_by_path("sungai kunjang/loa bakung/rw 003"))
+
+    assert len(everyone) == 6 and "Dewi Nasution" not in [r["name"] for r in everyone]
+    assert [(r["name"], r["area"]) for r in rw3] == [
+        ("Rahmat Wijaya", "Sungai Kunjang/Loa Bakung/RW 003"),
+        ("Budi Hidayat", "Sungai Kunjang/Loa Bakung/RW 003/RT 012"),
+    ]
+    budi = await Member.get(name="Budi Hidayat")
+    assert rw3[1] == {
+        "member_id": budi.id,
+        "name": "Budi Hidayat",
+        "area": "Sungai Kunjang/Loa Bakung/RW 003/RT 012",
+        "code": budi.invite_code,
+        "telegram_link": f"https://t.me/balaiwarga_bot?start={budi.invite_code}",
+        "whatsapp_link": f"https://wa.me/62811000111?text=DAFTAR%20{budi.invite_code}",
+    }
+
+
+async def test_invites_as_csv_and_json(db: str) -> None:
+    await import_roster(FIXTURES / "semicolon.csv")
+    rows = await invite_rows(make_config(telegram={"bot_username": "balaiwarga_bot"}), None)
+
+    as_csv, as_json = io.StringIO(), io.StringIO()
+    write_invites(rows, "csv", as_csv)
+    write_invites(rows, "json", as_json)
+
+    table = list(csv.reader(io.StringIO(as_csv.getvalue())))
+    assert table[0] == list(INVITE_COLUMNS)
+    assert [row[1] for row in table[1:]] == ["Ahmad Saputra, S.Pd", "Siti; Rahman"]
+    assert table[1][5] == ""  # no WhatsApp business number configured
+    assert table[1][4].startswith("https://t.me/balaiwarga_bot?start=")
+    objects = json.loads(as_json.getvalue())
+    assert [list(obj) for obj in objects] == [list(INVITE_COLUMNS)] * 2
+    assert objects[0]["whatsapp_link"] is None
+    assert [obj["code"] for obj in objects] == [row[3] for row in table[1:]]
+    with pytest.raises(ValueError, match="xml"):
+        write_invites(rows, "xml", io.StringIO())
+
+
+# Command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite://{tmp_path}/hub.sqlite3"\n'
+        '[telegram]\nbot_username = "balaiwarga_bot"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_cli_imports_and_prints_counts(
+    cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["--config", str(cli_config), "roster", "import", str(FIXTURES / "broken.csv")])
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert out[0] == "created 2, updated 0, unchanged 0, rejected 11"
+    assert out[1] == "  line 3: name is empty"
+    assert len(out) == 12
+
+    again = main(["--config", str(cli_config), "roster", "import", str(FIXTURES / "broken.csv")])
+    assert again == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "created 0, updated 0, unchanged 2, rejected 11"
+    )
+
+    assert main(["--config", str(cli_config), "roster", "invites", "--format", "json"]) == 0
+    invites = json.loads(capsys.readouterr().out)
+    assert [i["name"] for i in invites] == ["Ahmad Saputra", "Lestari Pratama"]
+    assert invites[0]["telegram_link"].endswith(f"?start={invites[0]['code']}")
+
+
+def test_cli_refuses_a_bad_file_with_exit_2(
+    cli_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nama,telepon\nAhmad,0812\n", encoding="utf-8")
+
+    status = main(["--config", str(cli_config), "roster", "import", str(bad)])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.splitlines() == [
+        "hub: missing column(s): kecamatan, kelurahan, rw, rt, name, phone"
+    ]
+    assert captured.out == ""
+    assert main(["--config", str(cli_config), "roster", "invites"]) == 0
+    assert capsys.readouterr().out.splitlines() == [",".join(INVITE_COLUMNS)]
