@@ -27,6 +27,8 @@ class Outgoing:
     text: str
     buttons: tuple[Button, ...] = ()
     reply_to: str | None = None  # the platform's id of the message this answers
+    edit_of: str | None = None  # the platform's id of a message to change in place (can_edit)
+    phone_button: str = ""  # label of a one-tap "share my phone number" button; "" for none
 
 
 @dataclass(frozen=True)
@@ -74,20 +76,45 @@ class StatusKind(StrEnum):
     FAILED = "failed"
 
 
+class InboundKind(StrEnum):
+    TEXT = "text"
+    BUTTON = "button"  # a tap on one of the hub's buttons; see button_payload
+    CONTACT = "contact"  # the person shared their own phone number (see phone)
+    FOREIGN_CONTACT = "foreign_contact"  # they shared someone else's contact: not proof
+    REACTION = "reaction"  # an emoji reaction on the message in reply_to
+    POLL_ANSWER = "poll_answer"  # an answer to the poll in reply_to ("poll:<platform poll id>")
+    PHOTO = "photo"
+    VOICE = "voice"
+    DOCUMENT = "document"
+    LOCATION = "location"
+    OTHER = "other"  # stickers, system messages and the like: stored, otherwise ignored
+
+
 @dataclass(frozen=True)
 class InboundMessage:
-    """Something a person sent: text, a button tap (`button_payload`), or a reply to a message."""
+    """Something a person sent: text, a button tap, a reaction, a contact, media...
+
+    `address` is the chat to answer in; `sender` is the person's own address on the channel (the
+    same as `address` in a private chat, different in a group).
+    """
 
     channel: str
     address: str
     external_id: str
     received_at: dt.datetime
     text: str = ""
+    kind: InboundKind = InboundKind.TEXT
     button_payload: str | None = None
-    reply_to: str | None = None  # external id of the hub's message being answered
+    reply_to: str | None = None  # external id of the hub's message being answered or reacted to
+    sender: str | None = None  # None: the same as address
+    in_group: bool = False
     sender_name: str = ""
-    phone: str | None = None  # a phone number the platform vouches for
+    phone: str | None = None  # E.164; a phone number the platform vouches for as the sender's
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sender_address(self) -> str:
+        return self.sender or self.address
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,9 @@ class ChannelEventKind(StrEnum):
     OPT_OUT = "opt_out"  # asked the platform to stop
     OPT_IN = "opt_in"
     BLOCKED = "blocked"  # blocked the bot / number
+    UNBLOCKED = "unblocked"  # allowed the bot again
+    GROUP_MIGRATED = "group_migrated"  # a group got a new address; payload["new_address"]
+    REMOVED_FROM_GROUP = "removed_from_group"  # the hub can no longer post in this group
 
 
 @dataclass(frozen=True)
@@ -134,10 +164,12 @@ class Channel(abc.ABC):
     """A messenger: sends Outgoing messages, turns what the platform says into Events."""
 
     name: ClassVar[str]
+    can_edit: ClassVar[bool] = False  # whether Outgoing.edit_of works on this platform
 
-    def __init__(self, settings: Any, sink: EventSink) -> None:
+    def __init__(self, settings: Any, sink: EventSink, *, public_url: str = "") -> None:
         self.settings = settings
         self.sink = sink
+        self.public_url = public_url.rstrip("/")  # where the platform reaches our webhooks
 
     @property
     def messages_per_second(self) -> float:
@@ -157,6 +189,12 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Send one message; raises SendError."""
+
+    async def publish_commands(self, commands: list[tuple[str, str]]) -> None:  # noqa: B027
+        """Show these (command, description) pairs in the platform's command menu, if it has one."""
+
+    async def answer(self, event: InboundMessage, text: str) -> None:  # noqa: B027 - optional
+        """Briefly confirm a button tap to the person who tapped (a toast), where the platform can."""
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Check a webhook's authenticity; raises WebhookRejected (401/403)."""

@@ -11,10 +11,12 @@ import datetime as dt
 import itertools
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from channels.base import (
     Button,
     Channel,
+    EventSink,
     InboundMessage,
     Outgoing,
     SendError,
@@ -41,6 +43,8 @@ class PhoneMessage:
     buttons: tuple[Button, ...] = ()
     reply_to: str | None = None
     read: bool = False
+    edited: bool = False
+    phone_button: str = ""
 
 
 @dataclass
@@ -58,8 +62,10 @@ class SandboxError(ValueError):
 class SandboxChannel(Channel):
     name = "sandbox"
 
-    def __init__(self, settings, sink) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(settings, sink)
+    can_edit = True
+
+    def __init__(self, settings: Any, sink: EventSink, *, public_url: str = "") -> None:
+        super().__init__(settings, sink, public_url=public_url)
         history = int(getattr(settings, "history_per_member", 200))
         self._phones: dict[str, Phone] = defaultdict(lambda: Phone(deque(maxlen=history)))
         self._ids = itertools.count(1)
@@ -73,6 +79,8 @@ class SandboxChannel(Channel):
             raise SendError(SendErrorReason.BLOCKED, "the simulated member blocked the hub")
         if not outgoing.text.strip():
             raise SendError(SendErrorReason.REJECTED, "empty message")
+        if outgoing.edit_of is not None:
+            return self._edit(phone, outgoing)
         message = PhoneMessage(
             id=self._next_id("sbx-out-"),
             text=outgoing.text,
@@ -80,9 +88,19 @@ class SandboxChannel(Channel):
             sent_at=_now(),
             buttons=outgoing.buttons,
             reply_to=outgoing.reply_to,
+            phone_button=outgoing.phone_button,
         )
         phone.messages.append(message)
         return SendResult(external_id=message.id, sent_at=message.sent_at)
+
+    def _edit(self, phone: Phone, outgoing: Outgoing) -> SendResult:
+        for message in phone.messages:
+            if message.id == outgoing.edit_of and message.from_hub:
+                message.text = outgoing.text
+                message.buttons = outgoing.buttons
+                message.edited = True
+                return SendResult(external_id=message.id, sent_at=_now())
+        raise SendError(SendErrorReason.REJECTED, "no such message to edit")
 
     # What the phone shows -------------------------------------------------------------------
 

@@ -43,7 +43,9 @@ class Hub:
         for name in AVAILABLE_CHANNELS:
             settings = getattr(self.config, name)
             if settings.enabled:
-                self.channels[name] = channel_class(name)(settings, self.receive)
+                self.channels[name] = channel_class(name)(
+                    settings, self.receive, public_url=self.config.hub.public_url
+                )
         for name in ("telegram", "whatsapp"):
             if getattr(self.config, name).enabled and name not in AVAILABLE_CHANNELS:
                 raise ConfigError(f"{name}.enabled", "this channel is not available in this version")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from channels import Button, Channel, Outgoing, SendError, SendErrorReason
 from hub.broadcasts import finish_if_done
 from hub.metrics import Metrics
-from hub.pacing import TokenBucket
+from channels.pacing import RateLimiter
 from hub.timeutil import Clock, utcnow
 from models import (
     ChannelAddress,
@@ -61,14 +61,15 @@ class Sender:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.clock = clock
-        self.buckets: dict[str, TokenBucket] = {}
+        self.limiters: dict[str, RateLimiter] = {}
         self._wake = asyncio.Event()
 
-    def bucket(self, channel: str) -> TokenBucket:
-        """The pacing bucket of a channel account, made on first use."""
-        if channel not in self.buckets:
-            self.buckets[channel] = TokenBucket(self.channels[channel].messages_per_second)
-        return self.buckets[channel]
+    def limiter(self, channel: str) -> RateLimiter:
+        """The pacing of a channel account, made on first use."""
+        if channel not in self.limiters:
+            rate = max(1, round(self.channels[channel].messages_per_second))
+            self.limiters[channel] = RateLimiter(rate)
+        return self.limiters[channel]
 
     def wake(self) -> None:
         """New messages are queued: look now instead of at the next poll."""
@@ -147,7 +148,12 @@ class Sender:
             text=message.text,
             buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
         )
-        await self.bucket(message.channel).acquire()
+        await self.limiter(message.channel).acquire()
+        still_ours = OutboundMessage.filter(
+            id=message.id, state=OutboxState.SENDING, claim_token=message.claim_token
+        )
+        if not await still_ours.exists():
+            return  # cancelled (or its lease ran out) while it waited for its turn
         attempts = message.attempts + 1
         try:
             result = await channel.send(outgoing)
@@ -172,7 +178,11 @@ class Sender:
         if message.delivery_id is None:
             return
         if message.kind == MessageKind.BROADCAST:
-            await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
+            # Cancelled while the request was in flight: it left all the same, so say so.
+            await Delivery.filter(
+                id=message.delivery_id,
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.CANCELLED],
+            ).update(
                 status=DeliveryStatus.SENT,
                 sent_at=result.sent_at,
                 external_id=result.external_id,
@@ -187,7 +197,7 @@ class Sender:
         now = self.clock()
         self.metrics.send_errors.labels(message.channel, exc.reason.value).inc()
         if exc.retry_after:
-            self.bucket(message.channel).pause(exc.retry_after)
+            self.limiter(message.channel).pause(exc.retry_after)
         if exc.reason == SendErrorReason.BLOCKED:
             await ChannelAddress.filter(
                 channel=message.channel, address=message.address, blocked_at__isnull=True
@@ -197,7 +207,8 @@ class Sender:
             log.info(
                 "message %s: %s, retry %d in %.0f s", message.id, exc.reason.value, attempts, delay
             )
-            await OutboundMessage.filter(id=message.id).update(
+            # Only a message still claimed goes back: a cancelled one stays cancelled.
+            await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(
                 state=OutboxState.QUEUED,
                 attempts=attempts,
                 next_attempt_at=now + dt.timedelta(seconds=delay),
@@ -205,11 +216,16 @@ class Sender:
                 claim_token=None,
                 claimed_until=None,
             )
+            if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
+                # Staff see the retries on the recipient list while the delivery is pending.
+                await Delivery.filter(
+                    id=message.delivery_id, status=DeliveryStatus.PENDING
+                ).update(attempts=attempts)
             return
         reason = f"gave up after {attempts} attempts: {exc}" if exc.retryable else str(exc)
         reason = reason[:255]
         log.warning("message %s failed for good: %s", message.id, reason)
-        await OutboundMessage.filter(id=message.id).update(
+        await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(
             state=OutboxState.FAILED,
             attempts=attempts,
             failure_reason=reason,
