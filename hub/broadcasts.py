@@ -107,6 +107,8 @@ async def create_broadcast(
         if not scheduled:
             await _fan_out(config, broadcast, member_ids, enabled_channels, now)
         await audit.record(user, "broadcast.create", f"broadcast:{broadcast.id}", title=title)
+    if not scheduled:
+        await broadcast.refresh_from_db()  # fanning out may have finished it already
     return broadcast
 
 
@@ -177,6 +179,8 @@ async def _fan_out(
                 )
             )
         await OutboundMessage.bulk_create(messages)
+    # With nobody reachable no message is queued, so the sender would never finish it.
+    await finish_if_done(broadcast.id, now)
 
 
 async def delivery_counts(broadcast_id: int) -> dict[str, int]:
@@ -222,8 +226,10 @@ async def cancel_broadcast(broadcast: Broadcast, *, user: User | None, now: dt.d
         )
     async with in_transaction():
         deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
+        # Claimed messages waiting for their turn are stopped too; the sender checks before sending.
         await OutboundMessage.filter(
-            delivery_id__in=Subquery(deliveries), state=OutboxState.QUEUED
+            delivery_id__in=Subquery(deliveries),
+            state__in=[OutboxState.QUEUED, OutboxState.SENDING],
         ).update(state=OutboxState.CANCELLED)
         await Delivery.filter(broadcast_id=broadcast.id, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.CANCELLED

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 from hub.config import Config, ConfigError, load_config
 
@@ -23,8 +23,14 @@ class UsageError(Exception):
     """Wrong arguments or input the user must fix; exit 2 with one line on stderr."""
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line instead of argparse's usage block; main() turns it into exit 2."""
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hub", description="Balai Warga: pengumuman ke ketua RT lewat Telegram dan WhatsApp."
     )
     parser.add_argument(
@@ -92,14 +98,15 @@ def _read_password() -> str:
 
 async def _user_add(config: Config, args: argparse.Namespace) -> int:
     from hub import audit
-    from hub.areas import UnknownArea, area_by_path
+    from hub.areas import UnknownArea
+    from hub.audience import area_named
     from hub.auth import create_user
     from hub.errors import HubError
     from models import UserRole
 
     password = _read_password()
     try:
-        areas = [await area_by_path(path) for path in args.area]
+        areas = [await area_named(path) for path in args.area]
         user = await create_user(args.username, password, UserRole(args.role), areas)
     except UnknownArea as exc:
         raise UsageError(str(exc)) from None
@@ -134,7 +141,7 @@ async def _roster_import(config: Config, args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(report.summary())
     for line, reason in report.rejected:
-        print(f"  baris {line}: {reason}")
+        print(f"  line {line}: {reason}")
     return EXIT_OK
 
 
@@ -196,10 +203,15 @@ def _dispatch(config: Config, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # Short commands keep stderr for their one line of outcome; the server logs what it does.
+    quiet = logging.INFO if args.command in ("run", "demo") else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else quiet,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("tortoise", "aiosqlite", "asyncpg", "apscheduler.scheduler",

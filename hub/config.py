@@ -213,6 +213,8 @@ def load_config(
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(str(config_path), f"not valid TOML: {exc}") from None
+        except OSError as exc:  # a folder, or not readable
+            raise ConfigError(str(config_path), f"cannot read: {exc.strerror}") from None
     elif explicit:
         raise ConfigError(str(config_path), "configuration file not found")
 
@@ -248,7 +250,10 @@ def load_config(
         known = {f.name: f for f in fields(sections[section_name])}
         if key not in known or known[key].metadata.get("secret"):
             raise ConfigError(env_name, f"unknown key {key!r} in section [{section_name}]")
-        values[section_name][key] = _parse_env_value(raw)
+        value = _parse_env_value(raw)
+        if get_type_hints(sections[section_name])[key] is str and not isinstance(value, str):
+            value = raw  # digits such as whatsapp.phone_number_id are text, not a number
+        values[section_name][key] = value
 
     built = {}
     for section_name, section_cls in sections.items():
@@ -276,7 +281,7 @@ def validate(config: Config) -> None:
     """Cross-field checks that types alone cannot express."""
     try:
         zoneinfo.ZoneInfo(config.hub.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder
         raise ConfigError("hub.timezone", f"unknown time zone {config.hub.timezone!r}") from None
     if config.hub.language not in ("id", "en"):
         raise ConfigError("hub.language", "expected 'id' or 'en'")

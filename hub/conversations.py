@@ -107,11 +107,12 @@ class Conversations:
             )
             await self.reply(event, member, key, name=member.name, title=outcome.title)
             return
-        if event.reply_to and await note_reply(event, member, now):
+        command, argument, suggestion = parse_command(event.text)
+        # A reply is evidence of reading; a keyword sent as a reply (BERHENTI) is still obeyed.
+        if event.reply_to and await note_reply(event, member, now) and command is None:
             await self.reply(event, member, "reply_noted")
             return
 
-        command, argument, suggestion = parse_command(event.text)
         conversation, _ = await Conversation.get_or_create(
             channel=event.channel, address=event.address
         )

@@ -3,6 +3,7 @@
 from models.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from models.config import MODEL_MODULES
 from models.conversations import Conversation, InboundEvent
+from models.groups import GroupChat, GroupLinkCode, JoinRequest
 from models.outbox import MessageKind, OutboundMessage, OutboxState
 from models.roster import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole
 from models.users import ApiToken, AuditLog, User, UserRole, WebSession
@@ -18,6 +19,9 @@ __all__ = [
     "ChannelAddress",
     "Conversation",
     "Delivery",
+    "GroupChat",
+    "GroupLinkCode",
+    "JoinRequest",
     "DeliveryStatus",
     "InboundEvent",
     "Member",

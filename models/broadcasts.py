@@ -42,7 +42,7 @@ class Broadcast(Model):
     id = fields.IntField(primary_key=True)
     title = fields.CharField(max_length=200)
     text = fields.TextField()
-    status = fields.CharEnumField(BroadcastStatus, max_length=16)
+    status = fields.CharEnumField(BroadcastStatus, max_length=16, description="BroadcastStatus")
     ack_required = fields.BooleanField(default=True)
     audience = fields.JSONField()  # {"areas": [path...], "members": [id...]} as requested
     send_at = fields.DatetimeField(null=True)
@@ -75,7 +75,9 @@ class Delivery(Model):
     )
     channel = fields.CharField(max_length=20)
     address = fields.CharField(max_length=100)
-    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
+    status = fields.CharEnumField(
+        DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING, description="DeliveryStatus"
+    )
     external_id = fields.CharField(max_length=128, null=True)  # the platform's message id
     sent_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)

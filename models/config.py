@@ -11,6 +11,7 @@ MODEL_MODULES = [
     "models.broadcasts",
     "models.outbox",
     "models.conversations",
+    "models.groups",
 ]
 
 

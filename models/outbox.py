@@ -7,7 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from models.broadcasts import Delivery
+from models.broadcasts import Broadcast, Delivery
 from models.roster import Member
 
 
@@ -16,6 +16,7 @@ class MessageKind(StrEnum):
     REMINDER = "reminder"  # a nudge about an unacknowledged delivery
     REPLY = "reply"  # an answer in a conversation
     NOTICE = "notice"  # anything else the hub tells a member (status changes, confirmations)
+    GROUP_POST = "group_post"  # the announcement posted in a linked group chat
 
 
 class OutboxState(StrEnum):
@@ -28,18 +29,26 @@ class OutboxState(StrEnum):
 
 class OutboundMessage(Model):
     id = fields.BigIntField(primary_key=True)
-    kind = fields.CharEnumField(MessageKind, max_length=16)
+    kind = fields.CharEnumField(MessageKind, max_length=16, description="MessageKind")
     delivery: fields.ForeignKeyNullableRelation[Delivery] = fields.ForeignKeyField(
         "models.Delivery", related_name="messages", null=True, on_delete=fields.CASCADE
     )
     member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="outbound_messages", null=True, on_delete=fields.SET_NULL
     )
+    # Set for group posts, which serve every recipient of the broadcast in that group.
+    broadcast: fields.ForeignKeyNullableRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="group_posts", null=True, on_delete=fields.CASCADE
+    )
     channel = fields.CharField(max_length=20)
     address = fields.CharField(max_length=100)
     text = fields.TextField()
     buttons = fields.JSONField(default=list)  # [{"label": ..., "payload": ...}]
-    state = fields.CharEnumField(OutboxState, max_length=16, default=OutboxState.QUEUED)
+    phone_button = fields.CharField(max_length=64, null=True)  # "share my number" label
+    edit_of = fields.CharField(max_length=128, null=True)  # change this sent message in place
+    state = fields.CharEnumField(
+        OutboxState, max_length=16, default=OutboxState.QUEUED, description="OutboxState"
+    )
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
     claim_token = fields.CharField(max_length=32, null=True)

@@ -25,7 +25,7 @@ class SeatRole(StrEnum):
 class Area(Model):
 
     id = fields.IntField(primary_key=True)
-    kind = fields.CharEnumField(AreaKind, max_length=16)
+    kind = fields.CharEnumField(AreaKind, max_length=16, description="AreaKind")
     name = fields.CharField(max_length=120)
     parent: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
         "models.Area", related_name="children", null=True, on_delete=fields.RESTRICT
@@ -74,7 +74,9 @@ class Seat(Model):
     area: fields.ForeignKeyRelation[Area] = fields.ForeignKeyField(
         "models.Area", related_name="seats", on_delete=fields.RESTRICT
     )
-    role = fields.CharEnumField(SeatRole, max_length=16, default=SeatRole.KETUA_RT)
+    role = fields.CharEnumField(
+        SeatRole, max_length=16, default=SeatRole.KETUA_RT, description="SeatRole"
+    )
     started_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)  # null while the seat is held
 

@@ -20,7 +20,7 @@ class User(Model):
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=255)
-    role = fields.CharEnumField(UserRole, max_length=16)
+    role = fields.CharEnumField(UserRole, max_length=16, description="UserRole")
     # Areas this user may see and act on; none means the whole installation.
     areas: fields.ManyToManyRelation[Area] = fields.ManyToManyField(
         "models.Area", related_name="users", through="user_area"

@@ -13,7 +13,8 @@ from aiohttp.typedefs import Handler
 
 from channels.sandbox import SandboxChannel, SandboxError
 from hub.app import HUB, Hub
-from hub.areas import UnknownArea, area_by_path
+from hub.areas import UnknownArea
+from hub.audience import area_named
 from hub.auth import Scope, user_for_token
 from hub.broadcasts import (
     BroadcastRequest,
@@ -25,7 +26,7 @@ from hub.broadcasts import (
 )
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
-from hub.web.openapi import BROADCAST_CREATE, SANDBOX_ACT, openapi_document
+from hub.web.openapi import BROADCAST_CREATE, ID, SANDBOX_ACT, openapi_document
 from models import Broadcast, Delivery, User
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,28 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
     """The request body as JSON, checked against the schema the OpenAPI document publishes."""
     if request.content_type != "application/json":
         raise HubError("send the body as application/json", code="unsupported_media_type")
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # too deep is malformed
         raise HubError("the body is not valid JSON", code="malformed_json") from None
     if not isinstance(body, dict):
         raise HubError("the body must be a JSON object", code="malformed_json")
+    if _has_nul(body):  # PostgreSQL stores no NUL character in text or jsonb
+        raise ValidationFailed("text must not contain NUL (\\u0000) characters")
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=str)
     if errors:
         first = errors[0]
@@ -104,9 +117,12 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
 
 def _int_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except ValueError:
         raise NotFound("ids are whole numbers") from None
+    if not ID["minimum"] <= value <= ID["maximum"]:  # beyond the database's integer columns
+        raise NotFound(f"no object with id {value}")
+    return value
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -117,8 +133,11 @@ def _parse_send_at(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            parsed.astimezone(dt.UTC)  # the database stores UTC: year 9999 at -12:00 overflows
+        return parsed
+    except (ValueError, OverflowError):
         raise ValidationFailed(
             "send_at: expected ISO-8601, e.g. 2026-12-01T08:00:00+08:00", field="send_at"
         ) from None
@@ -131,7 +150,7 @@ async def list_members(request: web.Request) -> web.Response:
     area = None
     if "area" in request.query:
         try:
-            area = await area_by_path(request.query["area"])
+            area = await area_named(request.query["area"])
         except UnknownArea as exc:
             raise ValidationFailed(str(exc), code="unknown_area") from None
     members = await members_in(area, request[SCOPE])

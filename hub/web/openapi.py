@@ -6,7 +6,13 @@ from typing import Any
 
 from hub import __version__
 
-AREA_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 500}
+# Ids are 32-bit integer columns; larger numbers are refused here, not by the database.
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+AREA_LIST = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 500},  # as long as Area.path
+    "maxItems": 500,
+}
 
 BROADCAST_CREATE: dict[str, Any] = {
     "type": "object",
@@ -20,7 +26,7 @@ BROADCAST_CREATE: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "areas": AREA_LIST,
-                "members": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                "members": {"type": "array", "items": ID},
             },
         },
         "send_at": {"type": ["string", "null"], "format": "date-time"},
@@ -149,7 +155,7 @@ def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]
     return {"summary": summary, "responses": {**responses, **_ERRORS}, **extra}
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ID = {"name": "id", "in": "path", "required": True, "schema": ID}
 _AREA_Q = {
     "name": "area",
     "in": "query",
@@ -172,11 +178,19 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"})},
+                }
+            },
             "/members": {
                 "get": _op(
                     "Members holding a seat in an area",
                     {"200": _json({"type": "object", "properties": {
-                        "members": {"type": "array", "items": _ref("Member")}}})},
+                        "members": {"type": "array", "items": _ref("Member")}}}),
+                     "422": {"$ref": "#/components/responses/Invalid"}},
                     parameters=[_AREA_Q],
                 )
             },

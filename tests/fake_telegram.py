@@ -1,0 +1,359 @@
+"""A fake Telegram Bot API on loopback, reached through `[telegram] api_base_url`.
+
+It answers `/bot{token}/{method}` the way the real Bot API does (`{"ok": true, "result": ...}` or
+`{"ok": false, "error_code", "description", "parameters"}`), records every call, serves updates
+queued by a test through getUpdates, plays scripted failures, and can enforce a strict flood limit:
+a sendMessage that would make more than N of them arrive within any one second gets a 429.
+The benchmark runs it in its own process through `serve_in_process()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
+BOT_ID = 123456789
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Balai Warga",
+    "username": "balaiwarga_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+# Scripted failures, as the real Bot API words them: (status, description, parameters).
+BLOCKED = (403, "Forbidden: bot was blocked by the user", None)
+CHAT_NOT_FOUND = (400, "Bad Request: chat not found", None)
+SERVER_ERROR = (500, "Internal Server Error", None)
+QUERY_TOO_OLD = (
+    400,
+    "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    None,
+)
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+
+
+def retry_after(seconds: int) -> tuple[int, str, dict[str, Any]]:
+    """A 429 with parameters.retry_after."""
+    return 429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
+
+
+def migrated(new_chat_id: int) -> tuple[int, str, dict[str, Any]]:
+    """A 400 telling that the group became a supergroup with a new id."""
+    return (
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        {"migrate_to_chat_id": new_chat_id},
+    )
+
+
+# Parameters that are plain strings even when they look like JSON ("123" stays text).
+_STRING_PARAMS = {
+    "text",
+    "caption",
+    "parse_mode",
+    "url",
+    "secret_token",
+    "callback_query_id",
+    "question",
+    "description",
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float  # time.monotonic() on arrival
+
+
+@dataclass
+class Failure:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None
+    method: str | None  # None: any method
+    chat_id: int | None  # None: any chat
+    times: int | None  # None: every time
+
+
+@dataclass
+class FakeBotAPI:
+    """The fake server; `await start()` returns the api_base_url to configure."""
+
+    token: str = TOKEN
+    strict_rate: int | None = None  # sendMessage calls allowed in any one-second window
+    max_poll_seconds: float = 0.3  # getUpdates waits at most this long, whatever it asked
+    record: bool = True
+    calls: list[Call] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    webhook: dict[str, Any] = field(default_factory=dict)
+    answered_429: int = 0  # every 429 answered, scripted or by the strict limit
+    sent: int = 0  # sendMessage calls that succeeded
+
+    def __post_init__(self) -> None:
+        self._failures: list[Failure] = []
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._messages: dict[tuple[int, int], tuple[str, Any]] = {}
+        self._arrivals: deque[float] = deque(maxlen=self.strict_rate or 1)
+        self._update_ids = itertools.count(10_000)
+        self._new_update = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # Lifecycle ---------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/_fake/stats", self._stats)
+        return app
+
+    async def start(self, port: int = 0) -> str:
+        """Listen on 127.0.0.1 (an ephemeral port by default); returns the base URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # What tests script -------------------------------------------------------------------------
+
+    def fail(
+        self,
+        status: int,
+        description: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        method: str | None = "sendMessage",
+        chat_id: int | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Answer the next `times` matching calls with this error (`fail(*BLOCKED, chat_id=5)`)."""
+        self._failures.append(Failure(status, description, parameters, method, chat_id, times))
+
+    def push_update(self, update: Mapping[str, Any]) -> int:
+        """Queue an update for getUpdates; gives it an update_id unless it has one."""
+        queued = dict(update)
+        queued.setdefault("update_id", next(self._update_ids))
+        self.updates.append(queued)
+        self._new_update.set()
+        return int(queued["update_id"])
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        """The parameters of every recorded call to `method`, oldest first."""
+        return [call.params for call in self.calls if call.method == method]
+
+    # Serving -----------------------------------------------------------------------------------
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"answered_429": self.answered_429, "sent": self.sent})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        if self.record:
+            self.calls.append(Call(method, params, arrived))
+        if method == "sendMessage" and self.strict_rate:
+            # The strict flood limit: count accepted sends in a sliding one-second window.
+            if len(self._arrivals) == self.strict_rate and arrived - self._arrivals[0] < 1.0:
+                self.answered_429 += 1
+                return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            self._arrivals.append(arrived)
+        failure = self._scripted_failure(method, params)
+        if failure is not None:
+            if failure.status == 429:
+                self.answered_429 += 1
+            return _error(failure.status, failure.description, failure.parameters)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found")
+        return await handler(params)
+
+    def _scripted_failure(self, method: str, params: Mapping[str, Any]) -> Failure | None:
+        for failure in self._failures:
+            if failure.method not in (None, method):
+                continue
+            if failure.chat_id is not None and params.get("chat_id") != failure.chat_id:
+                continue
+            if failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+            return failure
+        return None
+
+    async def _api_getMe(self, params: dict[str, Any]) -> web.Response:
+        return _ok(BOT_USER)
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        text = params.get("text", "")
+        if not str(text).strip():
+            return _error(400, "Bad Request: message text is empty")
+        message = self._new_message(chat_id)
+        message["text"] = text
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        self._messages[(chat_id, message["message_id"])] = (text, params.get("reply_markup"))
+        self.sent += 1
+        return _ok(message)
+
+    async def _api_sendPoll(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        message = self._new_message(chat_id)
+        options = params.get("options", [])
+        message["poll"] = {
+            "id": f"poll-{chat_id}-{message['message_id']}",
+            "question": params.get("question", ""),
+            "options": [
+                {"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0}
+                for o in options
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": params.get("is_anonymous", True),
+            "type": "regular",
+            "allows_multiple_answers": False,
+        }
+        return _ok(message)
+
+    async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self._messages:
+            return _error(400, "Bad Request: message to edit not found")
+        new = (params.get("text", ""), params.get("reply_markup"))
+        if self._messages[key] == new:
+            return _error(400, NOT_MODIFIED)
+        self._messages[key] = new
+        message = self._message_in(key[0], key[1])
+        message["text"] = new[0]
+        message["edit_date"] = int(time.time())
+        if new[1]:
+            message["reply_markup"] = new[1]
+        return _ok(message)
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> web.Response:
+        self.webhook = dict(params)
+        return _ok(True)
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> web.Response:
+        self.webhook = {}
+        if params.get("drop_pending_updates"):
+            self.updates.clear()
+        return _ok(True)
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook:
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use "
+                "deleteWebhook to delete the webhook first",
+            )
+        offset = int(params.get("offset") or 0)
+        # As on Telegram, asking from `offset` confirms every update before it.
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        wait = min(float(params.get("timeout") or 0), self.max_poll_seconds)
+        if not self.updates and wait > 0:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), wait)
+            except TimeoutError:
+                pass
+        limit = int(params.get("limit") or 100)
+        return _ok(self.updates[:limit])
+
+    def _new_message(self, chat_id: int) -> dict[str, Any]:
+        counter = self._message_ids.setdefault(chat_id, itertools.count(1))
+        return self._message_in(chat_id, next(counter))
+
+    @staticmethod
+    def _message_in(chat_id: int, message_id: int) -> dict[str, Any]:
+        if chat_id < 0:
+            kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+            chat: dict[str, Any] = {"id": chat_id, "type": kind, "title": "RT Heads"}
+        else:
+            chat = {"id": chat_id, "type": "private", "first_name": "Warga"}
+        return {
+            "message_id": message_id,
+            "from": {k: BOT_USER[k] for k in ("id", "is_bot", "first_name", "username")},
+            "chat": chat,
+            "date": int(time.time()),
+        }
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Parameters as the Bot API reads them: query string, form, multipart or JSON body."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            raw.update(await request.json())
+        else:
+            for key, value in (await request.post()).items():
+                raw[key] = value if isinstance(value, str) else value.filename
+    return {key: _decode(key, value) for key, value in raw.items()}
+
+
+def _decode(key: str, value: Any) -> Any:
+    if not isinstance(value, str) or key in _STRING_PARAMS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
+
+
+def serve_in_process(ready: Any, strict_rate: int | None, token: str = TOKEN) -> None:
+    """Run a fake with `record=False` until terminated; puts its base URL on the `ready` queue.
+
+    The target of a multiprocessing.Process, so the fake's CPU is not counted as the sender's.
+    """
+
+    async def main() -> None:
+        fake = FakeBotAPI(token=token, strict_rate=strict_rate, record=False)
+        ready.put(await fake.start())
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
