@@ -1,4 +1,4 @@
-"""The channel interface: outgoing messages, the three inbound event kinds, send errors, registry."""
+"""The channel interface: outgoing messages, three inbound event kinds, send errors, registry."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ class Channel(abc.ABC):
         """Show these (command, description) pairs in the platform's command menu, if it has one."""
 
     async def answer(self, event: InboundMessage, text: str) -> None:  # noqa: B027 - optional
-        """Briefly confirm a button tap to the person who tapped (a toast), where the platform can."""
+        """Briefly confirm a button tap to the person who tapped (a toast), if the platform can."""
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Check a webhook's authenticity; raises WebhookRejected (401/403)."""

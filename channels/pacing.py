@@ -42,6 +42,7 @@ class RateLimiter:
     async def acquire(self) -> None:
         """Wait until a send may go, and count it."""
         async with self._lock:
-            while (wait := self.delay()) > 0:
+            # A computed wait, not a poll: the window tells exactly when the next send may go.
+            while (wait := self.delay()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             self.take()

@@ -105,7 +105,7 @@ class SandboxChannel(Channel):
     # What the phone shows -------------------------------------------------------------------
 
     def messages(self, address: str, *, include_own: bool = False) -> list[PhoneMessage]:
-        """Messages on this phone, oldest first: those from the hub, and optionally the member's own."""
+        """Messages on this phone, oldest first: the hub's, and optionally the member's own."""
         phone = self._phones.get(address)
         if phone is None:
             return []
@@ -141,7 +141,11 @@ class SandboxChannel(Channel):
         button_of: str | None = None
         if button is not None:
             button_of = next(
-                (m.id for m in reversed(phone.messages) if any(b.payload == button for b in m.buttons)),
+                (
+                    m.id
+                    for m in reversed(phone.messages)
+                    if any(b.payload == button for b in m.buttons)
+                ),
                 None,
             )
             if button_of is None:

@@ -1,4 +1,4 @@
-"""The app factory: wires config, database, channels, dispatcher, sender, scheduler and web routes."""
+"""The app factory: wires config, database, channels, dispatcher, sender, scheduler, web routes."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ class Hub:
                 )
         for name in ("telegram", "whatsapp"):
             if getattr(self.config, name).enabled and name not in AVAILABLE_CHANNELS:
-                raise ConfigError(f"{name}.enabled", "this channel is not available in this version")
+                raise ConfigError(
+                    f"{name}.enabled", "this channel is not available in this version"
+                )
         self.sender = Sender(
             self.channels,
             max_attempts=self.config.broadcast.max_attempts,
@@ -73,9 +75,15 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-def create_app(config: Config, *, clock: Clock = utcnow, manage_database: bool = True,
-               run_workers: bool = True, demo: bool = False) -> web.Application:
-    """The aiohttp application. Tests pass manage_database=False inside their own database context."""
+def create_app(
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    manage_database: bool = True,
+    run_workers: bool = True,
+    demo: bool = False,
+) -> web.Application:
+    """The aiohttp application; tests pass manage_database=False inside their own database."""
     from hub.web import api, dashboard, health, middleware, webhooks  # web depends on app
 
     hub = Hub(config, clock=clock)

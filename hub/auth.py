@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,25 +84,46 @@ class LoginThrottled(Exception):
         self.retry_after = retry_after
 
 
+def _lock_after(failures: int, now: dt.datetime) -> dt.datetime | None:
+    """When the next try may come after this many failures in a row (None: at once)."""
+    if failures <= FREE_FAILURES:
+        return None
+    return now + dt.timedelta(seconds=min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS))
+
+
+# Failures for usernames that do not exist, kept in memory and throttled exactly like real
+# accounts, so a 429 does not reveal which usernames exist.
+_unknown_failures: OrderedDict[str, tuple[int, dt.datetime | None]] = OrderedDict()
+_UNKNOWN_KEEP = 10_000
+
+
+def _unknown_user_failed(username: str, now: dt.datetime) -> None:
+    failures, _ = _unknown_failures.pop(username, (0, None))
+    _unknown_failures[username] = (failures + 1, _lock_after(failures + 1, now))
+    while len(_unknown_failures) > _UNKNOWN_KEEP:
+        _unknown_failures.popitem(last=False)
+
+
 async def check_password(username: str, password: str, now: dt.datetime) -> User | None:
     """The user if the password is right; None otherwise. Raises LoginThrottled while locked."""
-    user = await User.get_or_none(username=username.strip())
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise LoginThrottled((user.locked_until - now).total_seconds())
+    username = username.strip()
+    user = await User.get_or_none(username=username)
+    locked_until = user.locked_until if user else _unknown_failures.get(username, (0, None))[1]
+    if locked_until is not None and locked_until > now:
+        raise LoginThrottled((locked_until - now).total_seconds())
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = user is not None and user.is_active
     except (VerificationError, InvalidHashError):
         ok = False
     if user is None:
+        _unknown_user_failed(username, now)
         return None
     if not ok:
         failures = user.failed_logins + 1
-        locked_until = None
-        if failures > FREE_FAILURES:
-            wait = min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS)
-            locked_until = now + dt.timedelta(seconds=wait)
-        await User.filter(id=user.id).update(failed_logins=failures, locked_until=locked_until)
+        await User.filter(id=user.id).update(
+            failed_logins=failures, locked_until=_lock_after(failures, now)
+        )
         return None
     await User.filter(id=user.id).update(failed_logins=0, locked_until=None, last_login_at=now)
     return user

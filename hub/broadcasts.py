@@ -67,15 +67,19 @@ async def create_broadcast(
     title = request.title.strip()
     body = request.text.strip()
     if not title:
-        raise ValidationFailed("title must not be empty", field="title")
+        raise ValidationFailed("title must not be empty", field="title", code="empty_title")
     if len(title) > TITLE_MAX:
-        raise ValidationFailed(f"title is longer than {TITLE_MAX} characters", field="title")
+        raise ValidationFailed(
+            f"title is longer than {TITLE_MAX} characters", field="title", code="title_too_long"
+        )
     if not body:
-        raise ValidationFailed("text must not be empty", field="text")
+        raise ValidationFailed("text must not be empty", field="text", code="empty_text")
     limit = config.broadcast.max_text_length
     if len(body) > limit:
         raise ValidationFailed(
-            f"text is {len(body)} characters, more than the limit of {limit}", field="text"
+            f"text is {len(body)} characters, more than the limit of {limit}",
+            field="text",
+            code="text_too_long",
         )
     if request.send_at is not None:
         if request.send_at.tzinfo is None:
@@ -83,14 +87,16 @@ async def create_broadcast(
         if request.send_at < now - dt.timedelta(minutes=1):
             raise ValidationFailed("send_at is in the past", field="send_at", code="past_schedule")
     if not request.areas and not request.members:
-        raise ValidationFailed("the audience is empty: name areas or members", code="empty_audience")
+        raise ValidationFailed(
+            "the audience is empty: name areas or members", code="empty_audience"
+        )
     areas = await resolve_areas(request.areas)
     for area in areas:
         scope.require_area(area)
     member_ids = await audience_member_ids(areas, request.members)
     await scope.require_members(request.members)
     if not member_ids:
-        raise ValidationFailed("nobody holds a seat in that audience", code="empty_audience")
+        raise ValidationFailed("nobody holds a seat in that audience", code="no_recipients")
 
     scheduled = request.send_at is not None and request.send_at > now
     async with in_transaction():
@@ -202,6 +208,15 @@ async def delivery_counts(broadcast_id: int) -> dict[str, int]:
     return counts
 
 
+async def deliveries_of(broadcast: Broadcast) -> list[Delivery]:
+    """Every delivery of a broadcast with its member and their seats, in order of creation."""
+    return list(
+        await Delivery.filter(broadcast_id=broadcast.id)
+        .prefetch_related("member__seats__area")
+        .order_by("id")
+    )
+
+
 async def get_broadcast(broadcast_id: int, scope: Scope) -> Broadcast:
     broadcast = await Broadcast.get_or_none(id=broadcast_id)
     if broadcast is None or not await scope.sees_broadcast(broadcast):
@@ -211,14 +226,18 @@ async def get_broadcast(broadcast_id: int, scope: Scope) -> Broadcast:
 
 async def finish_if_done(broadcast_id: int, now: dt.datetime) -> None:
     """Mark a sending broadcast sent once none of its deliveries is pending."""
-    pending = await Delivery.filter(broadcast_id=broadcast_id, status=DeliveryStatus.PENDING).exists()
+    pending = await Delivery.filter(
+        broadcast_id=broadcast_id, status=DeliveryStatus.PENDING
+    ).exists()
     if not pending:
         await Broadcast.filter(id=broadcast_id, status=BroadcastStatus.SENDING).update(
             status=BroadcastStatus.SENT, finished_at=now
         )
 
 
-async def cancel_broadcast(broadcast: Broadcast, *, user: User | None, now: dt.datetime) -> Broadcast:
+async def cancel_broadcast(
+    broadcast: Broadcast, *, user: User | None, now: dt.datetime
+) -> Broadcast:
     """Stop what has not left yet; what was already sent stays sent."""
     if broadcast.status in (BroadcastStatus.SENT, BroadcastStatus.CANCELLED):
         raise ValidationFailed(

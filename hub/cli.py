@@ -1,4 +1,4 @@
-"""The `hub` command line. Exit 0 on success, 1 on a runtime failure, 2 on a usage or config error."""
+"""The `hub` command line. Exit 0 on success, 1 on a runtime failure, 2 on usage/config errors."""
 
 from __future__ import annotations
 
@@ -50,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a staff account (password from stdin)")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=["admin", "staff", "official"])
-    add.add_argument("--area", action="append", default=[], metavar="AREA",
-                     help="limit the account to this area (repeatable)")
+    add.add_argument(
+        "--area",
+        action="append",
+        default=[],
+        metavar="AREA",
+        help="limit the account to this area (repeatable)",
+    )
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
@@ -132,13 +137,19 @@ async def _token_create(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _roster_import(config: Config, args: argparse.Namespace) -> int:
-    from hub.roster import RosterFileError, import_roster
+def _read_roster(path: Path) -> list[tuple[int, dict[str, str]]]:
+    from hub.roster import RosterFileError, read_roster_file
 
     try:
-        report = await import_roster(args.file)
+        return read_roster_file(path)
     except RosterFileError as exc:
         raise UsageError(str(exc)) from None
+
+
+async def _roster_import(config: Config, args: argparse.Namespace) -> int:
+    from hub.roster import import_rows
+
+    report = await import_rows(args.rows, source=args.file.name)
     print(report.summary())
     for line, reason in report.rejected:
         print(f"  line {line}: {reason}")
@@ -198,6 +209,8 @@ def _dispatch(config: Config, args: argparse.Namespace) -> int:
         ("roster", "invites"): _roster_invites,
     }
     action = getattr(args, f"{args.command}_command")
+    if (args.command, action) == ("roster", "import"):
+        args.rows = _read_roster(args.file)  # a file that is no roster fails before the database
     handler = handlers[(args.command, action)]
     return asyncio.run(_with_database(config, lambda: handler(config, args)))
 
@@ -214,8 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else quiet,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("tortoise", "aiosqlite", "asyncpg", "apscheduler.scheduler",
-                  "apscheduler.executors.default"):
+    for noisy in (
+        "tortoise",
+        "aiosqlite",
+        "asyncpg",
+        "apscheduler.scheduler",
+        "apscheduler.executors.default",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
@@ -229,5 +247,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("failed")
         print(f"hub: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-
-

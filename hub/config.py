@@ -1,4 +1,4 @@
-"""Typed configuration: `config.toml` plus `HUB_<SECTION>_<KEY>` overrides, validated once at start."""
+"""Typed configuration: `config.toml` plus `HUB_<SECTION>_<KEY>` overrides, validated at start."""
 
 from __future__ import annotations
 
@@ -188,7 +188,9 @@ def _parse_env_value(raw: str) -> Any:
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Check a value against a field's type (`int`, `float`, `str`, `bool`, `bool | None`)."""
     optional = isinstance(annotation, types.UnionType)
-    expected = next(t for t in get_args(annotation) if t is not type(None)) if optional else annotation
+    expected = (
+        next(t for t in get_args(annotation) if t is not type(None)) if optional else annotation
+    )
     if optional and value is None:
         return None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

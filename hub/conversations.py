@@ -166,5 +166,7 @@ class Conversations:
 
 
 async def _area_of(member: Member) -> str:
-    seat = await Seat.filter(member_id=member.id, ended_at__isnull=True).select_related("area").first()
+    seat = (
+        await Seat.filter(member_id=member.id, ended_at__isnull=True).select_related("area").first()
+    )
     return seat.area.path if seat else "-"

@@ -49,7 +49,7 @@ class AckOutcome:
 
 
 async def acknowledge(event: InboundMessage, member: Member, at: dt.datetime) -> AckOutcome:
-    """The member tapped "Sudah dibaca": acknowledge their own delivery (a second tap is a no-op)."""
+    """The member tapped "Sudah dibaca": acknowledge their own delivery (again: no change)."""
     payload = event.button_payload or ""
     try:
         delivery_id = int(payload.removeprefix(ACK_PREFIX))

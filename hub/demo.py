@@ -28,10 +28,45 @@ KELURAHAN = {
     "Teluk Damai": 8,
     "Air Putih Baru": 6,
 }
-_FIRST = ["Ahmad", "Siti", "Budi", "Rahmat", "Nur", "Yusuf", "Dewi", "Hasan", "Rina", "Agus",
-          "Fatimah", "Joko", "Sri", "Andi", "Wahyu", "Lestari", "Hendra", "Ratna", "Syamsul", "Ani"]
-_LAST = ["Saputra", "Hidayat", "Rahman", "Wijaya", "Kurniawan", "Lestari", "Pratama", "Nasution",
-         "Siregar", "Daeng", "Baso", "Hamzah", "Sulaiman", "Ramadhan", "Aritonang"]
+_FIRST = [
+    "Ahmad",
+    "Siti",
+    "Budi",
+    "Rahmat",
+    "Nur",
+    "Yusuf",
+    "Dewi",
+    "Hasan",
+    "Rina",
+    "Agus",
+    "Fatimah",
+    "Joko",
+    "Sri",
+    "Andi",
+    "Wahyu",
+    "Lestari",
+    "Hendra",
+    "Ratna",
+    "Syamsul",
+    "Ani",
+]
+_LAST = [
+    "Saputra",
+    "Hidayat",
+    "Rahman",
+    "Wijaya",
+    "Kurniawan",
+    "Lestari",
+    "Pratama",
+    "Nasution",
+    "Siregar",
+    "Daeng",
+    "Baso",
+    "Hamzah",
+    "Sulaiman",
+    "Ramadhan",
+    "Aritonang",
+]
 
 
 def demo_config(config: Config) -> Config:
@@ -52,17 +87,22 @@ def demo_rows() -> list[tuple[int, dict[str, str]]]:
     for kelurahan_index, (kelurahan, rt_count) in enumerate(KELURAHAN.items()):
         for rt in range(1, rt_count + 1):
             name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
-            rows.append((line, {
-                "kecamatan": KECAMATAN,
-                "kelurahan": kelurahan,
-                "rw": "",
-                "rt": f"{rt:03d}",
-                "name": name,
-                # Fictional numbers; the demo sends nothing outside the sandbox.
-                "phone": f"0811-90{kelurahan_index}{rt:02d}-{rng.randrange(1000, 9999)}",
-                "preferred_channel": "sandbox",
-                "role": "ketua_rt",
-            }))
+            rows.append(
+                (
+                    line,
+                    {
+                        "kecamatan": KECAMATAN,
+                        "kelurahan": kelurahan,
+                        "rw": "",
+                        "rt": f"{rt:03d}",
+                        "name": name,
+                        # Fictional numbers; the demo sends nothing outside the sandbox.
+                        "phone": f"0811-90{kelurahan_index}{rt:02d}-{rng.randrange(1000, 9999)}",
+                        "preferred_channel": "sandbox",
+                        "role": "ketua_rt",
+                    },
+                )
+            )
             line += 1
     return rows
 
@@ -105,7 +145,7 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
                 config,
                 BroadcastRequest(
                     title="Selamat datang di Balai Warga",
-                    text="Ini pengumuman contoh. Tekan tombol \"Sudah dibaca\" setelah membaca.",
+                    text='Ini pengumuman contoh. Tekan tombol "Sudah dibaca" setelah membaca.',
                     areas=[f"{KECAMATAN}/Loa Harapan"],
                 ),
                 user=user,
@@ -116,14 +156,16 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
     finally:
         await close_database()
     url = config.hub.public_url.rstrip("/")
-    banner = "\n".join([
-        "",
-        "Balai Warga — demo siap / demo ready",
-        f"  Dasbor (dashboard):   {url}/",
-        f"  Login:                {DEMO_USER} / {password}",
-        f"  Ponsel simulasi:      {url}/sandbox",
-        f"  API (OpenAPI):        {url}/api/v1/openapi.json",
-        "  Berhenti: Ctrl+C",
-        "",
-    ])
+    banner = "\n".join(
+        [
+            "",
+            "Balai Warga — demo siap / demo ready",
+            f"  Dasbor (dashboard):   {url}/",
+            f"  Login:                {DEMO_USER} / {password}",
+            f"  Ponsel simulasi:      {url}/sandbox",
+            f"  API (OpenAPI):        {url}/api/v1/openapi.json",
+            "  Berhenti: Ctrl+C",
+            "",
+        ]
+    )
     return config, banner

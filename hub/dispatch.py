@@ -86,7 +86,9 @@ class Dispatcher:
         for event in events:
             try:
                 row = await InboundEvent.create(
-                    channel=event.channel, external_id=event_key(event), payload=event_to_json(event)
+                    channel=event.channel,
+                    external_id=event_key(event),
+                    payload=event_to_json(event),
                 )
             except IntegrityError:
                 log.info("dropping replayed %s event %s", event.channel, event_key(event))
@@ -121,9 +123,11 @@ class Dispatcher:
         message = await OutboundMessage.get_or_none(
             channel=event.channel, external_id=event.external_id
         ).only("id", "delivery_id")
-        if message is None or message.delivery_id is None:
+        if message is None:
             log.info("status %s for unknown message %s", event.status.value, event.external_id)
             return
+        if message.delivery_id is None:
+            return  # a reply or notice: nothing tracks its reading
         if event.status == StatusKind.FAILED:
             await Delivery.filter(
                 id=message.delivery_id,

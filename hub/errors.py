@@ -32,6 +32,11 @@ class Forbidden(HubError):
     code = "forbidden"
 
 
+class UnsupportedMediaType(HubError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Conflict(HubError):
     status = 409
     code = "conflict"

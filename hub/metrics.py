@@ -9,7 +9,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.sent = Counter(
-            "hub_messages_sent", "Messages accepted by a platform", ["channel"], registry=self.registry
+            "hub_messages_sent",
+            "Messages accepted by a platform",
+            ["channel"],
+            registry=self.registry,
         )
         self.send_errors = Counter(
             "hub_send_errors", "Sends that failed", ["channel", "reason"], registry=self.registry

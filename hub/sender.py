@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Mapping
 
 from channels import Button, Channel, Outgoing, SendError, SendErrorReason
+from channels.pacing import RateLimiter
 from hub.broadcasts import finish_if_done
 from hub.metrics import Metrics
-from channels.pacing import RateLimiter
 from hub.timeutil import Clock, utcnow
 from models import (
     ChannelAddress,
@@ -112,9 +112,9 @@ class Sender:
     async def requeue_expired(self) -> int:
         """Rows whose sender died mid-claim go back to the queue."""
         now = self.clock()
-        count = await OutboundMessage.filter(state=OutboxState.SENDING, claimed_until__lt=now).update(
-            state=OutboxState.QUEUED, claim_token=None, claimed_until=None
-        )
+        count = await OutboundMessage.filter(
+            state=OutboxState.SENDING, claimed_until__lt=now
+        ).update(state=OutboxState.QUEUED, claim_token=None, claimed_until=None)
         if count:
             log.warning("requeued %d messages whose sender stopped mid-send", count)
         return count
@@ -218,9 +218,9 @@ class Sender:
             )
             if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
                 # Staff see the retries on the recipient list while the delivery is pending.
-                await Delivery.filter(
-                    id=message.delivery_id, status=DeliveryStatus.PENDING
-                ).update(attempts=attempts)
+                await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
+                    attempts=attempts
+                )
             return
         reason = f"gave up after {attempts} attempts: {exc}" if exc.retryable else str(exc)
         reason = reason[:255]
@@ -234,7 +234,10 @@ class Sender:
         )
         if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
             await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.FAILED, failed_at=now, failure_reason=reason, attempts=attempts
+                status=DeliveryStatus.FAILED,
+                failed_at=now,
+                failure_reason=reason,
+                attempts=attempts,
             )
             await self._maybe_finish(message)
 

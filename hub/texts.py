@@ -7,11 +7,11 @@ from typing import Any
 _TEXTS: dict[str, dict[str, str]] = {
     "id": {
         "ack_button": "✅ Sudah dibaca",
-        "ack_thanks": "Terima kasih, {name}. Konfirmasi Anda untuk \"{title}\" sudah kami catat.",
-        "ack_already": "Konfirmasi untuk \"{title}\" sudah tercatat sebelumnya. Terima kasih.",
+        "ack_thanks": 'Terima kasih, {name}. Konfirmasi Anda untuk "{title}" sudah kami catat.',
+        "ack_already": 'Konfirmasi untuk "{title}" sudah tercatat sebelumnya. Terima kasih.',
         "ack_unknown": "Maaf, pengumuman itu tidak ditemukan untuk Anda.",
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
-        "broadcast_ack_hint": "Mohon tekan tombol \"Sudah dibaca\" setelah membaca.",
+        "broadcast_ack_hint": 'Mohon tekan tombol "Sudah dibaca" setelah membaca.',
         "menu": (
             "Halo {name}! Ketik angka atau kata kunci:\n"
             "1. BANTUAN – daftar perintah\n"
@@ -24,10 +24,10 @@ _TEXTS: dict[str, dict[str, str]] = {
             "• BERHENTI – berhenti menerima pengumuman\n"
             "• MULAI – menerima pengumuman lagi\n"
             "• DAFTAR <kode> – menghubungkan nomor ini dengan kode undangan\n"
-            "Tekan \"Sudah dibaca\" di bawah setiap pengumuman untuk konfirmasi."
+            'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.'
         ),
         "unknown_command": (
-            "Maaf, kami belum memahami \"{text}\". Ketik BANTUAN untuk melihat daftar perintah."
+            'Maaf, kami belum memahami "{text}". Ketik BANTUAN untuk melihat daftar perintah.'
         ),
         "did_you_mean": "Maaf, maksud Anda {suggestion}? Ketik {suggestion} untuk melanjutkan.",
         "opted_out": (
@@ -44,17 +44,17 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Ketik BANTUAN untuk melihat perintah."
         ),
         "bad_code": (
-            "Kode undangan \"{code}\" tidak ditemukan. Periksa kembali kode dari kelurahan Anda."
+            'Kode undangan "{code}" tidak ditemukan. Periksa kembali kode dari kelurahan Anda.'
         ),
         "reply_noted": "Terima kasih, tanggapan Anda sudah kami terima.",
     },
     "en": {
         "ack_button": "✅ I have read it",
-        "ack_thanks": "Thank you, {name}. Your confirmation of \"{title}\" is recorded.",
-        "ack_already": "Your confirmation of \"{title}\" was already recorded. Thank you.",
+        "ack_thanks": 'Thank you, {name}. Your confirmation of "{title}" is recorded.',
+        "ack_already": 'Your confirmation of "{title}" was already recorded. Thank you.',
         "ack_unknown": "Sorry, that announcement was not found for you.",
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
-        "broadcast_ack_hint": "Please tap \"I have read it\" once you have read this.",
+        "broadcast_ack_hint": 'Please tap "I have read it" once you have read this.',
         "menu": (
             "Hello {name}! Type a number or keyword:\n"
             "1. HELP – list of commands\n2. STOP – stop receiving messages\n"
@@ -64,9 +64,9 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Commands you can send:\n• HELP – this message\n• STOP – stop announcements\n"
             "• START – receive announcements again\n"
             "• JOIN <code> – link this number with an invite code\n"
-            "Tap \"I have read it\" below each announcement to confirm."
+            'Tap "I have read it" below each announcement to confirm.'
         ),
-        "unknown_command": "Sorry, we did not understand \"{text}\". Type HELP for the commands.",
+        "unknown_command": 'Sorry, we did not understand "{text}". Type HELP for the commands.',
         "did_you_mean": "Sorry, did you mean {suggestion}? Type {suggestion} to go on.",
         "opted_out": "You will not receive announcements here any more. Type START to resume.",
         "opted_in": "Welcome back, {name}. You will receive announcements again.",
@@ -74,8 +74,12 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Hello! This number is not registered with {hub}. If you are an RT head, send JOIN "
             "followed by the invite code from the kelurahan, e.g. JOIN AB12CD34."
         ),
-        "joined": "Thank you, {name}. This account is now linked as {area}. Type HELP for commands.",
-        "bad_code": "Invite code \"{code}\" was not found. Please check the code from your kelurahan.",
+        "joined": (
+            "Thank you, {name}. This account is now linked as {area}. Type HELP for commands."
+        ),
+        "bad_code": (
+            'Invite code "{code}" was not found. Please check the code from your kelurahan.'
+        ),
         "reply_noted": "Thank you, we have received your reply.",
     },
 }

@@ -1,4 +1,4 @@
-"""Clock and time-of-day helpers; the clock is injectable so schedules are testable without sleeping."""
+"""Clock and time-of-day helpers; an injectable clock makes schedules testable without sleeping."""
 
 from __future__ import annotations
 
@@ -22,5 +22,5 @@ def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time]:
     except ValueError:
         raise ValueError(f"expected HH:MM-HH:MM, got {text!r}") from None
     if start == end:
-        raise ValueError("start and end are the same; use \"\" for no quiet hours")
+        raise ValueError('start and end are the same; use "" for no quiet hours')
     return start, end

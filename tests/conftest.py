@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import tortoise_test_context
 
+from hub import auth
 from hub.app import HUB, Hub, create_app
 from hub.config import Config
 from models.config import MODEL_MODULES
 
-POSTGRES_URL = os.environ.get(
-    "HUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test_{}"
-)
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test_{}")
 
 
 # Network guard ------------------------------------------------------------------------------
@@ -58,13 +58,41 @@ def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> objec
     return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 
 
+def _guarded_lookup(real):  # type: ignore[no-untyped-def]
+    def lookup(host: str) -> object:
+        if not _is_local(host):
+            raise OSError(f"test tried to resolve a network name: {host}")
+        return real(host)
+
+    return lookup
+
+
+def _guarded_sendto(real):  # type: ignore[no-untyped-def]
+    def sendto(self: socket.socket, data: bytes, *args: object) -> object:
+        address = args[-1]
+        if isinstance(address, tuple) and not _is_local(address[0]):
+            raise OSError(f"test tried to send to the network: {address[0]}")
+        return real(self, data, *args)
+
+    return sendto
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail any connection or name lookup that is not to loopback."""
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    for name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+        monkeypatch.setattr(socket, name, _guarded_lookup(getattr(socket, name)))
+    monkeypatch.setattr(socket.socket, "sendto", _guarded_sendto(socket.socket.sendto))
     yield
+
+
+@pytest.fixture(autouse=True)
+def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters in tests: the real ones cost 0.15 s per user made."""
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 # Databases ----------------------------------------------------------------------------------

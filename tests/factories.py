@@ -20,8 +20,10 @@ async def make_area(path: str) -> Area:
     parts = path.split("/")
     for depth, name in enumerate(parts):
         sub = "/".join(parts[: depth + 1])
-        kind = [AreaKind.KECAMATAN, AreaKind.KELURAHAN][depth] if depth < 2 else (
-            AreaKind.RW if name.upper().startswith("RW") else AreaKind.RT
+        kind = (
+            [AreaKind.KECAMATAN, AreaKind.KELURAHAN][depth]
+            if depth < 2
+            else (AreaKind.RW if name.upper().startswith("RW") else AreaKind.RT)
         )
         area = await Area.get_or_none(path_key=path_key(sub))
         if area is None:
@@ -49,9 +51,12 @@ async def make_member(
         preferred_channel=channels[0] if channels else None,
         invite_code=new_invite_code(),
     )
-    await Seat.create(member=member, area=area, role=role, started_at=dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    await Seat.create(member=member, area=area, role=role, started_at=now)
     for channel in channels:
-        await ChannelAddress.create(member=member, channel=channel, address=f"{channel}-{member.id}")
+        await ChannelAddress.create(
+            member=member, channel=channel, address=f"{channel}-{member.id}"
+        )
     return member
 
 

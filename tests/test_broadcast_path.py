@@ -31,7 +31,9 @@ async def test_broadcast_is_acknowledged_through_the_sandbox(client: TestClient,
     assert created["recipients"] == 2
     assert created["status"] == "sending"
 
-    status = await (await client.get(f"/api/v1/broadcasts/{created['id']}", headers=bearer(token))).json()
+    status = await (
+        await client.get(f"/api/v1/broadcasts/{created['id']}", headers=bearer(token))
+    ).json()
     assert status["counts"]["pending"] == 2
 
     assert await hub.sender.run_once() == 2
@@ -50,14 +52,25 @@ async def test_broadcast_is_acknowledged_through_the_sandbox(client: TestClient,
     )
     assert tap.status == 202, await tap.text()
 
-    status = await (await client.get(f"/api/v1/broadcasts/{created['id']}", headers=bearer(token))).json()
+    status = await (
+        await client.get(f"/api/v1/broadcasts/{created['id']}", headers=bearer(token))
+    ).json()
     assert status["status"] == "sent"
     assert status["counts"] == {
-        "pending": 0, "sent": 2, "delivered": 1, "read": 1, "acknowledged": 1,
-        "failed": 0, "cancelled": 0,
+        "pending": 0,
+        "sent": 2,
+        "delivered": 1,
+        "read": 1,
+        "acknowledged": 1,
+        "failed": 0,
+        "cancelled": 0,
     }
     recipients = (
-        await (await client.get(f"/api/v1/broadcasts/{created['id']}/recipients", headers=bearer(token))).json()
+        await (
+            await client.get(
+                f"/api/v1/broadcasts/{created['id']}/recipients", headers=bearer(token)
+            )
+        ).json()
     )["recipients"]
     by_member = {r["member_id"]: r for r in recipients}
     assert by_member[first.id]["status"] == "acknowledged"
@@ -73,7 +86,15 @@ async def test_broadcast_is_acknowledged_through_the_sandbox(client: TestClient,
     )
     assert again.status == 202
     await hub.sender.run_once()
-    texts = [m["text"] for m in (await (await client.get(
-        f"/api/v1/sandbox/members/{first.id}/messages", headers=bearer(token))).json())["messages"]]
+    texts = [
+        m["text"]
+        for m in (
+            await (
+                await client.get(
+                    f"/api/v1/sandbox/members/{first.id}/messages", headers=bearer(token)
+                )
+            ).json()
+        )["messages"]
+    ]
     assert any("sudah kami catat" in t for t in texts)
     assert any("sudah tercatat sebelumnya" in t for t in texts)

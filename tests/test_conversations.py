@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from argon2 import PasswordHasher
 
 from channels import InboundMessage
 from channels.sandbox import SandboxChannel
-from hub import auth
 from hub.app import Hub
 from hub.conversations import parse_command
 from hub.texts import text as say
@@ -27,12 +25,6 @@ from models import (
 from tests.factories import bearer, make_member, make_token
 
 AREA = "Sungai Kunjang/Loa Bakung"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: the real ones cost 0.15 s per user made."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def phone(hub: Hub) -> SandboxChannel:

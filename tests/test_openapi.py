@@ -8,21 +8,13 @@ import jsonschema
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from argon2 import PasswordHasher
 from openapi_spec_validator import validate
 
-from hub import auth
 from hub.web.openapi import BROADCAST_CREATE
 from models import Broadcast
 from tests.factories import bearer, make_member, make_token
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
-
-
-@pytest.fixture(autouse=True)
-def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: the real ones cost 0.15 s per user made."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 async def fetch_document(client: TestClient) -> dict[str, Any]:

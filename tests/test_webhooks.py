@@ -48,7 +48,9 @@ class FakePushChannel(Channel):
 
 @pytest.fixture
 def fake_channel(hub: Hub) -> FakePushChannel:
-    channel = FakePushChannel(settings=type("S", (), {"messages_per_second": 100})(), sink=hub.receive)
+    channel = FakePushChannel(
+        settings=type("S", (), {"messages_per_second": 100})(), sink=hub.receive
+    )
     hub.channels["fakepush"] = channel  # the sender sends through the same mapping
     return channel
 

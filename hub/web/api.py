@@ -21,13 +21,14 @@ from hub.broadcasts import (
     broadcast_summary,
     cancel_broadcast,
     create_broadcast,
+    deliveries_of,
     delivery_counts,
     get_broadcast,
 )
-from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
+from hub.errors import Forbidden, HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.web.openapi import BROADCAST_CREATE, ID, SANDBOX_ACT, openapi_document
-from models import Broadcast, Delivery, User
+from models import Broadcast, User
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _has_nul(value: Any) -> bool:
 async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
     """The request body as JSON, checked against the schema the OpenAPI document publishes."""
     if request.content_type != "application/json":
-        raise HubError("send the body as application/json", code="unsupported_media_type")
+        raise UnsupportedMediaType("send the body as application/json")
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # too deep is malformed
@@ -214,11 +215,7 @@ async def show_broadcast(request: web.Request) -> web.Response:
 
 async def broadcast_recipients(request: web.Request) -> web.Response:
     broadcast = await get_broadcast(_int_id(request), request[SCOPE])
-    deliveries = (
-        await Delivery.filter(broadcast_id=broadcast.id)
-        .prefetch_related("member__seats__area")
-        .order_by("id")
-    )
+    deliveries = await deliveries_of(broadcast)
     out = []
     for d in deliveries:
         out.append(

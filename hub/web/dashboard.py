@@ -41,12 +41,13 @@ from hub.broadcasts import (
     broadcast_summary,
     cancel_broadcast,
     create_broadcast,
+    deliveries_of,
     delivery_counts,
     get_broadcast,
 )
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.members import current_area_path, get_member, members_in
-from models import Area, Broadcast, BroadcastStatus, Delivery, Member, WebSession
+from models import Area, Broadcast, BroadcastStatus, Member, WebSession
 
 log = logging.getLogger(__name__)
 
@@ -455,11 +456,7 @@ async def broadcasts_live(request: web.Request) -> web.StreamResponse:
 
 
 async def _recipient_rows(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
-    deliveries = (
-        await Delivery.filter(broadcast_id=broadcast.id)
-        .prefetch_related("member__seats__area")
-        .order_by("id")
-    )
+    deliveries = await deliveries_of(broadcast)
     return [
         {
             "name": d.member.name,
@@ -536,18 +533,20 @@ async def _areas_in_scope(scope: Scope) -> list[dict[str, Any]]:
 
 def _form_error(exc: HubError, text_limit: int) -> tuple[str, str]:
     """The form field a domain error belongs to, and what to say there in Bahasa Indonesia."""
-    if exc.code == "empty_audience":
-        return "areas", TEXTS["areas_nobody" if "nobody" in exc.message else "areas_empty"]
-    if exc.code == "unknown_area":
-        return "areas", TEXTS["areas_unknown"]
+    field_texts = {
+        "empty_audience": ("areas", "areas_empty"),
+        "no_recipients": ("areas", "areas_nobody"),
+        "unknown_area": ("areas", "areas_unknown"),
+        "empty_title": ("title", "title_empty"),
+        "title_too_long": ("title", "title_long"),
+        "empty_text": ("text", "text_empty"),
+        "text_too_long": ("text", "text_long"),
+    }
     if isinstance(exc, Forbidden):
         return "areas", TEXTS["areas_forbidden"]
-    if exc.field == "title":
-        key = "title_empty" if "empty" in exc.message else "title_long"
-        return "title", TEXTS[key].format(limit=TITLE_MAX)
-    if exc.field == "text":
-        key = "text_empty" if "empty" in exc.message else "text_long"
-        return "text", TEXTS[key].format(limit=text_limit)
+    if exc.code in field_texts:
+        field, key = field_texts[exc.code]
+        return field, TEXTS[key].format(limit=TITLE_MAX if field == "title" else text_limit)
     return "form", TEXTS["bad_request"]
 
 

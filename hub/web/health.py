@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from tortoise import connections
 
 from hub.app import HUB
 from models import OutboundMessage, OutboxState
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -34,8 +38,8 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         queued = await OutboundMessage.filter(state=OutboxState.QUEUED).count()
         hub.metrics.outbox_queued.set(queued)
-    except Exception:  # the database being down must not take the metrics page with it
-        pass
+    except Exception as exc:  # the database being down must not take the metrics page with it
+        log.warning("metrics: cannot count the outbox: %s", type(exc).__name__)
     return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
 
 

@@ -188,9 +188,17 @@ def openapi_document() -> dict[str, Any]:
             "/members": {
                 "get": _op(
                     "Members holding a seat in an area",
-                    {"200": _json({"type": "object", "properties": {
-                        "members": {"type": "array", "items": _ref("Member")}}}),
-                     "422": {"$ref": "#/components/responses/Invalid"}},
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "members": {"type": "array", "items": _ref("Member")}
+                                },
+                            }
+                        ),
+                        "422": {"$ref": "#/components/responses/Invalid"},
+                    },
                     parameters=[_AREA_Q],
                 )
             },
@@ -200,73 +208,124 @@ def openapi_document() -> dict[str, Any]:
             "/members/{id}/invite": {
                 "get": _op(
                     "A member's invite code and links",
-                    {"200": _json({"type": "object", "properties": {
-                        "code": {"type": "string"},
-                        "telegram_link": {"type": ["string", "null"]},
-                        "whatsapp_link": {"type": ["string", "null"]}}})},
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "telegram_link": {"type": ["string", "null"]},
+                                    "whatsapp_link": {"type": ["string", "null"]},
+                                },
+                            }
+                        )
+                    },
                     parameters=[_ID],
                 )
             },
             "/broadcasts": {
                 "get": _op(
                     "Recent broadcasts with their counts",
-                    {"200": _json({"type": "object", "properties": {
-                        "broadcasts": {"type": "array", "items": _ref("Broadcast")}}})},
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "broadcasts": {"type": "array", "items": _ref("Broadcast")}
+                                },
+                            }
+                        )
+                    },
                 ),
                 "post": _op(
                     "Create a broadcast (sent now, or at send_at)",
                     {
-                        "201": _json({"type": "object", "properties": {
-                            "id": {"type": "integer"}, "status": {"type": "string"},
-                            "recipients": {"type": "integer"}}}, "Created"),
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "status": {"type": "string"},
+                                    "recipients": {"type": "integer"},
+                                },
+                            },
+                            "Created",
+                        ),
                         "422": {"$ref": "#/components/responses/Invalid"},
                     },
-                    requestBody={"required": True, "content": {
-                        "application/json": {"schema": _ref("BroadcastCreate")}}},
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BroadcastCreate")}},
+                    },
                 ),
             },
             "/broadcasts/{id}": {
-                "get": _op("A broadcast and its counts", {"200": _json(_ref("Broadcast"))},
-                           parameters=[_ID])
+                "get": _op(
+                    "A broadcast and its counts",
+                    {"200": _json(_ref("Broadcast"))},
+                    parameters=[_ID],
+                )
             },
             "/broadcasts/{id}/recipients": {
                 "get": _op(
                     "Each recipient's delivery",
-                    {"200": _json({"type": "object", "properties": {
-                        "recipients": {"type": "array", "items": _ref("Recipient")}}})},
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "recipients": {"type": "array", "items": _ref("Recipient")}
+                                },
+                            }
+                        )
+                    },
                     parameters=[_ID],
                 )
             },
             "/broadcasts/{id}/cancel": {
                 "post": _op(
                     "Stop what has not been sent yet",
-                    {"200": _json(_ref("Broadcast")),
-                     "422": {"$ref": "#/components/responses/Invalid"}},
+                    {
+                        "200": _json(_ref("Broadcast")),
+                        "422": {"$ref": "#/components/responses/Invalid"},
+                    },
                     parameters=[_ID],
                 )
             },
             "/sandbox/members/{id}/messages": {
                 "get": _op(
                     "What the hub sent to a member's simulated phone, oldest first",
-                    {"200": _json({"type": "object", "properties": {
-                        "messages": {"type": "array", "items": _ref("SandboxMessage")}}})},
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "messages": {"type": "array", "items": _ref("SandboxMessage")}
+                                },
+                            }
+                        )
+                    },
                     parameters=[_ID],
                 ),
                 "post": _op(
                     "Act as the member: type text, tap a button or reply",
-                    {"202": _json({"type": "object", "properties": {
-                        "id": {"type": "string"}}}, "Accepted"),
-                     "422": {"$ref": "#/components/responses/Invalid"}},
+                    {
+                        "202": _json(
+                            {"type": "object", "properties": {"id": {"type": "string"}}}, "Accepted"
+                        ),
+                        "422": {"$ref": "#/components/responses/Invalid"},
+                    },
                     parameters=[_ID],
-                    requestBody={"required": True, "content": {
-                        "application/json": {"schema": _ref("SandboxAct")}}},
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("SandboxAct")}},
+                    },
                 ),
             },
             "/sandbox/members/{id}/open": {
                 "post": _op(
                     "The member opens the chat: unread messages become read",
-                    {"200": _json({"type": "object", "properties": {
-                        "read": {"type": "integer"}}})},
+                    {"200": _json({"type": "object", "properties": {"read": {"type": "integer"}}})},
                     parameters=[_ID],
                 )
             },
@@ -284,8 +343,10 @@ def openapi_document() -> dict[str, Any]:
                 "SandboxMessage": SANDBOX_MESSAGE,
             },
             "responses": {
-                name: {"description": description, "content": {
-                    "application/json": {"schema": _ref("Error")}}}
+                name: {
+                    "description": description,
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                }
                 for name, description in (
                     ("BadRequest", "Malformed request"),
                     ("Unauthorized", "Missing or invalid bearer token"),
