@@ -186,7 +186,10 @@ def _run(config: Config, *, demo: bool) -> int:
 
         config, banner = asyncio.run(prepare_demo(config))
     else:
-        banner = f"Balai Warga berjalan di {config.hub.public_url}"
+        banner = (
+            f"Balai Warga berjalan di http://{config.web.host}:{config.web.port}/ "
+            f"(alamat publik: {config.hub.public_url})"
+        )
     asyncio.run(serve(config, demo=demo, banner=banner))
     return EXIT_OK
 

@@ -24,3 +24,14 @@ def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time]:
     if start == end:
         raise ValueError('start and end are the same; use "" for no quiet hours')
     return start, end
+
+
+def in_quiet_hours(now: dt.datetime, tz: dt.tzinfo, spec: str) -> bool:
+    """Whether `now` falls in the quiet hours `spec` ("21:00-06:00", "" for none) local to `tz`."""
+    if not spec:
+        return False
+    start, end = parse_quiet_hours(spec)
+    local = now.astimezone(tz).time()
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # the span crosses midnight

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.broadcasts import start_due_broadcasts
+from jobs.maintenance import delete_expired_sessions
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -17,12 +20,31 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
 
 
+def _logged(job: Callable[[Hub], Awaitable[dict[str, int]]]) -> Callable[[Hub], Awaitable[None]]:
+    """Run a job and log its summary when it did something."""
+
+    @functools.wraps(job)
+    async def run(hub: Hub) -> None:
+        summary = await job(hub)
+        if any(summary.values()):
+            log.info("%s: %s", job.__name__, summary)
+
+    return run
+
+
 def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     """The scheduler for this process; only one process of a deployment should run it."""
     scheduler = AsyncIOScheduler(timezone=hub.config.hub.timezone, job_defaults=JOB_DEFAULTS)
-    scheduler.add_job(start_due_broadcasts, "interval", seconds=15, args=[hub], id="due_broadcasts")
+    scheduler.add_job(
+        _logged(start_due_broadcasts), "interval", seconds=15, args=[hub], id="due_broadcasts"
+    )
+    scheduler.add_job(
+        _logged(delete_expired_sessions), "interval", hours=1, args=[hub], id="expired_sessions"
+    )
     if demo:
         from jobs.demo import act_as_demo_members
 
-        scheduler.add_job(act_as_demo_members, "interval", seconds=3, args=[hub], id="demo_members")
+        scheduler.add_job(
+            _logged(act_as_demo_members), "interval", seconds=3, args=[hub], id="demo_members"
+        )
     return scheduler

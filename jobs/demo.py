@@ -54,8 +54,10 @@ async def act_as_demo_members(hub: Hub) -> dict[str, int]:
             continue
         messages = channel.messages(address)
         waiting = [
-            m for m in messages
-            if not m.read and (now - m.sent_at).total_seconds() >= _spread(address, m.id, read_after)
+            m
+            for m in messages
+            if not m.read
+            and (now - m.sent_at).total_seconds() >= _spread(address, m.id, read_after)
         ]
         if waiting:
             await channel.open_chat(address)
@@ -64,11 +66,15 @@ async def act_as_demo_members(hub: Hub) -> dict[str, int]:
             continue
         for message in messages:
             for button in message.buttons:
-                if not button.payload.startswith(ACK_PREFIX) or channel.pressed(address, button.payload):
+                if not button.payload.startswith(ACK_PREFIX) or channel.pressed(
+                    address, button.payload
+                ):
                     continue
                 if persona(address) == "passive" and _spread(address, message.id, 1) > 2:
                     continue  # passive RT heads leave about half unacknowledged
-                if (now - message.sent_at).total_seconds() >= _spread(address, message.id, ack_after):
+                if (now - message.sent_at).total_seconds() >= _spread(
+                    address, message.id, ack_after
+                ):
                     await channel.act(address, button=button.payload)
                     acknowledged += 1
     return {"read": opened, "acknowledged": acknowledged}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import socket
@@ -162,3 +163,33 @@ async def client(db: str, config: Config) -> AsyncIterator[TestClient]:
 @pytest.fixture
 def hub(client: TestClient) -> Hub:
     return client.app[HUB]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+# 10:00 WITA on a weekday: outside the default quiet hours.
+CLOCK_START = dt.datetime(2030, 3, 4, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(CLOCK_START)
+
+
+@pytest_asyncio.fixture
+async def timed(db: str, config: Config, clock: FakeClock) -> AsyncIterator[TestClient]:
+    """A client for an app whose clock the test controls."""
+    app = create_app(config, clock=clock, manage_database=False, run_workers=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hub import auth
-from hub.app import HUB, Hub, create_app
+from hub.app import HUB, Hub
 from hub.config import Config
 from jobs.broadcasts import start_due_broadcasts
 from models import ApiToken, Broadcast, Delivery, OutboundMessage, OutboxState, User, UserRole
-from tests.conftest import make_config
+from tests.conftest import FakeClock, make_config
 from tests.factories import bearer, make_area, make_member, make_token, make_user
 
 LOA_BAKUNG = "Sungai Kunjang/Loa Bakung"
@@ -36,8 +34,6 @@ RECIPIENT_KEYS = {
     "failure_reason",
     "reminders",
 }
-# 10:00 WITA on a weekday: outside any quiet hours.
-START = dt.datetime(2030, 3, 4, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -47,32 +43,6 @@ def config() -> Config:
         whatsapp={"business_phone": "+62 811-5000-123"},
         web={"max_body_kb": 64},
     )
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest_asyncio.fixture
-async def timed(db: str, config: Config, clock: FakeClock) -> AsyncIterator[TestClient]:
-    """A client for an app whose clock the test controls."""
-    app = create_app(config, clock=clock, manage_database=False, run_workers=False)
-    async with TestClient(TestServer(app)) as test_client:
-        yield test_client
 
 
 async def rows() -> tuple[int, int, int]:
