@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 import channels.sandbox  # noqa: F401 - registers the sandbox channel
-from channels import Channel, Event, channel_class
+from channels import Channel, Event, InboundMessage, channel_class
 from hub.config import Config, ConfigError
 from hub.conversations import Conversations
 from hub.db import close_database, open_database
@@ -19,6 +19,7 @@ from hub.dispatch import Dispatcher
 from hub.metrics import Metrics
 from hub.sender import Sender
 from hub.tasks import BackgroundTasks
+from hub.texts import bot_commands
 from hub.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,13 @@ class Hub:
     channels: dict[str, Channel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.conversations = Conversations(self.config, self._wake_sender, clock=self.clock)
+        self.conversations = Conversations(
+            self.config,
+            self._wake_sender,
+            answer=self._answer,
+            can_edit=self._can_edit,
+            clock=self.clock,
+        )
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock)
         for name in AVAILABLE_CHANNELS:
             settings = getattr(self.config, name)
@@ -60,6 +67,21 @@ class Hub:
 
     def _wake_sender(self) -> None:
         self.sender.wake()
+
+    async def _answer(self, event: InboundMessage, text: str) -> None:
+        channel = self.channels.get(event.channel)
+        if channel is not None:
+            await channel.answer(event, text)
+
+    def _can_edit(self, channel: str) -> bool:
+        return channel in self.channels and self.channels[channel].can_edit
+
+    async def start_channels(self) -> None:
+        """Start every enabled channel and show the bot commands where the platform has a menu."""
+        commands = bot_commands(self.config.hub.language)
+        for channel in self.channels.values():
+            await channel.start()
+            await channel.publish_commands(commands)
 
     async def receive(self, events: list[Event]) -> None:
         """The sink every channel reports to."""
@@ -99,8 +121,7 @@ def create_app(
         await close_database()
 
     async def channels_ctx(_: web.Application) -> AsyncIterator[None]:
-        for channel in hub.channels.values():
-            await channel.start()
+        await hub.start_channels()
         yield
         for channel in hub.channels.values():
             await channel.stop()

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -15,10 +15,12 @@ from hub import audit
 from hub.audience import audience_member_ids, recipients, resolve_areas
 from hub.auth import Scope
 from hub.config import Config
-from hub.deliveries import ack_payload
+from hub.deliveries import ack_payload, group_ack_payload
 from hub.errors import NotFound, ValidationFailed
+from hub.groups import groups_for
 from hub.texts import text as say
 from models import (
+    Area,
     Broadcast,
     BroadcastStatus,
     Delivery,
@@ -111,7 +113,7 @@ async def create_broadcast(
             created_by=user,
         )
         if not scheduled:
-            await _fan_out(config, broadcast, member_ids, enabled_channels, now)
+            await _fan_out(config, broadcast, areas, member_ids, enabled_channels, now)
         await audit.record(user, "broadcast.create", f"broadcast:{broadcast.id}", title=title)
     if not scheduled:
         await broadcast.refresh_from_db()  # fanning out may have finished it already
@@ -131,13 +133,14 @@ async def start_due_broadcast(
         areas = await resolve_areas(broadcast.audience.get("areas", []))
         member_ids = await audience_member_ids(areas, broadcast.audience.get("members", []))
         await Broadcast.filter(id=broadcast.id).update(recipients=len(member_ids))
-        await _fan_out(config, broadcast, member_ids, enabled_channels, now)
+        await _fan_out(config, broadcast, areas, member_ids, enabled_channels, now)
     return True
 
 
 async def _fan_out(
     config: Config,
     broadcast: Broadcast,
+    areas: list[Area],
     member_ids: list[int],
     enabled_channels: set[str],
     now: dt.datetime,
@@ -185,8 +188,42 @@ async def _fan_out(
                 )
             )
         await OutboundMessage.bulk_create(messages)
+    await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
+
+
+async def _post_in_groups(
+    config: Config,
+    broadcast: Broadcast,
+    areas: list[Area],
+    enabled_channels: set[str],
+    message_text: str,
+    now: dt.datetime,
+) -> None:
+    """Also post the announcement in the linked groups of the audience's areas.
+
+    Its button acknowledges the delivery of whichever member taps it; the group post itself is
+    not a delivery and does not count in the broadcast's numbers.
+    """
+    buttons = []
+    if broadcast.ack_required:
+        label = say(config.hub.language, "ack_button")
+        buttons = [{"label": label, "payload": group_ack_payload(broadcast.id)}]
+    posts = [
+        OutboundMessage(
+            kind=MessageKind.GROUP_POST,
+            broadcast_id=broadcast.id,
+            channel=group.channel,
+            address=group.address,
+            text=message_text,
+            buttons=buttons,
+            next_attempt_at=now,
+        )
+        for group in await groups_for(areas, enabled_channels)
+    ]
+    if posts:
+        await OutboundMessage.bulk_create(posts)
 
 
 async def delivery_counts(broadcast_id: int) -> dict[str, int]:
@@ -247,7 +284,7 @@ async def cancel_broadcast(
         deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
         # Claimed messages waiting for their turn are stopped too; the sender checks before sending.
         await OutboundMessage.filter(
-            delivery_id__in=Subquery(deliveries),
+            Q(delivery_id__in=Subquery(deliveries)) | Q(broadcast_id=broadcast.id),
             state__in=[OutboxState.QUEUED, OutboxState.SENDING],
         ).update(state=OutboxState.CANCELLED)
         await Delivery.filter(broadcast_id=broadcast.id, status=DeliveryStatus.PENDING).update(

@@ -6,19 +6,22 @@ restart. Replies go through the outbox like every other message.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from channels import InboundMessage
+from channels import InboundKind, InboundMessage
 from hub.config import Config
-from hub.deliveries import ACK_PREFIX, acknowledge, note_reply
+from hub.deliveries import acknowledge, is_ack_payload, note_evidence
+from hub.groups import LINK_WORDS, link_group
 from hub.texts import text as say
 from hub.timeutil import Clock, utcnow
 from models import (
     ChannelAddress,
     Conversation,
+    JoinRequest,
     Member,
     MessageKind,
     OutboundMessage,
@@ -63,78 +66,210 @@ def parse_command(text: str) -> tuple[str | None, str, str | None]:
     return None, cleaned, None
 
 
+Answer = Callable[[InboundMessage, str], Awaitable[None]]
+MAX_INBOUND_FILE_BYTES = 20 * 1024 * 1024  # what Telegram lets a bot download; WhatsApp is lower
+_MEDIA = {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
+
+
 class Conversations:
-    def __init__(self, config: Config, wake_sender: Callable[[], None], *, clock: Clock = utcnow):
+    def __init__(
+        self,
+        config: Config,
+        wake_sender: Callable[[], None],
+        *,
+        answer: Answer | None = None,
+        can_edit: Callable[[str], bool] = lambda channel: False,
+        clock: Clock = utcnow,
+    ) -> None:
         self.config = config
         self.wake_sender = wake_sender
+        self.answer = answer
+        self.can_edit = can_edit
         self.clock = clock
 
     @property
     def lang(self) -> str:
         return self.config.hub.language
 
+    def say(self, key: str, **values: str) -> str:
+        return say(self.lang, key, hub=self.config.hub.name, **values)
+
     async def reply(
-        self, event: InboundMessage, member: Member | None, key: str, **values: str
+        self,
+        event: InboundMessage,
+        member: Member | None,
+        key: str,
+        *,
+        phone_button: bool = False,
+        **values: str,
     ) -> None:
-        """Queue an answer to the address that wrote."""
+        """Queue an answer to the chat the event came from."""
         await OutboundMessage.create(
             kind=MessageKind.REPLY,
             member=member,
             channel=event.channel,
             address=event.address,
-            text=say(self.lang, key, hub=self.config.hub.name, **values),
+            text=self.say(key, **values),
+            phone_button=self.say("phone_button") if phone_button else None,
             next_attempt_at=self.clock(),
         )
         self.wake_sender()
 
+    async def toast(self, event: InboundMessage, key: str) -> None:
+        """A brief confirmation of a button tap, where the platform shows one."""
+        if self.answer is not None:
+            await self.answer(event, self.say(key))
+
     async def on_message(self, event: InboundMessage) -> None:
+        if event.in_group:
+            await self._in_group(event)
+            return
         now = self.clock()
         address = await ChannelAddress.get_or_none(
-            channel=event.channel, address=event.address
+            channel=event.channel, address=event.sender_address
         ).select_related("member")
-        if address is None and event.phone:
+        if address is None and event.kind == InboundKind.CONTACT and event.phone:
             address = await self._bind_by_phone(event)
+        elif address is None and event.phone and event.kind != InboundKind.FOREIGN_CONTACT:
+            address = await self._bind_by_phone(event)  # the platform vouches for the number
         if address is None:
             await self._from_stranger(event)
             return
         await ChannelAddress.filter(id=address.id).update(last_inbound_at=now)
         member = address.member
 
-        if event.button_payload and event.button_payload.startswith(ACK_PREFIX):
-            outcome = await acknowledge(event, member, now)
-            key = {"acknowledged": "ack_thanks", "already": "ack_already"}.get(
-                outcome.result, "ack_unknown"
-            )
-            await self.reply(event, member, key, name=member.name, title=outcome.title)
+        if event.kind == InboundKind.BUTTON:
+            await self._button(event, member)
+        elif event.kind in (InboundKind.REACTION, InboundKind.POLL_ANSWER):
+            if event.reply_to:
+                await note_evidence(event.channel, event.reply_to, member, now, event.kind.value)
+        elif event.kind == InboundKind.CONTACT:
+            await self.reply(event, member, "phone_verified", name=member.name)
+        elif event.kind == InboundKind.FOREIGN_CONTACT:
+            await self.reply(event, member, "share_own_number", phone_button=True)
+        elif event.kind in _MEDIA:
+            if event.reply_to:
+                await note_evidence(event.channel, event.reply_to, member, now, "reply")
+            await self._media(event, member)
+        elif event.kind == InboundKind.TEXT:
+            await self._text(event, member, address, now)
+        # Other kinds (stickers, system messages) are stored with the event and otherwise ignored.
+
+    async def _button(self, event: InboundMessage, member: Member) -> None:
+        if not is_ack_payload(event.button_payload):
+            log.info("unknown button payload from member %s", member.id)
             return
+        outcome = await acknowledge(event.button_payload or "", member, self.clock(), "button")
+        if outcome.result == "unknown":
+            await self.toast(event, "ack_toast_unknown")
+            if self.answer is None:
+                await self.reply(event, member, "ack_unknown")
+            return
+        await self.toast(
+            event, "ack_toast" if outcome.result == "acknowledged" else "ack_toast_already"
+        )
+        if self.can_edit(event.channel) and event.reply_to:
+            if outcome.result == "acknowledged":
+                await self._mark_acknowledged(event, member)
+            return
+        # Without editing, the member sees the confirmation as a reply.
+        key = "ack_thanks" if outcome.result == "acknowledged" else "ack_already"
+        await self.reply(event, member, key, name=member.name, title=outcome.title)
+
+    async def _mark_acknowledged(self, event: InboundMessage, member: Member) -> None:
+        """Change the tapped announcement in place: its button gives way to a confirmation."""
+        original = await OutboundMessage.get_or_none(
+            channel=event.channel, external_id=event.reply_to
+        )
+        if original is None:
+            return
+        await OutboundMessage.create(
+            kind=MessageKind.NOTICE,
+            member=member,
+            channel=event.channel,
+            address=event.address,
+            text=f"{original.text}\n\n{self.say('acknowledged_mark')}",
+            edit_of=event.reply_to,
+            next_attempt_at=self.clock(),
+        )
+        self.wake_sender()
+
+    async def _media(self, event: InboundMessage, member: Member) -> None:
+        size = int(event.extra.get("file_size") or 0)
+        if size > MAX_INBOUND_FILE_BYTES:
+            limit_mb = str(MAX_INBOUND_FILE_BYTES // (1024 * 1024))
+            await self.reply(event, member, "file_too_large", limit_mb=limit_mb)
+            return
+        await self.reply(event, member, "media_received")
+
+    async def _text(
+        self, event: InboundMessage, member: Member, address: ChannelAddress, now: dt.datetime
+    ) -> None:
         command, argument, suggestion = parse_command(event.text)
         # A reply is evidence of reading; a keyword sent as a reply (BERHENTI) is still obeyed.
-        if event.reply_to and await note_reply(event, member, now) and command is None:
-            await self.reply(event, member, "reply_noted")
-            return
-
+        if event.reply_to and await note_evidence(
+            event.channel, event.reply_to, member, now, "reply"
+        ):
+            if command is None:
+                await self.reply(event, member, "reply_noted")
+                return
         conversation, _ = await Conversation.get_or_create(
             channel=event.channel, address=event.address
         )
         if command == "stop":
             await ChannelAddress.filter(id=address.id).update(opted_out_at=now)
             await self.reply(event, member, "opted_out")
-        elif command == "start":
+        elif command == "start" and address.opted_out_at is not None:
             await ChannelAddress.filter(id=address.id).update(opted_out_at=None)
             await self.reply(event, member, "opted_in", name=member.name)
+        elif command in ("start", "menu"):
+            await self.reply(event, member, "menu", name=member.name)
         elif command == "help":
             await self.reply(event, member, "help")
-        elif command == "menu":
-            await self.reply(event, member, "menu", name=member.name)
         elif command == "join":
             await self.reply(event, member, "joined", name=member.name, area=await _area_of(member))
         elif suggestion:
             await self.reply(event, member, "did_you_mean", suggestion=suggestion)
-        else:
+        elif len(event.text.split()) <= 2:
             await self.reply(event, member, "unknown_command", text=argument[:40])
-        conversation.state = "menu" if command in ("menu", None) else "idle"
+        else:
+            # Free text is a question or a report for the staff; it stays stored with its event.
+            await self.reply(event, member, "message_received")
+        conversation.state = "menu" if command in ("menu", "start", None) else "idle"
         conversation.data = {"last_command": command}
         await conversation.save()
+
+    async def _in_group(self, event: InboundMessage) -> None:
+        """In a group the hub speaks only when spoken to: link codes, and taps on its posts."""
+        now = self.clock()
+        if event.kind == InboundKind.TEXT:
+            first, _, rest = event.text.strip().lstrip("/").partition(" ")
+            if first.split("@", 1)[0].upper() in LINK_WORDS and rest.strip():
+                area = await link_group(
+                    event.channel, event.address, event.extra.get("chat_title", ""), rest, now
+                )
+                if area is None:
+                    await self.reply(event, None, "group_bad_code", code=rest.strip()[:20])
+                else:
+                    await self.reply(event, None, "group_linked", area=area.path)
+                return
+        sender = await ChannelAddress.get_or_none(
+            channel=event.channel, address=event.sender_address
+        ).select_related("member")
+        if event.kind == InboundKind.BUTTON:
+            if sender is None or not is_ack_payload(event.button_payload):
+                await self.toast(event, "ack_toast_unknown")
+                return
+            outcome = await acknowledge(
+                event.button_payload or "", sender.member, now, "group_button"
+            )
+            key = {"acknowledged": "ack_toast", "already": "ack_toast_already"}.get(
+                outcome.result, "ack_toast_unknown"
+            )
+            await self.toast(event, key)
+        elif sender is not None and event.reply_to:
+            evidence = "reply" if event.kind == InboundKind.TEXT else event.kind.value
+            await note_evidence(event.channel, event.reply_to, sender.member, now, evidence)
 
     async def _bind_by_phone(self, event: InboundMessage) -> ChannelAddress | None:
         """A number the platform vouches for that matches the roster joins by itself."""
@@ -142,9 +277,12 @@ class Conversations:
         if member is None:
             return None
         address = await ChannelAddress.create(
-            member=member, channel=event.channel, address=event.address
+            member=member, channel=event.channel, address=event.sender_address
         )
         address.member = member
+        await JoinRequest.filter(channel=event.channel, address=event.sender_address).update(
+            resolved_at=self.clock()
+        )
         log.info("member %s joined on %s by phone match", member.id, event.channel)
         return address
 
@@ -156,13 +294,38 @@ class Conversations:
             if member is None:
                 await self.reply(event, None, "bad_code", code=code[:20])
                 return
-            await ChannelAddress.create(member=member, channel=event.channel, address=event.address)
+            await ChannelAddress.create(
+                member=member, channel=event.channel, address=event.sender_address
+            )
             if member.preferred_channel is None:
                 await Member.filter(id=member.id).update(preferred_channel=event.channel)
+            await JoinRequest.filter(channel=event.channel, address=event.sender_address).update(
+                resolved_at=self.clock()
+            )
             log.info("member %s joined on %s by invite code", member.id, event.channel)
             await self.reply(event, member, "joined", name=member.name, area=await _area_of(member))
             return
-        await self.reply(event, None, "stranger")
+        await self._request_to_join(event)
+        if event.kind == InboundKind.CONTACT and event.phone:
+            await self.reply(event, None, "phone_unknown", phone=event.phone)
+        elif event.kind == InboundKind.FOREIGN_CONTACT:
+            await self.reply(event, None, "share_own_number", phone_button=True)
+        else:
+            await self.reply(event, None, "stranger", phone_button=True)
+
+    async def _request_to_join(self, event: InboundMessage) -> None:
+        """Someone unknown wrote: staff see a pending request (one per address)."""
+        request, created = await JoinRequest.get_or_create(
+            channel=event.channel,
+            address=event.sender_address,
+            defaults={
+                "name": event.sender_name[:200],
+                "phone": event.phone,
+                "first_text": event.text[:500],
+            },
+        )
+        if not created and event.phone and not request.phone:
+            await JoinRequest.filter(id=request.id).update(phone=event.phone)
 
 
 async def _area_of(member: Member) -> str:

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from channels import InboundMessage
 from models import Delivery, DeliveryStatus, Member, OutboundMessage
 from models.broadcasts import DELIVERY_RANK
 
-ACK_PREFIX = "ack:"
+ACK_PREFIX = "ack:"  # + delivery id: a member's own copy of an announcement
+GROUP_ACK_PREFIX = "ackb:"  # + broadcast id: the copy posted in a group, tapped by any member
 
 _TIMESTAMP_FIELD = {
     DeliveryStatus.SENT: "sent_at",
@@ -23,6 +23,15 @@ _TIMESTAMP_FIELD = {
 def ack_payload(delivery_id: int) -> str:
     """The button payload that acknowledges one delivery."""
     return f"{ACK_PREFIX}{delivery_id}"
+
+
+def group_ack_payload(broadcast_id: int) -> str:
+    """The button payload under a group post: acknowledges the tapping member's delivery."""
+    return f"{GROUP_ACK_PREFIX}{broadcast_id}"
+
+
+def is_ack_payload(payload: str | None) -> bool:
+    return bool(payload) and payload.startswith((ACK_PREFIX, GROUP_ACK_PREFIX))  # type: ignore[union-attr]
 
 
 async def apply_status(
@@ -46,30 +55,59 @@ async def apply_status(
 class AckOutcome:
     result: str  # "acknowledged", "already" or "unknown"
     title: str = ""
+    message_external_id: str | None = None  # the announcement as the member received it
 
 
-async def acknowledge(event: InboundMessage, member: Member, at: dt.datetime) -> AckOutcome:
+async def _delivery_for_payload(payload: str, member: Member) -> Delivery | None:
+    """The member's own delivery named by an acknowledgement button's payload."""
+    prefix, _, number = payload.partition(":")
+    if not number.isdigit():
+        return None
+    query = Delivery.filter(member_id=member.id)
+    if prefix + ":" == ACK_PREFIX:
+        query = query.filter(id=int(number))
+    elif prefix + ":" == GROUP_ACK_PREFIX:
+        query = query.filter(broadcast_id=int(number))
+    else:
+        return None
+    return await query.select_related("broadcast").first()
+
+
+async def acknowledge(payload: str, member: Member, at: dt.datetime, evidence: str) -> AckOutcome:
     """The member tapped "Sudah dibaca": acknowledge their own delivery (again: no change)."""
-    payload = event.button_payload or ""
-    try:
-        delivery_id = int(payload.removeprefix(ACK_PREFIX))
-    except ValueError:
-        return AckOutcome("unknown")
-    delivery = await Delivery.get_or_none(id=delivery_id, member_id=member.id).select_related(
-        "broadcast"
-    )
+    delivery = await _delivery_for_payload(payload, member)
     if delivery is None:
         return AckOutcome("unknown")
-    moved = await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, at, "button")
-    return AckOutcome("acknowledged" if moved else "already", delivery.broadcast.title)
+    moved = await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, at, evidence)
+    return AckOutcome(
+        "acknowledged" if moved else "already", delivery.broadcast.title, delivery.external_id
+    )
 
 
-async def note_reply(event: InboundMessage, member: Member, at: dt.datetime) -> bool:
-    """A reply to one of the member's broadcasts is evidence that they read it."""
+async def note_evidence(
+    channel: str, message_external_id: str, member: Member, at: dt.datetime, evidence: str
+) -> bool:
+    """A reply, reaction or poll answer on one of our messages shows the member read it.
+
+    The message is either the member's own copy of an announcement, or a post in a group that
+    the member is in: then it is their delivery of that broadcast that was read.
+    """
     message = await OutboundMessage.get_or_none(
-        channel=event.channel, external_id=event.reply_to, member_id=member.id
-    ).only("id", "delivery_id")
-    if message is None or message.delivery_id is None:
+        channel=channel, external_id=message_external_id
+    ).only("id", "delivery_id", "broadcast_id", "member_id")
+    if message is None:
         return False
-    await apply_status(message.delivery_id, DeliveryStatus.READ, at, "reply")
+    if message.delivery_id is not None and message.member_id == member.id:
+        delivery_id: int | None = message.delivery_id
+    elif message.broadcast_id is not None:
+        delivery_id = (
+            await Delivery.filter(broadcast_id=message.broadcast_id, member_id=member.id)
+            .values_list("id", flat=True)
+            .first()
+        )
+    else:
+        return False
+    if delivery_id is None:
+        return False
+    await apply_status(delivery_id, DeliveryStatus.READ, at, evidence)
     return True

@@ -25,8 +25,16 @@ from channels import (
 )
 from hub.conversations import Conversations
 from hub.deliveries import apply_status
+from hub.groups import group_moved, group_removed
 from hub.timeutil import Clock, utcnow
-from models import ChannelAddress, Delivery, DeliveryStatus, InboundEvent, OutboundMessage
+from models import (
+    ChannelAddress,
+    Delivery,
+    DeliveryStatus,
+    InboundEvent,
+    OutboundMessage,
+    OutboxState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +147,21 @@ class Dispatcher:
         )
 
     async def on_channel_event(self, event: ChannelEvent) -> None:
+        if event.kind == ChannelEventKind.GROUP_MIGRATED:
+            new_address = str(event.payload["new_address"])
+            await group_moved(event.channel, event.address, new_address)
+            await OutboundMessage.filter(
+                channel=event.channel, address=event.address, state=OutboxState.QUEUED
+            ).update(address=new_address)
+            return
+        if event.kind == ChannelEventKind.REMOVED_FROM_GROUP:
+            await group_removed(event.channel, event.address, event.at)
+            return
         updates = {
             ChannelEventKind.OPT_OUT: {"opted_out_at": event.at},
             ChannelEventKind.OPT_IN: {"opted_out_at": None},
             ChannelEventKind.BLOCKED: {"blocked_at": event.at},
+            ChannelEventKind.UNBLOCKED: {"blocked_at": None},
             ChannelEventKind.NEW_CONVERSATION: {"last_inbound_at": event.at, "blocked_at": None},
         }[event.kind]
         await ChannelAddress.filter(channel=event.channel, address=event.address).update(**updates)

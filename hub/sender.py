@@ -16,8 +16,11 @@ import random
 import uuid
 from collections.abc import Mapping
 
+from tortoise.transactions import in_transaction
+
 from channels import Button, Channel, Outgoing, SendError, SendErrorReason
 from channels.pacing import RateLimiter
+from hub.audience import choose_address
 from hub.broadcasts import finish_if_done
 from hub.metrics import Metrics
 from hub.timeutil import Clock, utcnow
@@ -25,6 +28,7 @@ from models import (
     ChannelAddress,
     Delivery,
     DeliveryStatus,
+    Member,
     MessageKind,
     OutboundMessage,
     OutboxState,
@@ -33,6 +37,8 @@ from models import (
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=2)
+# Permanent failures that concern this address only: the member may be reachable elsewhere.
+_TRY_ANOTHER_CHANNEL = {SendErrorReason.BLOCKED, SendErrorReason.UNKNOWN_RECIPIENT}
 BASE_BACKOFF = 5.0  # seconds before the first retry
 MAX_BACKOFF = 3600.0
 
@@ -147,6 +153,8 @@ class Sender:
             address=message.address,
             text=message.text,
             buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
+            edit_of=message.edit_of,
+            phone_button=message.phone_button or "",
         )
         await self.limiter(message.channel).acquire()
         still_ours = OutboundMessage.filter(
@@ -224,6 +232,8 @@ class Sender:
             return
         reason = f"gave up after {attempts} attempts: {exc}" if exc.retryable else str(exc)
         reason = reason[:255]
+        if exc.reason in _TRY_ANOTHER_CHANNEL and await self._fall_back(message, attempts, reason):
+            return
         log.warning("message %s failed for good: %s", message.id, reason)
         await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(
             state=OutboxState.FAILED,
@@ -240,6 +250,50 @@ class Sender:
                 attempts=attempts,
             )
             await self._maybe_finish(message)
+
+    async def _fall_back(self, message: OutboundMessage, attempts: int, reason: str) -> bool:
+        """Send an announcement the member cannot get here on their next reachable channel."""
+        if message.kind != MessageKind.BROADCAST or message.delivery_id is None:
+            return False
+        member = await Member.get_or_none(id=message.member_id).prefetch_related("addresses")
+        if member is None:
+            return False
+        others = [
+            a
+            for a in member.addresses
+            if (a.channel, a.address) != (message.channel, message.address)
+        ]
+        address, _ = choose_address(member.preferred_channel, others, self.channels)
+        if address is None:
+            return False
+        async with in_transaction():
+            moved = await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(
+                state=OutboxState.FAILED,
+                attempts=attempts,
+                failure_reason=f"{reason} (next: {address.channel})"[:255],
+                claim_token=None,
+                claimed_until=None,
+            )
+            if not moved:
+                return True  # cancelled meanwhile: nothing more to send
+            await Delivery.filter(id=message.delivery_id).update(
+                channel=address.channel, address=address.address
+            )
+            await OutboundMessage.create(
+                kind=message.kind,
+                delivery_id=message.delivery_id,
+                member_id=message.member_id,
+                channel=address.channel,
+                address=address.address,
+                text=message.text,
+                buttons=message.buttons,
+                next_attempt_at=self.clock(),
+            )
+        log.info(
+            "message %s: %s on %s, trying %s", message.id, reason, message.channel, address.channel
+        )
+        self.wake()
+        return True
 
     async def _maybe_finish(self, message: OutboundMessage) -> None:
         delivery = await Delivery.get(id=message.delivery_id).only("id", "broadcast_id")

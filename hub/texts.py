@@ -46,6 +46,42 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bad_code": (
             'Kode undangan "{code}" tidak ditemukan. Periksa kembali kode dari kelurahan Anda.'
         ),
+        "message_received": (
+            "Terima kasih, pesan Anda sudah kami terima dan akan diteruskan ke petugas kelurahan. "
+            "Ketik BANTUAN untuk melihat daftar perintah."
+        ),
+        "media_received": (
+            "Terima kasih, kiriman Anda sudah kami terima dan akan diteruskan ke petugas kelurahan."
+        ),
+        "file_too_large": (
+            "Maaf, berkas Anda terlalu besar (batas {limit_mb} MB). Kirim berkas yang lebih kecil "
+            "atau foto dengan resolusi lebih rendah."
+        ),
+        "phone_button": "📱 Bagikan nomor saya",
+        "share_own_number": (
+            "Untuk verifikasi, mohon bagikan nomor Anda sendiri dengan tombol "
+            '"Bagikan nomor saya", bukan kontak orang lain.'
+        ),
+        "phone_verified": "Terima kasih, {name}. Nomor Anda sudah terverifikasi.",
+        "phone_unknown": (
+            "Nomor {phone} belum terdaftar di {hub}. Permintaan Anda sudah kami teruskan ke "
+            "petugas kelurahan; Anda akan dihubungi setelah diperiksa."
+        ),
+        "join_pending": (
+            "Permintaan Anda sudah kami teruskan ke petugas kelurahan. Jika Anda punya kode "
+            "undangan, kirim DAFTAR diikuti kodenya."
+        ),
+        "acknowledged_mark": "✅ Sudah dikonfirmasi",
+        "ack_toast": "Terima kasih, konfirmasi Anda tercatat ✅",
+        "ack_toast_already": "Konfirmasi Anda sudah tercatat sebelumnya ✅",
+        "ack_toast_unknown": "Anda tidak terdaftar sebagai penerima pengumuman ini.",
+        "group_linked": (
+            "Grup ini sekarang terhubung dengan {area}. Pengumuman akan dikirim ke sini."
+        ),
+        "group_bad_code": 'Kode "{code}" tidak berlaku atau sudah kedaluwarsa.',
+        "command_help": "Daftar perintah",
+        "command_stop": "Berhenti menerima pengumuman",
+        "command_start": "Menerima pengumuman lagi",
         "reply_noted": "Terima kasih, tanggapan Anda sudah kami terima.",
     },
     "en": {
@@ -80,6 +116,32 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bad_code": (
             'Invite code "{code}" was not found. Please check the code from your kelurahan.'
         ),
+        "message_received": (
+            "Thank you, we received your message and will pass it to the kelurahan staff. "
+            "Type HELP for the commands."
+        ),
+        "media_received": "Thank you, we received it and will pass it to the kelurahan staff.",
+        "file_too_large": "Sorry, your file is too large (limit {limit_mb} MB).",
+        "phone_button": "📱 Share my number",
+        "share_own_number": "Please share your own number with the button, not another contact.",
+        "phone_verified": "Thank you, {name}. Your number is verified.",
+        "phone_unknown": (
+            "The number {phone} is not registered with {hub}. We passed your request to the "
+            "kelurahan staff."
+        ),
+        "join_pending": (
+            "We passed your request to the kelurahan staff. If you have an invite code, send JOIN "
+            "followed by the code."
+        ),
+        "acknowledged_mark": "✅ Confirmed",
+        "ack_toast": "Thank you, your confirmation is recorded ✅",
+        "ack_toast_already": "Your confirmation was already recorded ✅",
+        "ack_toast_unknown": "You are not a recipient of this announcement.",
+        "group_linked": "This group is now linked to {area}. Announcements will be posted here.",
+        "group_bad_code": 'The code "{code}" is not valid or has expired.',
+        "command_help": "List of commands",
+        "command_stop": "Stop receiving announcements",
+        "command_start": "Receive announcements again",
         "reply_noted": "Thank you, we have received your reply.",
     },
 }
@@ -90,3 +152,12 @@ def text(language: str, key: str, **values: Any) -> str:
     table = _TEXTS.get(language, _TEXTS["id"])
     template = table.get(key) or _TEXTS["id"][key]
     return template.format(**values)
+
+
+def bot_commands(language: str) -> list[tuple[str, str]]:
+    """The command menu shown by messengers that have one (Telegram)."""
+    return [
+        ("bantuan", text(language, "command_help")),
+        ("berhenti", text(language, "command_stop")),
+        ("mulai", text(language, "command_start")),
+    ]

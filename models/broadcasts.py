@@ -65,7 +65,6 @@ class Broadcast(Model):
 
 # One broadcast to one member on one channel; the outbox message carries the send itself.
 class Delivery(Model):
-
     id = fields.BigIntField(primary_key=True)
     broadcast: fields.ForeignKeyRelation[Broadcast] = fields.ForeignKeyField(
         "models.Broadcast", related_name="deliveries", on_delete=fields.CASCADE

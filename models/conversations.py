@@ -8,7 +8,6 @@ from tortoise.models import Model
 
 # A webhook or update as received; stored before it is processed so a crash loses nothing.
 class InboundEvent(Model):
-
     id = fields.BigIntField(primary_key=True)
     channel = fields.CharField(max_length=20)
     external_id = fields.CharField(max_length=128)  # provider id used to drop replays
@@ -25,7 +24,6 @@ class InboundEvent(Model):
 
 # Where a dialogue with one address stands, so a multi-step exchange survives a restart.
 class Conversation(Model):
-
     id = fields.IntField(primary_key=True)
     channel = fields.CharField(max_length=20)
     address = fields.CharField(max_length=100)

@@ -23,7 +23,6 @@ class SeatRole(StrEnum):
 
 # One node of kecamatan → kelurahan → (RW) → RT.
 class Area(Model):
-
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(AreaKind, max_length=16, description="AreaKind")
     name = fields.CharField(max_length=120)
@@ -45,7 +44,6 @@ class Area(Model):
 
 # A person the hub reaches: usually an RT head; seats say what they hold.
 class Member(Model):
-
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
     phone = fields.CharField(max_length=20, null=True, unique=True)  # E.164
@@ -66,7 +64,6 @@ class Member(Model):
 
 # A member holding a role in an area for a period; metrics follow the seat, history is kept.
 class Seat(Model):
-
     id = fields.IntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="seats", on_delete=fields.CASCADE
@@ -87,7 +84,6 @@ class Seat(Model):
 
 # One way to reach a member: a (channel, address) pair such as ("whatsapp", "+62812...").
 class ChannelAddress(Model):
-
     id = fields.IntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="addresses", on_delete=fields.CASCADE

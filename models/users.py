@@ -40,7 +40,6 @@ class User(Model):
 
 # A bearer token; only its SHA-256 is stored, the token itself is shown once.
 class ApiToken(Model):
-
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="tokens", on_delete=fields.CASCADE
@@ -57,7 +56,6 @@ class ApiToken(Model):
 
 # A dashboard login; the cookie holds a random token, the database its SHA-256.
 class WebSession(Model):
-
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="sessions", on_delete=fields.CASCADE
@@ -73,7 +71,6 @@ class WebSession(Model):
 
 # Who did what: every staff action that changes something.
 class AuditLog(Model):
-
     id = fields.BigIntField(primary_key=True)
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="audit_entries", null=True, on_delete=fields.SET_NULL

@@ -91,13 +91,20 @@ async def test_a_typo_of_berhenti_is_asked_back_not_applied(client: TestClient, 
     assert (await address_of(member)).opted_out_at is None
 
 
-async def test_unknown_text_gets_the_polite_reply(client: TestClient, hub: Hub) -> None:
+async def test_an_unknown_word_gets_the_polite_reply(client: TestClient, hub: Hub) -> None:
     member = await make_member(f"{AREA}/RT 001")
     address = (await address_of(member)).address
-    assert await send(hub, address, "halo pak lurah") == [
-        hub_said(hub, "unknown_command", text="halo pak lurah")
-    ]
+    assert await send(hub, address, "halo") == [hub_said(hub, "unknown_command", text="halo")]
     assert "belum memahami" in hub_said(hub, "unknown_command", text="x")
+
+
+async def test_free_text_is_taken_as_a_message_for_staff(client: TestClient, hub: Hub) -> None:
+    member = await make_member(f"{AREA}/RT 001")
+    address = (await address_of(member)).address
+    text = "Pak, lampu jalan di gang 3 mati sejak kemarin"
+    assert await send(hub, address, text) == [hub_said(hub, "message_received")]
+    stored = await InboundEvent.filter(channel="sandbox").order_by("-id").first()
+    assert stored is not None and stored.payload["event"]["text"] == text
 
 
 async def test_berhenti_opts_out_and_broadcasts_skip_the_member(

@@ -472,14 +472,13 @@ async def test_sandbox_phone_shows_the_message_and_the_tap_acknowledges(
     assert resp.status == 303 and resp.headers["Location"] == f"/sandbox/{member.id}"
     assert (await delivery_counts(broadcast.id))["acknowledged"] == 1
 
-    await hub.sender.run_once()  # the thank-you reply
+    await hub.sender.run_once()  # the announcement is changed in place to show the confirmation
     live = await (await client.get(f"/sandbox/{member.id}/live")).json()
-    texts = [m["text"] for m in live["messages"]]
-    assert "Kerja bakti" in texts[0]
-    assert live["messages"][0]["buttons"][0]["pressed"]  # the tap shows on the button itself
-    assert not any(m["own"] for m in live["messages"])  # and leaves no empty bubble
-    assert "sudah kami catat" in texts[1]
-    assert live["messages"][0]["parts"][1] == {"text": "Kerja bakti", "bold": True}
+    [message] = live["messages"]  # no empty bubble for the tap, no extra thank-you message
+    assert "Kerja bakti" in message["text"]
+    assert message["text"].endswith("✅ Sudah dikonfirmasi")
+    assert message["buttons"] == []
+    assert message["parts"][1] == {"text": "Kerja bakti", "bold": True}
 
 
 async def test_sandbox_typed_text_and_errors(client: TestClient, hub: Hub) -> None:
