@@ -6,9 +6,11 @@ import re
 
 from tortoise.expressions import Q
 
+from hub.errors import ValidationFailed
 from models import Area, AreaKind
 
 _SPACES = re.compile(r"\s+")
+_KEY_LENGTH = Area._meta.fields_map["path_key"].max_length
 
 # Each level's parent kinds: an RT sits under a kelurahan or an RW.
 PARENT_KINDS = {
@@ -19,11 +21,13 @@ PARENT_KINDS = {
 }
 
 
-class UnknownArea(LookupError):
+class UnknownArea(ValidationFailed):
     """No area has that path."""
 
+    code = "unknown_area"
+
     def __init__(self, path: str) -> None:
-        super().__init__(f"unknown area: {path!r}")
+        super().__init__(f"unknown area: {path[:80]!r}")
         self.path = path
 
 
@@ -41,7 +45,10 @@ def path_key(path: str) -> str:
 async def area_by_path(path: str) -> Area:
     """The area at that path (case and repeated spaces ignored); raises UnknownArea."""
     key = path_key(path)
-    area = await Area.get_or_none(path_key=key) if key else None
+    # Keys no area can have (too long, NUL) are refused here; the database would reject them.
+    if not key or len(key) > _KEY_LENGTH or "\x00" in key:
+        raise UnknownArea(path)
+    area = await Area.get_or_none(path_key=key)
     if area is None:
         raise UnknownArea(path)
     return area

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 
-from hub.areas import UnknownArea, area_by_path, path_key, within
+from hub.areas import area_by_path, within
 from hub.errors import ValidationFailed
 from models import Area, ChannelAddress, Member, Seat, SeatRole
 
@@ -22,23 +22,9 @@ class Recipient:
     reason: str = ""  # why channel is None
 
 
-async def area_named(path: str) -> Area:
-    """`area_by_path`, refusing at once paths no area can have (the database would refuse them)."""
-    key = path_key(path)
-    if len(key) > Area._meta.fields_map["path_key"].max_length or "\x00" in key:
-        raise UnknownArea(path[:40])
-    return await area_by_path(path)
-
-
 async def resolve_areas(paths: Sequence[str]) -> list[Area]:
-    """The areas named by their paths; raises ValidationFailed naming the first unknown one."""
-    areas = []
-    for path in paths:
-        try:
-            areas.append(await area_named(path))
-        except UnknownArea:
-            raise ValidationFailed(f"unknown area: {path}", code="unknown_area") from None
-    return areas
+    """The areas named by their paths; raises UnknownArea naming the first unknown one."""
+    return [await area_by_path(path) for path in paths]
 
 
 async def audience_member_ids(areas: Sequence[Area], member_ids: Sequence[int]) -> list[int]:

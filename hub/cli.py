@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="print a new API token for USERNAME (shown once)")
     create.add_argument("username")
 
+    group = commands.add_parser("group", help="group chats of RT heads").add_subparsers(
+        dest="group_command", required=True, metavar="ACTION"
+    )
+    code = group.add_parser("code", help="a one-time code that links a group chat to AREA")
+    code.add_argument("area")
+
     roster = commands.add_parser("roster", help="the roster of RT heads").add_subparsers(
         dest="roster_command", required=True, metavar="ACTION"
     )
@@ -103,15 +109,14 @@ def _read_password() -> str:
 
 async def _user_add(config: Config, args: argparse.Namespace) -> int:
     from hub import audit
-    from hub.areas import UnknownArea
-    from hub.audience import area_named
+    from hub.areas import UnknownArea, area_by_path
     from hub.auth import create_user
     from hub.errors import HubError
     from models import UserRole
 
     password = _read_password()
     try:
-        areas = [await area_named(path) for path in args.area]
+        areas = [await area_by_path(path) for path in args.area]
         user = await create_user(args.username, password, UserRole(args.role), areas)
     except UnknownArea as exc:
         raise UsageError(str(exc)) from None
@@ -134,6 +139,25 @@ async def _token_create(config: Config, args: argparse.Namespace) -> int:
     token = await create_token(user)
     await audit.record(None, "token.create", f"user:{user.username}")
     print(token)
+    return EXIT_OK
+
+
+async def _group_code(config: Config, args: argparse.Namespace) -> int:
+    from hub.areas import UnknownArea, area_by_path
+    from hub.groups import LINK_CODE_DAYS, create_link_code
+    from hub.timeutil import utcnow
+
+    try:
+        area = await area_by_path(args.area)
+    except UnknownArea as exc:
+        raise UsageError(str(exc)) from None
+    link = await create_link_code(area, None, utcnow())
+    print(link.code)
+    print(
+        f"Tambahkan bot ke grup, lalu kirim di grup: {link.instruction} "
+        f"(berlaku {LINK_CODE_DAYS} hari, sekali pakai) untuk {link.area}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -208,6 +232,7 @@ def _dispatch(config: Config, args: argparse.Namespace) -> int:
     handlers: dict[tuple[str, str], Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
         ("user", "add"): _user_add,
         ("token", "create"): _token_create,
+        ("group", "code"): _group_code,
         ("roster", "import"): _roster_import,
         ("roster", "invites"): _roster_invites,
     }

@@ -13,8 +13,7 @@ from aiohttp.typedefs import Handler
 
 from channels.sandbox import SandboxChannel, SandboxError
 from hub.app import HUB, Hub
-from hub.areas import UnknownArea
-from hub.audience import area_named
+from hub.areas import area_by_path
 from hub.auth import Scope, user_for_token
 from hub.broadcasts import (
     BroadcastRequest,
@@ -26,9 +25,16 @@ from hub.broadcasts import (
     get_broadcast,
 )
 from hub.errors import Forbidden, HubError, NotFound, UnsupportedMediaType, ValidationFailed
+from hub.groups import create_link_code
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
-from hub.web.openapi import BROADCAST_CREATE, ID, SANDBOX_ACT, openapi_document
-from models import Broadcast, User
+from hub.web.openapi import (
+    BROADCAST_CREATE,
+    GROUP_LINK_CODE_CREATE,
+    ID,
+    SANDBOX_ACT,
+    openapi_document,
+)
+from models import Broadcast, GroupChat, JoinRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +156,7 @@ def _parse_send_at(value: str | None) -> dt.datetime | None:
 async def list_members(request: web.Request) -> web.Response:
     area = None
     if "area" in request.query:
-        try:
-            area = await area_named(request.query["area"])
-        except UnknownArea as exc:
-            raise ValidationFailed(str(exc), code="unknown_area") from None
+        area = await area_by_path(request.query["area"])
     members = await members_in(area, request[SCOPE])
     return web.json_response({"members": [member_view(m) for m in members]})
 
@@ -245,6 +248,68 @@ async def post_cancel(request: web.Request) -> web.Response:
     return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
 
 
+# Groups and join requests ------------------------------------------------------------------
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    scope: Scope = request[SCOPE]
+    groups = await GroupChat.filter(removed_at=None).select_related("area").order_by("id")
+    return web.json_response(
+        {
+            "groups": [
+                {
+                    "id": g.id,
+                    "channel": g.channel,
+                    "title": g.title,
+                    "area": g.area.path,
+                    "linked_at": g.linked_at.isoformat(),
+                }
+                for g in groups
+                if scope.covers(g.area.path_key)
+            ]
+        }
+    )
+
+
+async def post_link_code(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB]
+    scope: Scope = request[SCOPE]
+    scope.require_write()
+    body = await read_json(request, GROUP_LINK_CODE_CREATE)
+    area = await area_by_path(body["area"])
+    scope.require_area(area)
+    link = await create_link_code(area, request[USER], hub.clock())
+    return web.json_response(
+        {
+            "code": link.code,
+            "area": link.area,
+            "expires_at": link.expires_at.isoformat(),
+            "instruction": link.instruction,
+        },
+        status=201,
+    )
+
+
+async def list_join_requests(request: web.Request) -> web.Response:
+    request[SCOPE].require_write()  # strangers' numbers are for the staff who onboard them
+    pending = await JoinRequest.filter(resolved_at=None).order_by("id").limit(500)
+    return web.json_response(
+        {
+            "join_requests": [
+                {
+                    "id": r.id,
+                    "channel": r.channel,
+                    "name": r.name,
+                    "phone": r.phone,
+                    "first_text": r.first_text,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in pending
+            ]
+        }
+    )
+
+
 # Sandbox -----------------------------------------------------------------------------------
 
 
@@ -315,6 +380,9 @@ def create_api(hub: Hub) -> web.Application:
     api.router.add_get("/broadcasts/{id}", show_broadcast)
     api.router.add_get("/broadcasts/{id}/recipients", broadcast_recipients)
     api.router.add_post("/broadcasts/{id}/cancel", post_cancel)
+    api.router.add_get("/groups", list_groups)
+    api.router.add_post("/groups/link-codes", post_link_code)
+    api.router.add_get("/join-requests", list_join_requests)
     api.router.add_get("/sandbox/members/{id}/messages", sandbox_messages)
     api.router.add_post("/sandbox/members/{id}/messages", sandbox_act)
     api.router.add_post("/sandbox/members/{id}/open", sandbox_open)

@@ -38,6 +38,13 @@ BROADCAST_CREATE: dict[str, Any] = {
     },
 }
 
+GROUP_LINK_CODE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["area"],
+    "properties": {"area": {"type": "string", "minLength": 1, "maxLength": 500}},
+}
+
 SANDBOX_ACT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -322,6 +329,47 @@ def openapi_document() -> dict[str, Any]:
                     },
                 ),
             },
+            "/groups": {
+                "get": _op(
+                    "Group chats linked to areas (posts of broadcasts to those areas go there)",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"groups": {"type": "array", "items": _ref("Group")}},
+                            }
+                        )
+                    },
+                )
+            },
+            "/groups/link-codes": {
+                "post": _op(
+                    "A one-time code: sent in a group as `HUBUNGKAN <code>`, it links the group",
+                    {
+                        "201": _json(_ref("LinkCode"), "Created"),
+                        "422": {"$ref": "#/components/responses/Invalid"},
+                    },
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("GroupLinkCodeCreate")}},
+                    },
+                )
+            },
+            "/join-requests": {
+                "get": _op(
+                    "People not on the roster who wrote to the hub, not yet resolved",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "join_requests": {"type": "array", "items": _ref("JoinRequest")}
+                                },
+                            }
+                        )
+                    },
+                )
+            },
             "/sandbox/members/{id}/open": {
                 "post": _op(
                     "The member opens the chat: unread messages become read",
@@ -335,6 +383,37 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "BroadcastCreate": BROADCAST_CREATE,
                 "SandboxAct": SANDBOX_ACT,
+                "GroupLinkCodeCreate": GROUP_LINK_CODE_CREATE,
+                "Group": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "channel": {"type": "string"},
+                        "title": {"type": "string"},
+                        "area": {"type": "string"},
+                        "linked_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "LinkCode": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "area": {"type": "string"},
+                        "expires_at": {"type": "string", "format": "date-time"},
+                        "instruction": {"type": "string"},
+                    },
+                },
+                "JoinRequest": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "channel": {"type": "string"},
+                        "name": {"type": "string"},
+                        "phone": {"type": ["string", "null"]},
+                        "first_text": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                    },
+                },
                 "Error": ERROR,
                 "Counts": COUNTS,
                 "Member": MEMBER,
