@@ -60,12 +60,15 @@ class SendError(Exception):
         *,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        recipient_only: bool = False,
     ) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
         self.retryable = reason in _RETRYABLE if retryable is None else retryable
+        # Throttled by one recipient's own limit (a chat): wait for that one, not the account.
+        self.recipient_only = recipient_only
 
 
 class StatusKind(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -10,7 +11,6 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-import channels.sandbox  # noqa: F401 - registers the sandbox channel
 from channels import Channel, Event, InboundMessage, channel_class
 from hub.config import Config, ConfigError
 from hub.conversations import Conversations
@@ -24,8 +24,8 @@ from hub.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
-# Channels this version can run; Telegram and WhatsApp arrive with their own modules.
-AVAILABLE_CHANNELS = ("sandbox",)
+# Channels this version can run; WhatsApp arrives with its own module.
+AVAILABLE_CHANNELS = ("sandbox", "telegram")
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Hub:
     channels: dict[str, Channel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in AVAILABLE_CHANNELS:
+            importlib.import_module(f"channels.{name}")  # a channel module registers itself
         self.conversations = Conversations(
             self.config,
             self._wake_sender,

@@ -117,8 +117,12 @@ class Conversations:
 
     async def toast(self, event: InboundMessage, key: str) -> None:
         """A brief confirmation of a button tap, where the platform shows one."""
-        if self.answer is not None:
+        if self.answer is None:
+            return
+        try:
             await self.answer(event, self.say(key))
+        except Exception:  # a courtesy only: the tap has counted, the edit or reply must follow
+            log.warning("could not show a toast on %s", event.channel, exc_info=True)
 
     async def on_message(self, event: InboundMessage) -> None:
         if event.in_group:
@@ -280,6 +284,8 @@ class Conversations:
             member=member, channel=event.channel, address=event.sender_address
         )
         address.member = member
+        if member.preferred_channel is None:
+            await Member.filter(id=member.id).update(preferred_channel=event.channel)
         await JoinRequest.filter(channel=event.channel, address=event.sender_address).update(
             resolved_at=self.clock()
         )

@@ -102,8 +102,8 @@ async def note_evidence(
     elif message.broadcast_id is not None:
         delivery_id = (
             await Delivery.filter(broadcast_id=message.broadcast_id, member_id=member.id)
-            .values_list("id", flat=True)
             .first()
+            .values_list("id", flat=True)
         )
     else:
         return False

@@ -50,7 +50,9 @@ async def link_group(
     ).select_related("area")
     if link is None:
         return None
-    await GroupLinkCode.filter(id=link.id).update(used_at=now)
+    # Claimed by a conditional update: the same code sent in two groups at once links one.
+    if not await GroupLinkCode.filter(id=link.id, used_at=None).update(used_at=now):
+        return None
     group = await GroupChat.get_or_none(channel=channel, address=address)
     if group is None:
         await GroupChat.create(

@@ -178,7 +178,9 @@ class Sender:
         await OutboundMessage.filter(id=message.id).update(
             state=OutboxState.SENT,
             attempts=attempts,
-            external_id=result.external_id,
+            # An edit keeps the platform id of the message it changed (in edit_of); storing it
+            # twice would make receipts and replies to that message ambiguous.
+            external_id=None if message.edit_of else result.external_id,
             sent_at=result.sent_at,
             claim_token=None,
             claimed_until=None,
@@ -204,7 +206,7 @@ class Sender:
     async def _failed(self, message: OutboundMessage, attempts: int, exc: SendError) -> None:
         now = self.clock()
         self.metrics.send_errors.labels(message.channel, exc.reason.value).inc()
-        if exc.retry_after:
+        if exc.retry_after and not exc.recipient_only:
             self.limiter(message.channel).pause(exc.retry_after)
         if exc.reason == SendErrorReason.BLOCKED:
             await ChannelAddress.filter(
@@ -258,11 +260,14 @@ class Sender:
         member = await Member.get_or_none(id=message.member_id).prefetch_related("addresses")
         if member is None:
             return False
-        others = [
-            a
-            for a in member.addresses
-            if (a.channel, a.address) != (message.channel, message.address)
-        ]
+        # Addresses this delivery already failed on are not tried again (no going round in circles).
+        tried = set(
+            await OutboundMessage.filter(
+                delivery_id=message.delivery_id, kind=MessageKind.BROADCAST
+            ).values_list("channel", "address")
+        )
+        tried.add((message.channel, message.address))
+        others = [a for a in member.addresses if (a.channel, a.address) not in tried]
         address, _ = choose_address(member.preferred_channel, others, self.channels)
         if address is None:
             return False

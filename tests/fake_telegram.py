@@ -174,11 +174,11 @@ class FakeBotAPI:
     async def _handle(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()
         method = request.match_info["method"]
-        if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
         params = await _params(request)
         if self.record:
             self.calls.append(Call(method, params, arrived))
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
         if method == "sendMessage" and self.strict_rate:
             # The strict flood limit: count accepted sends in a sliding one-second window.
             if len(self._arrivals) == self.strict_rate and arrived - self._arrivals[0] < 1.0:
@@ -218,9 +218,10 @@ class FakeBotAPI:
             return _error(400, "Bad Request: message text is empty")
         message = self._new_message(chat_id)
         message["text"] = text
-        if "reply_markup" in params:
-            message["reply_markup"] = params["reply_markup"]
-        self._messages[(chat_id, message["message_id"])] = (text, params.get("reply_markup"))
+        markup = _inline_markup(params)
+        if markup:
+            message["reply_markup"] = markup  # only inline keyboards show in a Message
+        self._messages[(chat_id, message["message_id"])] = (text, markup)
         self.sent += 1
         return _ok(message)
 
@@ -247,7 +248,7 @@ class FakeBotAPI:
         key = (int(params["chat_id"]), int(params["message_id"]))
         if key not in self._messages:
             return _error(400, "Bad Request: message to edit not found")
-        new = (params.get("text", ""), params.get("reply_markup"))
+        new = (params.get("text", ""), _inline_markup(params))
         if self._messages[key] == new:
             return _error(400, NOT_MODIFIED)
         self._messages[key] = new
@@ -323,6 +324,14 @@ async def _params(request: web.Request) -> dict[str, Any]:
             for key, value in (await request.post()).items():
                 raw[key] = value if isinstance(value, str) else value.filename
     return {key: _decode(key, value) for key, value in raw.items()}
+
+
+def _inline_markup(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The inline keyboard of a send or edit; None for none (an empty one included)."""
+    markup = params.get("reply_markup")
+    if isinstance(markup, dict) and markup.get("inline_keyboard"):
+        return markup
+    return None
 
 
 def _decode(key: str, value: Any) -> Any:

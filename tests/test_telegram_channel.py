@@ -1,0 +1,1034 @@
+"""The Telegram channel against a fake Bot API on loopback: parsing, sending, errors, pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+
+from channels import (
+    Button,
+    ChannelEvent,
+    ChannelEventKind,
+    Event,
+    InboundKind,
+    InboundMessage,
+    Outgoing,
+    SendError,
+    SendErrorReason,
+    WebhookRejected,
+    channel_class,
+)
+from channels.telegram import (
+    ALLOWED_UPDATES,
+    FloodGuard,
+    TelegramChannel,
+    parse_update,
+    send_error_from,
+    to_telegram_html,
+)
+from channels.telegram_request import AiohttpRequest, redact_url
+from hub.config import TelegramSection
+from tests.fake_telegram import (
+    BLOCKED,
+    CHAT_NOT_FOUND,
+    QUERY_TOO_OLD,
+    SERVER_ERROR,
+    TOKEN,
+    FakeBotAPI,
+    migrated,
+    retry_after,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
+SECRET = "webhook-secret-8d1f0c"
+SITI = "5011223344"
+BUDI = "5099887766"
+SUPERGROUP = "-1002233445566"
+D = dt.datetime(2026, 1, 1, 7, 0, tzinfo=dt.UTC)  # `date` in the fixtures
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def after(seconds: int) -> dt.datetime:
+    return D + dt.timedelta(seconds=seconds)
+
+
+def message(external_id: str, **fields: Any) -> InboundMessage:
+    """An InboundMessage from Siti's private chat unless fields say otherwise."""
+    values: dict[str, Any] = {
+        "channel": "telegram",
+        "address": SITI,
+        "external_id": external_id,
+        "received_at": D,
+        "sender": SITI,
+        "sender_name": "Siti Rahmawati",
+    }
+    values.update(fields)
+    return InboundMessage(**values)
+
+
+def channel_event(address: str, kind: ChannelEventKind, at: dt.datetime, **payload: str) -> Event:
+    return ChannelEvent("telegram", address, kind, at, payload)
+
+
+# parse_update ----------------------------------------------------------------------------------
+
+PARSE_CASES: list[tuple[str, str, list[Event]]] = [
+    (
+        "private text",
+        "private_text",
+        [message(f"{SITI}:101", text="Selamat pagi, Pak Lurah")],
+    ),
+    ("/start with a code", "start_with_code", [message(f"{SITI}:1", text="/start K7QF2M")]),
+    (
+        "reply to a bot message",
+        "reply_to_bot_message",
+        [message(f"{SITI}:102", text="Siap, warga RT 03 ikut", reply_to=f"{SITI}:40")],
+    ),
+    (
+        "callback query",
+        "callback_query",
+        [
+            message(
+                "cb:4382917364501928374",
+                received_at=ANY,
+                kind=InboundKind.BUTTON,
+                button_payload="ack:917",
+                reply_to=f"{SITI}:40",
+                extra={"callback_query_id": "4382917364501928374"},
+            )
+        ],
+    ),
+    (
+        "callback query in a group",
+        "callback_query_in_group",
+        [
+            message(
+                "cb:4382917364501928999",
+                address=SUPERGROUP,
+                sender=BUDI,
+                sender_name="Budi",
+                received_at=ANY,
+                kind=InboundKind.BUTTON,
+                button_payload="ack:918",
+                reply_to=f"{SUPERGROUP}:77",
+                in_group=True,
+                extra={"callback_query_id": "4382917364501928999"},
+            )
+        ],
+    ),
+    (
+        "reaction",
+        "message_reaction",
+        [
+            message(
+                f"reaction:{SUPERGROUP}:77:{BUDI}:{int(after(60).timestamp())}",
+                address=SUPERGROUP,
+                sender=BUDI,
+                sender_name="Budi",
+                received_at=after(60),
+                kind=InboundKind.REACTION,
+                text="👍",
+                reply_to=f"{SUPERGROUP}:77",
+                in_group=True,
+            )
+        ],
+    ),
+    (
+        "custom emoji added to a reaction",
+        "message_reaction_custom_emoji",
+        [
+            message(
+                f"reaction:{SUPERGROUP}:77:{SITI}:{int(after(61).timestamp())}",
+                address=SUPERGROUP,
+                received_at=after(61),
+                kind=InboundKind.REACTION,
+                text="5368324170671202286",
+                reply_to=f"{SUPERGROUP}:77",
+                in_group=True,
+            )
+        ],
+    ),
+    ("reaction removed", "message_reaction_removed", []),
+    ("anonymous reaction", "message_reaction_anonymous", []),
+    (
+        "own contact",
+        "own_contact",
+        [message(f"{SITI}:103", kind=InboundKind.CONTACT, phone="+6281234567001")],
+    ),
+    (
+        "own contact, formatted number",
+        "own_contact_plus",
+        [message(f"{SITI}:104", kind=InboundKind.CONTACT, phone="+6281234567001")],
+    ),
+    (
+        "someone else's contact",
+        "foreign_contact",
+        [message(f"{SITI}:105", kind=InboundKind.FOREIGN_CONTACT)],
+    ),
+    (
+        "contact without a Telegram user",
+        "foreign_contact_no_user",
+        [message(f"{SITI}:106", kind=InboundKind.FOREIGN_CONTACT)],
+    ),
+    (
+        "photo with caption",
+        "photo_with_caption",
+        [
+            message(
+                f"{SITI}:107",
+                kind=InboundKind.PHOTO,
+                text="Selokan tersumbat di gang 4",
+                extra={"file_id": "AgACAgUAAxkBAAIBZ2YlargeAAQ", "file_size": 98213},
+            )
+        ],
+    ),
+    (
+        "voice",
+        "voice",
+        [
+            message(
+                f"{SITI}:108",
+                kind=InboundKind.VOICE,
+                extra={
+                    "file_id": "AwACAgUAAxkBAAIBaGYvoiceAAQ",
+                    "file_size": 28510,
+                    "duration": 7,
+                    "mime_type": "audio/ogg",
+                },
+            )
+        ],
+    ),
+    (
+        "document",
+        "document",
+        [
+            message(
+                f"{SITI}:109",
+                kind=InboundKind.DOCUMENT,
+                text="Daftar warga RT 03",
+                extra={
+                    "file_id": "BQACAgUAAxkBAAIBaWYdocAAQ",
+                    "file_size": 254876,
+                    "mime_type": "application/pdf",
+                    "file_name": "warga_rt03.pdf",
+                },
+            )
+        ],
+    ),
+    (
+        "location",
+        "location",
+        [
+            message(
+                f"{SITI}:110",
+                kind=InboundKind.LOCATION,
+                extra={"latitude": -0.502106, "longitude": 117.153709},
+            )
+        ],
+    ),
+    ("sticker", "sticker", [message(f"{SITI}:111", kind=InboundKind.OTHER)]),
+    (
+        "group message replying to a broadcast",
+        "group_message",
+        [
+            message(
+                f"{SUPERGROUP}:5012",
+                address=SUPERGROUP,
+                sender=BUDI,
+                sender_name="Budi",
+                text="Pengumuman sudah saya teruskan ke warga",
+                reply_to=f"{SUPERGROUP}:77",
+                in_group=True,
+                extra={"chat_title": "Ketua RT Loa Bakung"},
+            )
+        ],
+    ),
+    (
+        "members joined a group",
+        "group_new_members",
+        [
+            message(
+                f"{SUPERGROUP}:5013",
+                address=SUPERGROUP,
+                sender=BUDI,
+                sender_name="Budi",
+                kind=InboundKind.OTHER,
+                in_group=True,
+                extra={"chat_title": "Ketua RT Loa Bakung"},
+            )
+        ],
+    ),
+    (
+        "group upgraded to a supergroup",
+        "migrate_to_chat_id",
+        [channel_event("-4012345678", ChannelEventKind.GROUP_MIGRATED, D, new_address=SUPERGROUP)],
+    ),
+    ("the same migration seen from the supergroup", "migrate_from_chat_id", []),
+    (
+        "bot blocked",
+        "my_chat_member_kicked",
+        [channel_event(SITI, ChannelEventKind.BLOCKED, after(300))],
+    ),
+    (
+        "bot unblocked",
+        "my_chat_member_unblocked",
+        [channel_event(SITI, ChannelEventKind.UNBLOCKED, after(900))],
+    ),
+    (
+        "bot removed from a group",
+        "my_chat_member_removed_from_group",
+        [channel_event(SUPERGROUP, ChannelEventKind.REMOVED_FROM_GROUP, after(1200))],
+    ),
+    ("bot added to a group", "my_chat_member_added_to_group", []),
+    (
+        "poll answer",
+        "poll_answer",
+        [
+            message(
+                f"poll:5933294102837460993:{SITI}",
+                received_at=ANY,
+                kind=InboundKind.POLL_ANSWER,
+                reply_to="poll:5933294102837460993",
+                extra={"option_ids": [1], "option_persistent_ids": ["opt-2"]},
+            )
+        ],
+    ),
+    ("poll answered as a chat", "poll_answer_anonymous_chat", []),
+    ("edited message (not used)", "edited_message", []),
+    ("chat member update (not used)", "chat_member", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "expected"), PARSE_CASES, ids=[case[0] for case in PARSE_CASES]
+)
+def test_parse_update(label: str, name: str, expected: list[Event]) -> None:
+    assert parse_update(fixture(name)) == expected
+
+
+def test_every_fixture_is_in_the_case_table() -> None:
+    assert {path.stem for path in FIXTURES.glob("*.json")} == {case[1] for case in PARSE_CASES}
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{}, {"update_id": 1, "message": {"chat": {}}}, {"update_id": 2, "message_reaction": []}],
+)
+def test_malformed_updates_are_dropped(update: dict[str, Any]) -> None:
+    assert parse_update(update) == []
+
+
+# Text -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("📢 *Kerja bakti*\n\nMinggu", "📢 <b>Kerja bakti</b>\n\nMinggu"),
+        ("*a* dan *b*", "<b>a</b> dan <b>b</b>"),
+        ("Harga <5 & >3", "Harga &lt;5 &amp; &gt;3"),
+        ("*<script>*", "<b>&lt;script&gt;</b>"),
+        ("2 * 3 * 4", "2 * 3 * 4"),
+        ("*tidak ditutup", "*tidak ditutup"),
+        ("**", "**"),
+        ("*baris\nbaru*", "*baris\nbaru*"),
+        ("\"kutip\" 'aja'", "\"kutip\" 'aja'"),
+    ],
+)
+def test_to_telegram_html(text: str, html: str) -> None:
+    assert to_telegram_html(text) == html
+
+
+# Fixtures ---------------------------------------------------------------------------------------
+
+
+class Sink:
+    """Records what the channel reports; `fail` makes the next calls raise."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.fail = 0
+
+    async def __call__(self, events: list[Event]) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("database is down")
+        self.events.extend(events)
+
+
+OpenChannel = Callable[..., Awaitable[TelegramChannel]]
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture
+async def open_channel(fake: FakeBotAPI) -> AsyncIterator[OpenChannel]:
+    """Start a channel on the fake (webhook mode unless told); stopped after the test."""
+    opened: list[TelegramChannel] = []
+
+    async def open_(
+        sink: Sink | None = None, channel_kwargs: Any = None, **values: Any
+    ) -> TelegramChannel:
+        settings = {
+            "enabled": True,
+            "mode": "webhook",
+            "api_base_url": fake.url,
+            "token": TOKEN,
+            "webhook_secret": SECRET,
+        }
+        settings.update(values)
+        kwargs = {"retry_delays": (0.05, 0.2), **(channel_kwargs or {})}
+        channel = TelegramChannel(
+            TelegramSection(**settings),
+            sink or Sink(),
+            public_url="https://balai.example.id/",
+            **kwargs,
+        )
+        opened.append(channel)
+        await channel.start()
+        return channel
+
+    yield open_
+    for channel in opened:
+        await channel.stop()
+
+
+async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def out(address: str = SITI, text: str = "Halo", **fields: Any) -> Outgoing:
+    return Outgoing(key="1", address=address, text=text, **fields)
+
+
+# Sending ----------------------------------------------------------------------------------------
+
+
+def test_registered_under_its_name() -> None:
+    assert channel_class("telegram") is TelegramChannel
+    assert TelegramChannel.can_edit is True
+
+
+async def test_send_text_as_html(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    assert await channel.ready() is None
+    first = await channel.send(out(text="📢 *Rapat RT*\nBawa <KTP> & KK"))
+    second = await channel.send(out(address="5099887766"))
+    assert first.external_id == f"{SITI}:1"
+    assert second.external_id == "5099887766:1"
+    sent = fake.calls_to("sendMessage")[0]
+    assert sent["chat_id"] == int(SITI)
+    assert sent["text"] == "📢 <b>Rapat RT</b>\nBawa &lt;KTP&gt; &amp; KK"
+    assert sent["parse_mode"] == "HTML"
+    assert "reply_markup" not in sent
+    assert "allow_paid_broadcast" not in sent
+    assert channel.messages_per_second == 30
+
+
+async def test_inline_buttons_one_per_row(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    buttons = (Button("Sudah dibaca ✅", "ack:917"), Button("Tanya", "ask:917"))
+    await channel.send(out(buttons=buttons, phone_button="Bagikan nomor"))
+    assert fake.calls_to("sendMessage")[0]["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Sudah dibaca ✅", "callback_data": "ack:917"}],
+            [{"text": "Tanya", "callback_data": "ask:917"}],
+        ]
+    }
+
+
+@pytest.mark.parametrize("payload", ["x" * 65, "é" * 33, ""])
+async def test_button_payload_telegram_cannot_carry_is_rejected(
+    fake: FakeBotAPI, open_channel: OpenChannel, payload: str
+) -> None:
+    channel = await open_channel()
+    with pytest.raises(SendError) as caught:
+        await channel.send(out(buttons=(Button("OK", payload),)))
+    assert caught.value.reason == SendErrorReason.REJECTED
+    assert not caught.value.retryable
+    assert fake.calls_to("sendMessage") == []
+
+
+async def test_phone_button(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    await channel.send(out(text="Bagikan nomor Anda", phone_button="📱 Bagikan nomor saya"))
+    assert fake.calls_to("sendMessage")[0]["reply_markup"] == {
+        "keyboard": [[{"text": "📱 Bagikan nomor saya", "request_contact": True}]],
+        "one_time_keyboard": True,
+        "resize_keyboard": True,
+    }
+
+
+async def test_reply_to_a_message_of_the_same_chat(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel(channel_kwargs={"private_chat_window": 0.01})
+    await channel.send(out(reply_to=f"{SITI}:40"))
+    await channel.send(out(reply_to="777:40"))  # another chat's message: sent without reply
+    first, second = fake.calls_to("sendMessage")
+    assert first["reply_parameters"] == {"message_id": 40, "allow_sending_without_reply": True}
+    assert "reply_parameters" not in second
+
+
+async def test_edit_in_place(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel(channel_kwargs={"private_chat_window": 0.01})
+    sent = await channel.send(out(text="*Rapat*", buttons=(Button("Sudah dibaca", "ack:1"),)))
+    edited = await channel.send(out(text="*Rapat*\n✅ Sudah dibaca", edit_of=sent.external_id))
+    again = await channel.send(out(text="*Rapat*\n✅ Sudah dibaca", edit_of=sent.external_id))
+    assert edited.external_id == again.external_id == sent.external_id
+    first, second = fake.calls_to("editMessageText")
+    assert first == {
+        "chat_id": int(SITI),
+        "message_id": 1,
+        "text": "<b>Rapat</b>\n✅ Sudah dibaca",
+        "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": []},  # the button goes away
+    }
+    assert second == first  # "message is not modified" counted as done
+
+
+async def test_edit_of_a_message_that_does_not_exist(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel()
+    with pytest.raises(SendError) as caught:
+        await channel.send(out(text="x", edit_of=f"{SITI}:999"))
+    assert caught.value.reason == SendErrorReason.REJECTED
+    assert "message to edit not found" in caught.value.detail.lower()
+
+
+async def test_paid_broadcast(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel(paid_broadcast=True)
+    await channel.send(out())
+    assert fake.calls_to("sendMessage")[0]["allow_paid_broadcast"] is True
+    assert channel.messages_per_second == 1000
+
+
+# Send errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "retryable", "detail"),
+    [
+        (retry_after(7), SendErrorReason.THROTTLED, True, "flood"),
+        (BLOCKED, SendErrorReason.BLOCKED, False, "blocked by the user"),
+        (
+            (403, "Forbidden: user is deactivated", None),
+            SendErrorReason.BLOCKED,
+            False,
+            "deactivated",
+        ),
+        (CHAT_NOT_FOUND, SendErrorReason.UNKNOWN_RECIPIENT, False, "chat not found"),
+        (
+            (400, "Bad Request: can't parse entities: unsupported start tag", None),
+            SendErrorReason.REJECTED,
+            False,
+            "can't parse entities",
+        ),
+        (SERVER_ERROR, SendErrorReason.CONNECTION, True, "internal server error"),
+    ],
+)
+async def test_send_errors(
+    fake: FakeBotAPI,
+    open_channel: OpenChannel,
+    failure: tuple[int, str, dict[str, Any] | None],
+    reason: SendErrorReason,
+    retryable: bool,
+    detail: str,
+) -> None:
+    channel = await open_channel()
+    fake.fail(*failure, chat_id=int(SITI))
+    with pytest.raises(SendError) as caught:
+        await channel.send(out())
+    assert caught.value.reason == reason
+    assert caught.value.retryable is retryable
+    assert detail in caught.value.detail.lower()
+    if reason == SendErrorReason.THROTTLED:
+        assert caught.value.retry_after == 7
+
+
+async def test_wrong_token_is_bad_config(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    fake.token = "987654321:AAOtherTokenSetOnTheServer"  # the bot's token was revoked
+    with pytest.raises(SendError) as caught:
+        await channel.send(out())
+    assert caught.value.reason == SendErrorReason.BAD_CONFIG
+    assert caught.value.retryable
+
+
+async def test_unreachable_api_is_a_connection_error(
+    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = await open_channel()
+    await fake.stop()
+    with pytest.raises(SendError) as caught:
+        await channel.send(out())
+    assert caught.value.reason == SendErrorReason.CONNECTION
+    assert caught.value.retryable
+    assert TOKEN not in str(caught.value)
+
+
+async def test_group_migration_is_followed(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    sink = Sink()
+    channel = await open_channel(sink)
+    fake.fail(*migrated(int(SUPERGROUP)), chat_id=-4012345678)
+    result = await channel.send(out(address="-4012345678", text="Rapat"))
+    assert result.external_id == f"{SUPERGROUP}:1"
+    assert [call["chat_id"] for call in fake.calls_to("sendMessage")] == [
+        -4012345678,
+        int(SUPERGROUP),
+    ]
+    assert sink.events == [
+        ChannelEvent(
+            "telegram",
+            "-4012345678",
+            ChannelEventKind.GROUP_MIGRATED,
+            ANY,
+            {"new_address": SUPERGROUP},
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "retryable"),
+    [
+        (RetryAfter(dt.timedelta(seconds=3)), SendErrorReason.THROTTLED, True),
+        (
+            Forbidden("Forbidden: bot was kicked from the group chat"),
+            SendErrorReason.BLOCKED,
+            False,
+        ),
+        (BadRequest("Bad Request: chat not found"), SendErrorReason.UNKNOWN_RECIPIENT, False),
+        (BadRequest("Bad Request: message is too long"), SendErrorReason.REJECTED, False),
+        (InvalidToken(f"The token `{TOKEN}` was rejected"), SendErrorReason.BAD_CONFIG, True),
+        (TimedOut(), SendErrorReason.CONNECTION, True),
+        (NetworkError("Bad Gateway"), SendErrorReason.CONNECTION, True),
+        (Conflict("Conflict: terminated by other getUpdates"), SendErrorReason.CONNECTION, True),
+        (ChatMigrated(-100123), SendErrorReason.UNKNOWN_RECIPIENT, False),
+    ],
+)
+def test_send_error_from(exc: Any, reason: SendErrorReason, retryable: bool) -> None:
+    error = send_error_from(exc)
+    assert (error.reason, error.retryable) == (reason, retryable)
+    assert TOKEN not in str(error)
+    if reason == SendErrorReason.THROTTLED:
+        assert error.retry_after == 3
+
+
+async def test_send_before_start_is_a_connection_error(fake: FakeBotAPI) -> None:
+    channel = TelegramChannel(TelegramSection(api_base_url=fake.url, token=TOKEN), Sink())
+    with pytest.raises(SendError) as caught:
+        await channel.send(out())
+    assert caught.value.reason == SendErrorReason.CONNECTION
+    assert await channel.ready() == "not started"
+
+
+async def test_address_that_is_not_a_chat_id(open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    with pytest.raises(SendError) as caught:
+        await channel.send(out(address="+6281234567001x"))
+    assert caught.value.reason == SendErrorReason.UNKNOWN_RECIPIENT
+
+
+# Button answers ---------------------------------------------------------------------------------
+
+
+async def test_answer_a_button_tap(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    [tap] = parse_update(fixture("callback_query"))
+    assert isinstance(tap, InboundMessage)
+    await channel.answer(tap, "Terima kasih, tercatat ✅")
+    fake.fail(*QUERY_TOO_OLD, method="answerCallbackQuery")
+    await channel.answer(tap, "Terima kasih")  # too old: logged, not raised
+    assert fake.calls_to("answerCallbackQuery") == [
+        {"callback_query_id": "4382917364501928374", "text": "Terima kasih, tercatat ✅"},
+        {"callback_query_id": "4382917364501928374", "text": "Terima kasih"},
+    ]
+
+
+# Webhooks ---------------------------------------------------------------------------------------
+
+
+def webhook_channel() -> TelegramChannel:
+    return TelegramChannel(TelegramSection(token=TOKEN, webhook_secret=SECRET), Sink())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        {"x-telegram-bot-api-secret-token": SECRET},
+    ],
+)
+def test_verify_accepts_the_secret(headers: dict[str, str]) -> None:
+    webhook_channel().verify(headers, b"{}")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+        {"X-Telegram-Bot-Api-Secret-Token": ""},
+        {"X-Telegram-Bot-Api-Secret-Token": SECRET + "x"},
+    ],
+)
+def test_verify_refuses_a_wrong_or_missing_secret(headers: dict[str, str]) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        webhook_channel().verify(headers, b"{}")
+    assert caught.value.status == 403
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe"])
+def test_parse_webhook_refuses_what_is_not_an_object(body: bytes) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        webhook_channel().parse_webhook(body)
+    assert caught.value.status == 400
+
+
+def test_parse_webhook() -> None:
+    channel = webhook_channel()
+    assert channel.parse_webhook(json.dumps(fixture("edited_message")).encode()) == []
+    events = channel.parse_webhook(json.dumps(fixture("private_text")).encode())
+    assert [e.external_id for e in events if isinstance(e, InboundMessage)] == [f"{SITI}:101"]
+
+
+async def test_webhook_mode_sets_the_webhook(
+    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # PTB logs URLs and parameters at DEBUG
+    channel = await open_channel()
+    assert await channel.ready() is None
+    assert fake.webhook["url"] == "https://balai.example.id/webhooks/telegram"
+    assert fake.webhook["secret_token"] == SECRET
+    assert {"message", "callback_query", "message_reaction", "chat_member", "poll_answer"} <= set(
+        fake.webhook["allowed_updates"]
+    )
+    assert fake.calls_to("getUpdates") == []
+    assert "setWebhook" in caplog.text
+    assert SECRET not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
+
+
+# Polling ----------------------------------------------------------------------------------------
+
+
+async def test_polling_end_to_end(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    fake.webhook = {"url": "https://old.example.id/hook"}  # left over: polling must remove it
+    fake.push_update(fixture("private_text"))
+    fake.push_update(fixture("voice"))
+    ignored_id = fake.push_update(fixture("edited_message"))  # unused: confirmed all the same
+    sink = Sink()
+    channel = await open_channel(sink, mode="polling")
+    await eventually(lambda: len(sink.events) == 2)
+    assert [e.external_id for e in sink.events if isinstance(e, InboundMessage)] == [
+        f"{SITI}:101",
+        f"{SITI}:108",
+    ]
+    await eventually(lambda: fake.updates == [])  # the next getUpdates confirmed them
+    polls = fake.calls_to("getUpdates")
+    assert polls[0]["allowed_updates"] == list(ALLOWED_UPDATES)
+    assert polls[0]["timeout"] == 25
+    assert polls[-1]["offset"] == ignored_id + 1
+    assert fake.calls_to("deleteWebhook")
+    await channel.stop()
+
+    later = Sink()
+    fake.push_update(fixture("location"))
+    await open_channel(later, mode="polling")
+    await eventually(lambda: len(later.events) == 1)
+    await asyncio.sleep(0.1)
+    assert [e.external_id for e in later.events if isinstance(e, InboundMessage)] == [f"{SITI}:110"]
+    assert len(sink.events) == 2
+
+
+async def test_polled_update_is_read_again_when_the_hub_fails_to_take_it(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    sink = Sink()
+    sink.fail = 2
+    fake.push_update(fixture("private_text"))
+    await open_channel(sink, mode="polling")
+    await eventually(lambda: len(sink.events) == 1)
+    offsets = [call.get("offset") for call in fake.calls_to("getUpdates")]
+    assert offsets[:3] == [None, None, None]  # not confirmed while the sink failed
+
+
+async def test_conflict_while_polling_is_logged(
+    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = await open_channel(mode="polling")
+    fake.webhook = {"url": "https://someone-else.example.id/hook"}
+    await eventually(lambda: "only one hub may poll a bot" in caplog.text)
+    assert await channel.ready() is None
+
+
+# Start, commands, readiness ---------------------------------------------------------------------
+
+
+async def test_start_with_a_bad_token_keeps_the_hub_alive(
+    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.token = "987654321:AAOtherTokenSetOnTheServer"
+    channel = await open_channel(mode="polling")
+    assert await channel.ready() == "Telegram rejected the bot token"
+    await eventually(lambda: len(fake.calls) >= 3)  # still retrying, in the background
+    assert "rejected the bot token" in caplog.text
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_start_retries_until_telegram_answers(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    fake.fail(*SERVER_ERROR, method="getMe", times=2)
+    channel = await open_channel(channel_kwargs={"start_wait": 0.01})
+    assert await channel.ready() is not None
+    await eventually(lambda: fake.webhook != {})
+    assert await channel.ready() is None
+    assert len(fake.calls_to("getMe")) == 3
+
+
+async def test_commands_are_published(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    await channel.publish_commands([("/bantuan", "Daftar perintah"), ("berhenti", "Berhenti")])
+    assert fake.calls_to("setMyCommands") == [
+        {
+            "commands": [
+                {"command": "bantuan", "description": "Daftar perintah"},
+                {"command": "berhenti", "description": "Berhenti"},
+            ]
+        }
+    ]
+
+
+async def test_set_my_commands_failure_is_tolerated(
+    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = await open_channel()
+    fake.fail(*SERVER_ERROR, method="setMyCommands")
+    await channel.publish_commands([("bantuan", "Daftar perintah")])
+    assert "setMyCommands failed" in caplog.text
+    assert await channel.ready() is None
+
+
+async def test_commands_given_before_connecting_are_published_once_connected(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    fake.fail(*SERVER_ERROR, method="getMe")
+    channel = await open_channel(channel_kwargs={"start_wait": 0.01})
+    await channel.publish_commands([("bantuan", "Daftar perintah")])
+    await eventually(lambda: len(fake.calls_to("setMyCommands")) == 1)
+
+
+# Per-chat pacing --------------------------------------------------------------------------------
+
+
+async def test_two_sends_to_one_private_chat_are_a_second_apart(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel()
+    await asyncio.gather(channel.send(out(text="satu")), channel.send(out(text="dua")))
+    first, second = (call.at for call in fake.calls if call.method == "sendMessage")
+    assert second - first >= 1.0
+
+
+async def test_a_chat_too_far_behind_is_throttled(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel(channel_kwargs={"private_chat_window": 0.3, "max_chat_wait": 0.45})
+    results = await asyncio.gather(
+        *(channel.send(out(text=str(i))) for i in range(3)), return_exceptions=True
+    )
+    assert [type(r).__name__ for r in results] == ["SendResult", "SendResult", "SendError"]
+    error = results[2]
+    assert isinstance(error, SendError)
+    assert error.reason == SendErrorReason.THROTTLED
+    assert error.retry_after is not None and 0.45 < error.retry_after <= 0.7
+    assert len(fake.calls_to("sendMessage")) == 2
+    # Other chats are not held up by this one.
+    started = time.monotonic()
+    await channel.send(out(address=BUDI))
+    assert time.monotonic() - started < 0.2
+
+
+async def test_group_chats_get_their_messages_per_minute(
+    fake: FakeBotAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel(group_messages_per_minute=2)
+    await channel.send(out(address=SUPERGROUP))
+    await channel.send(out(address=SUPERGROUP))
+    with pytest.raises(SendError) as caught:
+        await channel.send(out(address=SUPERGROUP))
+    assert caught.value.reason == SendErrorReason.THROTTLED
+    assert caught.value.retry_after is not None and caught.value.retry_after > 55
+    assert len(fake.calls_to("sendMessage")) == 2
+
+
+async def test_idle_chats_are_forgotten(open_channel: OpenChannel) -> None:
+    channel = await open_channel()
+    for address in (SITI, BUDI, SUPERGROUP):
+        await channel.send(out(address=address))
+    assert len(channel._chats) == 3
+    channel._forget_idle_chats(time.monotonic() + 30)
+    assert len(channel._chats) == 3
+    channel._forget_idle_chats(time.monotonic() + 62)
+    assert channel._chats == {}
+
+
+# The flood guard --------------------------------------------------------------------------------
+
+
+async def test_flood_guard_counts_a_request_until_a_window_after_its_answer() -> None:
+    guard = FloodGuard(2, window=0.2)
+    started = time.monotonic()
+    async with guard:
+        await asyncio.sleep(0.1)  # a slow answer: its window starts when it comes back
+    async with guard:
+        pass
+    async with guard:  # the third waits for the first answer's window to pass
+        waited = time.monotonic() - started
+    assert 0.29 <= waited < 0.45
+
+
+async def test_flood_guard_waits_for_an_answer_when_all_are_in_flight() -> None:
+    guard = FloodGuard(1, window=0.05)
+    order: list[str] = []
+
+    async def slow() -> None:
+        async with guard:
+            await asyncio.sleep(0.1)
+            order.append("first answered")
+
+    async def next_one() -> None:
+        await asyncio.sleep(0.01)
+        async with guard:
+            order.append("second left")
+
+    await asyncio.gather(slow(), next_one())
+    assert order == ["first answered", "second left"]
+
+
+async def test_bursts_stay_within_a_strict_limit(open_channel: OpenChannel) -> None:
+    """15 sends at once to a bot allowed 10 a second: none answered 429, the rest waits."""
+    strict = FakeBotAPI(strict_rate=10)
+    await strict.start()
+    try:
+        channel = await open_channel(api_base_url=strict.url, messages_per_second=10)
+        results = await asyncio.gather(
+            *(channel.send(out(address=str(1000 + i))) for i in range(15))
+        )
+        assert len(results) == 15
+        assert strict.answered_429 == 0
+    finally:
+        await strict.stop()
+
+
+# The HTTP layer ---------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def echo_server() -> AsyncIterator[TestServer]:
+    async def echo(request: web.Request) -> web.Response:
+        form = await request.post()
+        fields = {
+            k: v if isinstance(v, str) else f"file:{v.filename}:{v.file.read().decode()}"
+            for k, v in form.items()
+        }
+        return web.json_response({"ok": True, "result": fields})
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_post("/echo", echo)
+    app.router.add_post("/slow", slow)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_request_posts_form_and_multipart(echo_server: TestServer) -> None:
+    from telegram import InputFile
+
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        form = RequestData(
+            [RequestParameter.from_input("chat_id", 5), RequestParameter.from_input("text", "a&b")]
+        )
+        status, body = await request.do_request(str(echo_server.make_url("/echo")), "POST", form)
+        assert (status, json.loads(body)["result"]) == (200, {"chat_id": "5", "text": "a&b"})
+        upload = RequestData(
+            [
+                RequestParameter.from_input("chat_id", 5),
+                RequestParameter.from_input("document", InputFile(b"isi", filename="a.txt")),
+            ]
+        )
+        status, body = await request.do_request(str(echo_server.make_url("/echo")), "POST", upload)
+        assert json.loads(body)["result"] == {"chat_id": "5", "document": "file:a.txt:isi"}
+    finally:
+        await request.shutdown()
+
+
+async def test_request_timeouts_and_connection_errors(echo_server: TestServer) -> None:
+    request = AiohttpRequest(read_timeout=0.1)
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await request.do_request(str(echo_server.make_url("/slow")), "POST")
+        with pytest.raises(NetworkError) as caught:
+            await request.do_request(f"http://127.0.0.1:1/bot{TOKEN}/getMe", "POST")
+        assert TOKEN not in str(caught.value)
+    finally:
+        await request.shutdown()
+    with pytest.raises(RuntimeError):
+        await request.do_request(str(echo_server.make_url("/echo")), "POST")
+
+
+def test_redact_url() -> None:
+    url = f"https://api.telegram.org/bot{TOKEN}/sendMessage"
+    assert (
+        redact_url(f"error at {url}") == "error at https://api.telegram.org/bot<token>/sendMessage"
+    )
+    assert TOKEN not in redact_url(f"https://api.telegram.org/file/bot{TOKEN}/photos/1.jpg")
