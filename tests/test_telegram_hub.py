@@ -1,0 +1,414 @@
+"""The hub with its Telegram channel, end to end against the fake Bot API on loopback.
+
+Updates arrive through the webhook (and, in one test, through long polling); the sender's calls
+land on the fake, which records them. These tests check what an RT head on Telegram experiences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.app import HUB, Hub, create_app
+from hub.config import Config
+from models import (
+    ChannelAddress,
+    Delivery,
+    DeliveryStatus,
+    GroupChat,
+    InboundEvent,
+    JoinRequest,
+    OutboundMessage,
+    OutboxState,
+)
+from tests.conftest import make_config
+from tests.factories import bearer, make_member, make_token
+from tests.fake_telegram import BLOCKED, TOKEN, FakeBotAPI, migrated, retry_after
+
+SECRET = "hub-webhook-secret-5e1a"
+KELURAHAN = "Sungai Kunjang/Loa Bakung"
+GROUP = -1002233445566
+_ids = itertools.count(1000)
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def telegram_config(fake: FakeBotAPI, mode: str = "webhook") -> Config:
+    return make_config(
+        telegram={
+            "enabled": True,
+            "mode": mode,
+            "api_base_url": fake.url,
+            "bot_username": "balaiwarga_bot",
+            "token": TOKEN,
+            "webhook_secret": SECRET,
+        },
+        hub={"public_url": "https://balai.example.id"},
+    )
+
+
+@pytest_asyncio.fixture
+async def tg(db: str, fake: FakeBotAPI) -> AsyncIterator[TestClient]:
+    app = create_app(telegram_config(fake), manage_database=False, run_workers=False)
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+def hub_of(client: TestClient) -> Hub:
+    return client.app[HUB]
+
+
+def private_chat(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "type": "private", "first_name": "Siti"}
+
+
+def user(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": "Siti", "last_name": "Rahma"}
+
+
+def message_update(user_id: int, text: str = "", chat: dict[str, Any] | None = None, **more: Any):
+    message = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": chat or private_chat(user_id),
+        "from": user(user_id),
+        **({"text": text} if text else {}),
+        **more,
+    }
+    return {"update_id": next(_ids), "message": message}
+
+
+def callback_update(user_id: int, chat_id: int, message_id: int, data: str) -> dict[str, Any]:
+    chat = private_chat(chat_id) if chat_id > 0 else {"id": chat_id, "type": "supergroup"}
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": str(next(_ids)),
+            "from": user(user_id),
+            "chat_instance": "1",
+            "data": data,
+            "message": {"message_id": message_id, "date": int(time.time()), "chat": chat},
+        },
+    }
+
+
+def reaction_update(user_id: int, chat_id: int, message_id: int) -> dict[str, Any]:
+    return {
+        "update_id": next(_ids),
+        "message_reaction": {
+            "chat": private_chat(chat_id),
+            "message_id": message_id,
+            "user": user(user_id),
+            "date": int(time.time()),
+            "old_reaction": [],
+            "new_reaction": [{"type": "emoji", "emoji": "👍"}],
+        },
+    }
+
+
+async def post_update(client: TestClient, update: dict[str, Any], secret: str = SECRET) -> int:
+    resp = await client.post(
+        "/webhooks/telegram",
+        data=json.dumps(update),
+        headers={"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"},
+    )
+    await hub_of(client).tasks.wait()
+    return resp.status
+
+
+async def send_all(hub: Hub) -> None:
+    """Run the sender until nothing is due."""
+    while await hub.sender.run_once():
+        pass
+
+
+async def telegram_member(user_id: int, **kwargs: Any):  # type: ignore[no-untyped-def]
+    member = await make_member(f"{KELURAHAN}/RT 001", channels=(), **kwargs)
+    await ChannelAddress.create(member=member, channel="telegram", address=str(user_id))
+    member.preferred_channel = "telegram"
+    await member.save()
+    return member
+
+
+async def broadcast(client: TestClient, **audience: Any) -> int:
+    token = await make_token()
+    resp = await client.post(
+        "/api/v1/broadcasts",
+        json={
+            "title": "Kerja bakti",
+            "text": "Kerja bakti hari *Minggu* pukul 07.00 <WITA>.",
+            "audience": audience or {"areas": [KELURAHAN]},
+        },
+        headers=bearer(token),
+    )
+    assert resp.status == 201, await resp.text()
+    return int((await resp.json())["id"])
+
+
+# Start-up ------------------------------------------------------------------------------------
+
+
+async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, fake: FakeBotAPI):
+    [webhook] = fake.calls_to("setWebhook")
+    assert webhook["url"] == "https://balai.example.id/webhooks/telegram"
+    assert webhook["secret_token"] == SECRET
+    assert {"message_reaction", "chat_member", "poll_answer", "callback_query"} <= set(
+        webhook["allowed_updates"]
+    )
+    [commands] = fake.calls_to("setMyCommands")
+    assert [c["command"] for c in commands["commands"]] == ["bantuan", "berhenti", "mulai"]
+    assert (await tg.get("/readyz")).status == 200
+
+
+# Onboarding and acknowledgement --------------------------------------------------------------
+
+
+async def test_deep_link_then_broadcast_then_tap(tg: TestClient, fake: FakeBotAPI) -> None:
+    hub = hub_of(tg)
+    member = await make_member(f"{KELURAHAN}/RT 001", channels=())
+    assert await post_update(tg, message_update(5001, f"/start {member.invite_code}")) == 200
+    address = await ChannelAddress.get(channel="telegram", address="5001")
+    assert address.member_id == member.id
+    await send_all(hub)
+    assert "terhubung" in fake.calls_to("sendMessage")[-1]["text"]
+
+    broadcast_id = await broadcast(tg)
+    await send_all(hub)
+    sent = fake.calls_to("sendMessage")[-1]
+    assert sent["chat_id"] == 5001
+    assert sent["parse_mode"] == "HTML"
+    assert "<b>Minggu</b>" in sent["text"] and "&lt;WITA&gt;" in sent["text"]
+    [[button]] = sent["reply_markup"]["inline_keyboard"]
+    assert button["text"] == "✅ Sudah dibaca"
+    delivery = await Delivery.get(broadcast_id=broadcast_id)
+    assert delivery.status == DeliveryStatus.SENT
+    message_id = int(delivery.external_id.split(":")[1])
+
+    await post_update(tg, callback_update(5001, 5001, message_id, button["callback_data"]))
+    await delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.ACKNOWLEDGED
+    assert delivery.ack_evidence == "button"
+    [toast] = fake.calls_to("answerCallbackQuery")
+    assert "tercatat" in toast["text"]
+
+    await send_all(hub)  # the announcement is edited in place
+    [edit] = fake.calls_to("editMessageText")
+    assert edit["chat_id"] == 5001 and edit["message_id"] == message_id
+    assert "Sudah dikonfirmasi" in edit["text"]
+    assert not (edit.get("reply_markup") or {}).get("inline_keyboard")
+
+    # A second tap: nothing changes, nothing more is sent, the toast says it was recorded before.
+    before = len(fake.calls_to("sendMessage"))
+    await post_update(tg, callback_update(5001, 5001, message_id, button["callback_data"]))
+    await send_all(hub)
+    assert len(fake.calls_to("sendMessage")) == before
+    assert len(fake.calls_to("editMessageText")) == 1
+    assert "sebelumnya" in fake.calls_to("answerCallbackQuery")[-1]["text"]
+
+
+async def test_reaction_and_reply_are_read_evidence(tg: TestClient, fake: FakeBotAPI) -> None:
+    hub = hub_of(tg)
+    await telegram_member(5002)
+    await telegram_member(5003)
+    broadcast_id = await broadcast(tg)
+    await send_all(hub)
+    by_chat = {d.address: d for d in await Delivery.filter(broadcast_id=broadcast_id)}
+    reacted_id = int(by_chat["5002"].external_id.split(":")[1])
+    replied_id = int(by_chat["5003"].external_id.split(":")[1])
+
+    await post_update(tg, reaction_update(5002, 5002, reacted_id))
+    reply = {"message_id": replied_id, "date": 0, "chat": private_chat(5003)}
+    await post_update(tg, message_update(5003, "Siap, sudah saya teruskan", reply_to_message=reply))
+
+    reacted = await Delivery.get(id=by_chat["5002"].id)
+    replied = await Delivery.get(id=by_chat["5003"].id)
+    assert (reacted.status, reacted.read_evidence) == (DeliveryStatus.READ, "reaction")
+    assert (replied.status, replied.read_evidence) == (DeliveryStatus.READ, "reply")
+
+
+async def test_contacts_bind_only_the_senders_own_number(tg: TestClient, fake: FakeBotAPI):
+    hub = hub_of(tg)
+    member = await make_member(f"{KELURAHAN}/RT 001", channels=(), phone="+6281234567890")
+    foreign = {"phone_number": "6281234567890", "first_name": "Siti", "user_id": 999}
+    await post_update(tg, message_update(5004, contact=foreign))
+    assert not await ChannelAddress.exists(channel="telegram", address="5004")
+    await send_all(hub)
+    assert "nomor Anda sendiri" in fake.calls_to("sendMessage")[-1]["text"]
+
+    own = {"phone_number": "6281234567890", "first_name": "Siti", "user_id": 5004}
+    await post_update(tg, message_update(5004, contact=own))
+    address = await ChannelAddress.get(channel="telegram", address="5004")
+    assert address.member_id == member.id
+
+
+async def test_a_stranger_is_told_how_to_join_and_staff_see_the_request(
+    tg: TestClient, fake: FakeBotAPI
+) -> None:
+    await post_update(tg, message_update(5005, "Selamat pagi, saya ketua RT 05"))
+    await send_all(hub_of(tg))
+    sent = fake.calls_to("sendMessage")[-1]
+    assert "DAFTAR" in sent["text"]
+    keyboard = sent["reply_markup"]["keyboard"]
+    assert keyboard[0][0]["request_contact"] is True
+    [request] = await JoinRequest.all()
+    assert (request.channel, request.address) == ("telegram", "5005")
+    token = await make_token()
+    listed = await (await tg.get("/api/v1/join-requests", headers=bearer(token))).json()
+    assert [r["id"] for r in listed["join_requests"]] == [request.id]
+
+
+# The webhook itself ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-secret"])
+async def test_a_wrong_secret_is_403_and_stores_nothing(tg: TestClient, secret: str) -> None:
+    assert await post_update(tg, message_update(5006, "halo"), secret=secret) == 403
+    assert await InboundEvent.all().count() == 0
+
+
+async def test_a_replayed_update_is_processed_once(tg: TestClient, fake: FakeBotAPI) -> None:
+    await telegram_member(5007)
+    update = message_update(5007, "BANTUAN")
+    assert await post_update(tg, update) == 200
+    assert await post_update(tg, update) == 200
+    assert await InboundEvent.filter(channel="telegram").count() == 1
+    await send_all(hub_of(tg))
+    assert len(fake.calls_to("sendMessage")) == 1
+
+
+async def test_malformed_and_unused_updates(tg: TestClient) -> None:
+    resp = await tg.post(
+        "/webhooks/telegram",
+        data=b"{not json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
+    assert resp.status == 400
+    unused = {"update_id": next(_ids), "edited_message": {"message_id": 1, "date": 0}}
+    assert await post_update(tg, unused) == 200
+    assert await InboundEvent.all().count() == 0
+
+
+# Errors from Telegram ------------------------------------------------------------------------
+
+
+async def test_429_pauses_the_bot_and_the_message_is_sent_later(
+    tg: TestClient, fake: FakeBotAPI
+) -> None:
+    hub = hub_of(tg)
+    await telegram_member(5008)
+    fake.fail(*retry_after(3))
+    await broadcast(tg)
+    before = dt.datetime.now(dt.UTC)
+    await hub.sender.run_once()
+    message = await OutboundMessage.get(kind="broadcast")
+    assert message.state == OutboxState.QUEUED
+    assert message.attempts == 1
+    assert message.next_attempt_at >= before + dt.timedelta(seconds=3)
+    assert hub.sender.limiter("telegram").delay() > 2  # the whole bot waits, not just the chat
+
+
+async def test_blocked_marks_the_address_and_falls_back_to_the_next_channel(
+    tg: TestClient, fake: FakeBotAPI
+) -> None:
+    hub = hub_of(tg)
+    member = await telegram_member(5009)
+    await ChannelAddress.create(member=member, channel="sandbox", address=f"sandbox-{member.id}")
+    fake.fail(*BLOCKED, chat_id=5009)
+    broadcast_id = await broadcast(tg)
+    await send_all(hub)
+    blocked = await ChannelAddress.get(channel="telegram", address="5009")
+    assert blocked.blocked_at is not None
+    delivery = await Delivery.get(broadcast_id=broadcast_id)
+    assert (delivery.channel, delivery.status) == ("sandbox", DeliveryStatus.SENT)
+    sandbox = hub.channels["sandbox"]
+    assert "Kerja bakti" in sandbox.messages(f"sandbox-{member.id}")[0].text  # type: ignore[attr-defined]
+
+
+# Groups --------------------------------------------------------------------------------------
+
+
+async def test_a_linked_group_gets_the_post_and_follows_a_migration(
+    tg: TestClient, fake: FakeBotAPI
+) -> None:
+    hub = hub_of(tg)
+    member = await telegram_member(5010)
+    token = await make_token()
+    resp = await tg.post(
+        "/api/v1/groups/link-codes", json={"area": KELURAHAN}, headers=bearer(token)
+    )
+    code = (await resp.json())["code"]
+    group_chat = {"id": GROUP, "type": "supergroup", "title": "Ketua RT Loa Bakung"}
+    await post_update(
+        tg, message_update(5010, f"/hubungkan@balaiwarga_bot {code}", chat=group_chat)
+    )
+    group = await GroupChat.get(channel="telegram")
+    assert (group.address, group.title) == (str(GROUP), "Ketua RT Loa Bakung")
+    await send_all(hub)
+    assert "terhubung" in fake.calls_to("sendMessage")[-1]["text"]
+
+    broadcast_id = await broadcast(tg)
+    await send_all(hub)
+    [post] = [
+        c for c in fake.calls_to("sendMessage") if c["chat_id"] == GROUP and "Kerja" in c["text"]
+    ]
+    [[button]] = post["reply_markup"]["inline_keyboard"]
+    assert button["callback_data"] == f"ackb:{broadcast_id}"
+    post_row = await OutboundMessage.get(kind="group_post")
+    post_id = int(post_row.external_id.split(":")[1])
+
+    # A member taps the button under the group post: their own delivery is acknowledged.
+    await post_update(tg, callback_update(5010, GROUP, post_id, button["callback_data"]))
+    delivery = await Delivery.get(member_id=member.id)
+    assert (delivery.status, delivery.ack_evidence) == (DeliveryStatus.ACKNOWLEDGED, "group_button")
+
+    # The group becomes a supergroup with a new id: the next post follows it.
+    new_id = -1009988776655
+    fake.fail(*migrated(new_id), chat_id=GROUP)
+    await broadcast(tg)
+    await send_all(hub)
+    group = await GroupChat.get(id=group.id)
+    assert group.address == str(new_id)
+    assert any(c["chat_id"] == new_id for c in fake.calls_to("sendMessage"))
+
+
+# Long polling ----------------------------------------------------------------------------------
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_polling_mode_receives_updates(db: str, fake: FakeBotAPI) -> None:
+    app = create_app(
+        telegram_config(fake, mode="polling"), manage_database=False, run_workers=False
+    )
+    async with TestClient(TestServer(app)) as client:
+        member = await make_member(f"{KELURAHAN}/RT 001", channels=())
+        fake.push_update(message_update(5011, f"/start {member.invite_code}"))
+
+        async def bound() -> bool:
+            await hub_of(client).tasks.wait()
+            return await ChannelAddress.exists(channel="telegram", address="5011")
+
+        await eventually(bound)
+        assert fake.calls_to("deleteWebhook")
+        assert not fake.calls_to("setWebhook")
