@@ -29,12 +29,18 @@ class Outgoing:
     reply_to: str | None = None  # the platform's id of the message this answers
     edit_of: str | None = None  # the platform's id of a message to change in place (can_edit)
     phone_button: str = ""  # label of a one-tap "share my phone number" button; "" for none
+    # When the person last wrote to us on this address (None: never). Platforms that allow free
+    # text only for a while after that (WhatsApp: 24 hours) send `template` outside that window.
+    last_inbound_at: dt.datetime | None = None
+    template: str | None = None  # which approved template may carry this message: "broadcast"...
+    template_params: tuple[str, ...] = ()  # its variables, e.g. (title, summary)
 
 
 @dataclass(frozen=True)
 class SendResult:
     external_id: str  # the platform's id for the message, used to match later status updates
     sent_at: dt.datetime
+    used_template: bool = False  # sent as an approved template (outside the free-text window)
 
 
 class SendErrorReason(StrEnum):
@@ -198,6 +204,10 @@ class Channel(abc.ABC):
 
     async def answer(self, event: InboundMessage, text: str) -> None:  # noqa: B027 - optional
         """Briefly confirm a button tap to the person who tapped (a toast), if the platform can."""
+
+    def verify_subscription(self, params: Mapping[str, str]) -> str:
+        """Answer the platform's webhook subscription handshake (GET); raises WebhookRejected."""
+        raise WebhookRejected(404, f"{self.name} has no subscription handshake")
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Check a webhook's authenticity; raises WebhookRejected (401/403)."""
