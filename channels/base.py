@@ -174,6 +174,7 @@ class Channel(abc.ABC):
 
     name: ClassVar[str]
     can_edit: ClassVar[bool] = False  # whether Outgoing.edit_of works on this platform
+    can_toast: ClassVar[bool] = False  # whether answer() shows the person a brief confirmation
 
     def __init__(self, settings: Any, sink: EventSink, *, public_url: str = "") -> None:
         self.settings = settings

@@ -442,6 +442,7 @@ class TelegramChannel(Channel):
 
     name = NAME
     can_edit = True
+    can_toast = True  # answerCallbackQuery
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ class Hub:
             self._wake_sender,
             answer=self._answer,
             can_edit=self._can_edit,
+            can_toast=self._can_toast,
             clock=self.clock,
         )
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock)
@@ -78,12 +79,18 @@ class Hub:
     def _can_edit(self, channel: str) -> bool:
         return channel in self.channels and self.channels[channel].can_edit
 
+    def _can_toast(self, channel: str) -> bool:
+        return channel in self.channels and self.channels[channel].can_toast
+
     async def start_channels(self) -> None:
         """Start every enabled channel and show the bot commands where the platform has a menu."""
         commands = bot_commands(self.config.hub.language)
         for channel in self.channels.values():
             await channel.start()
-            await channel.publish_commands(commands)
+            try:
+                await channel.publish_commands(commands)
+            except Exception:  # a missing menu must not keep the hub from starting
+                log.warning("%s: could not publish the command menu", channel.name, exc_info=True)
 
     async def receive(self, events: list[Event]) -> None:
         """The sink every channel reports to."""

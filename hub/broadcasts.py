@@ -56,6 +56,17 @@ def render_broadcast(config: Config, broadcast: Broadcast) -> str:
     return body
 
 
+SUMMARY_LENGTH = 300
+
+
+def summarize(text: str, limit: int = SUMMARY_LENGTH) -> str:
+    """The start of a text on one line, cut at a word, for template variables and previews."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 async def create_broadcast(
     config: Config,
     request: BroadcastRequest,
@@ -147,6 +158,7 @@ async def _fan_out(
 ) -> None:
     """Write one delivery and one outbox message per recipient, in batches, before any send."""
     message_text = render_broadcast(config, broadcast)
+    template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
     await Broadcast.filter(id=broadcast.id).update(started_at=now)
     async for batch in recipients(member_ids, enabled_channels):
@@ -184,6 +196,8 @@ async def _fan_out(
                     address=d["address"],
                     text=message_text,
                     buttons=buttons,
+                    template="broadcast",
+                    template_params=template_params,
                     next_attempt_at=now,
                 )
             )

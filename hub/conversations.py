@@ -16,6 +16,7 @@ from channels import InboundKind, InboundMessage
 from hub.config import Config
 from hub.deliveries import acknowledge, is_ack_payload, note_evidence
 from hub.groups import LINK_WORDS, link_group
+from hub.phone import InvalidPhone, normalize_phone
 from hub.texts import text as say
 from hub.timeutil import Clock, utcnow
 from models import (
@@ -79,12 +80,14 @@ class Conversations:
         *,
         answer: Answer | None = None,
         can_edit: Callable[[str], bool] = lambda channel: False,
+        can_toast: Callable[[str], bool] = lambda channel: False,
         clock: Clock = utcnow,
     ) -> None:
         self.config = config
         self.wake_sender = wake_sender
         self.answer = answer
         self.can_edit = can_edit
+        self.can_toast = can_toast
         self.clock = clock
 
     @property
@@ -148,7 +151,10 @@ class Conversations:
             if event.reply_to:
                 await note_evidence(event.channel, event.reply_to, member, now, event.kind.value)
         elif event.kind == InboundKind.CONTACT:
-            await self.reply(event, member, "phone_verified", name=member.name)
+            if _same_phone(event.phone, member.phone):
+                await self.reply(event, member, "phone_verified", name=member.name)
+            else:
+                await self.reply(event, member, "phone_mismatch", phone=event.phone or "-")
         elif event.kind == InboundKind.FOREIGN_CONTACT:
             await self.reply(event, member, "share_own_number", phone_button=True)
         elif event.kind in _MEDIA:
@@ -166,7 +172,7 @@ class Conversations:
         outcome = await acknowledge(event.button_payload or "", member, self.clock(), "button")
         if outcome.result == "unknown":
             await self.toast(event, "ack_toast_unknown")
-            if self.answer is None:
+            if not self.can_toast(event.channel):
                 await self.reply(event, member, "ack_unknown")
             return
         await self.toast(
@@ -277,7 +283,8 @@ class Conversations:
 
     async def _bind_by_phone(self, event: InboundMessage) -> ChannelAddress | None:
         """A number the platform vouches for that matches the roster joins by itself."""
-        member = await Member.get_or_none(phone=event.phone)
+        phone = _normalized(event.phone)
+        member = await Member.get_or_none(phone=phone) if phone else None
         if member is None:
             return None
         address = await ChannelAddress.create(
@@ -332,6 +339,20 @@ class Conversations:
         )
         if not created and event.phone and not request.phone:
             await JoinRequest.filter(id=request.id).update(phone=event.phone)
+
+
+def _normalized(phone: str | None) -> str | None:
+    """E.164 as the roster stores it, or None for what is not a phone number."""
+    if not phone:
+        return None
+    try:
+        return normalize_phone(phone)
+    except InvalidPhone:
+        return None
+
+
+def _same_phone(shared: str | None, on_roster: str | None) -> bool:
+    return _normalized(shared) is not None and _normalized(shared) == on_roster
 
 
 async def _area_of(member: Member) -> str:

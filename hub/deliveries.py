@@ -31,7 +31,9 @@ def group_ack_payload(broadcast_id: int) -> str:
 
 
 def is_ack_payload(payload: str | None) -> bool:
-    return bool(payload) and payload.startswith((ACK_PREFIX, GROUP_ACK_PREFIX))  # type: ignore[union-attr]
+    """Whether a button payload is one of our acknowledgement buttons (`ack:12`, `ackb:3`)."""
+    prefix, colon, number = (payload or "").partition(":")
+    return bool(colon) and prefix + colon in (ACK_PREFIX, GROUP_ACK_PREFIX) and number.isdigit()
 
 
 async def apply_status(

@@ -77,6 +77,14 @@ def event_from_json(stored: dict[str, Any]) -> Event:
     return cls(**data)
 
 
+# How long a status for a message id we do not know is kept for its send record to appear.
+UNKNOWN_STATUS_GRACE = dt.timedelta(minutes=10)
+
+
+class Deferred(Exception):
+    """This event cannot be applied yet; leave it stored and try again later."""
+
+
 class Dispatcher:
     def __init__(self, conversations: Conversations, *, clock: Clock = utcnow) -> None:
         self.conversations = conversations
@@ -104,9 +112,20 @@ class Dispatcher:
             stored.append((row, event))
         return stored
 
-    async def process_pending(self, limit: int = 1000) -> int:
-        """Process events stored but never processed (the hub stopped in between)."""
-        rows = await InboundEvent.filter(processed_at__isnull=True).order_by("id").limit(limit)
+    async def process_pending(
+        self, *, older_than: dt.timedelta = dt.timedelta(0), limit: int = 1000
+    ) -> int:
+        """Process stored events not yet processed: left by a stop, or deferred.
+
+        `older_than` keeps away from events whose processing is still under way in this process.
+        """
+        rows = (
+            await InboundEvent.filter(
+                processed_at__isnull=True, received_at__lte=self.clock() - older_than
+            )
+            .order_by("id")
+            .limit(limit)
+        )
         for row in rows:
             await self.process(row, event_from_json(row.payload))
         return len(rows)
@@ -119,6 +138,9 @@ class Dispatcher:
                 await self.conversations.on_message(event)
             else:
                 await self.on_channel_event(event)
+        except Deferred as why:
+            log.debug("deferring %s event %s: %s", event.channel, row.external_id, why)
+            return  # stays unprocessed; process_pending takes it up again
         except Exception as exc:
             log.exception("processing %s event %s failed", event.channel, row.external_id)
             await InboundEvent.filter(id=row.id).update(
@@ -132,7 +154,12 @@ class Dispatcher:
             channel=event.channel, external_id=event.external_id
         ).only("id", "delivery_id")
         if message is None:
-            log.info("status %s for unknown message %s", event.status.value, event.external_id)
+            if self.clock() - event.at < UNKNOWN_STATUS_GRACE:
+                # The send may not be recorded yet (the answer and the receipt raced): try later.
+                raise Deferred("no message with that id yet")
+            log.info(
+                "dropping status %s for unknown message %s", event.status.value, event.external_id
+            )
             return
         if message.delivery_id is None:
             return  # a reply or notice: nothing tracks its reading

@@ -106,13 +106,14 @@ class Sender:
             return 0
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def one(message: OutboundMessage) -> None:
+        async def one(message: OutboundMessage, last_inbound_at: dt.datetime | None) -> None:
             async with semaphore:
-                await self.deliver(message)
+                await self.deliver(message, last_inbound_at)
 
+        windows = await self._last_inbound(claimed)
         async with asyncio.TaskGroup() as group:
             for message in claimed:
-                group.create_task(one(message))
+                group.create_task(one(message, windows.get((message.channel, message.address))))
         return len(claimed)
 
     async def requeue_expired(self) -> int:
@@ -145,7 +146,19 @@ class Sender:
         )
         return list(await OutboundMessage.filter(claim_token=token).order_by("id"))
 
-    async def deliver(self, message: OutboundMessage) -> None:
+    async def _last_inbound(
+        self, messages: list[OutboundMessage]
+    ) -> dict[tuple[str, str], dt.datetime | None]:
+        """When each recipient last wrote to us (for platforms with a free-text window)."""
+        addresses = {m.address for m in messages}
+        rows = await ChannelAddress.filter(address__in=list(addresses)).values_list(
+            "channel", "address", "last_inbound_at"
+        )
+        return {(channel, address): at for channel, address, at in rows}
+
+    async def deliver(
+        self, message: OutboundMessage, last_inbound_at: dt.datetime | None = None
+    ) -> None:
         """Send one claimed message and record what happened."""
         channel = self.channels[message.channel]
         outgoing = Outgoing(
@@ -155,6 +168,9 @@ class Sender:
             buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
             edit_of=message.edit_of,
             phone_button=message.phone_button or "",
+            last_inbound_at=last_inbound_at,
+            template=message.template,
+            template_params=tuple(message.template_params or ()),
         )
         await self.limiter(message.channel).acquire()
         still_ours = OutboundMessage.filter(
@@ -182,6 +198,7 @@ class Sender:
             # twice would make receipts and replies to that message ambiguous.
             external_id=None if message.edit_of else result.external_id,
             sent_at=result.sent_at,
+            used_template=result.used_template,
             claim_token=None,
             claimed_until=None,
         )

@@ -63,6 +63,10 @@ _TEXTS: dict[str, dict[str, str]] = {
             '"Bagikan nomor saya", bukan kontak orang lain.'
         ),
         "phone_verified": "Terima kasih, {name}. Nomor Anda sudah terverifikasi.",
+        "phone_mismatch": (
+            "Nomor yang Anda bagikan ({phone}) berbeda dengan nomor di data kelurahan. "
+            "Petugas kelurahan akan memeriksanya."
+        ),
         "phone_unknown": (
             "Nomor {phone} belum terdaftar di {hub}. Permintaan Anda sudah kami teruskan ke "
             "petugas kelurahan; Anda akan dihubungi setelah diperiksa."
@@ -125,6 +129,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "phone_button": "📱 Share my number",
         "share_own_number": "Please share your own number with the button, not another contact.",
         "phone_verified": "Thank you, {name}. Your number is verified.",
+        "phone_mismatch": (
+            "The number you shared ({phone}) differs from the one the kelurahan has. "
+            "The staff will look into it."
+        ),
         "phone_unknown": (
             "The number {phone} is not registered with {hub}. We passed your request to the "
             "kelurahan staff."

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.broadcasts import start_due_broadcasts
-from jobs.maintenance import delete_expired_sessions
+from jobs.maintenance import delete_expired_sessions, retry_deferred_events
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -40,6 +40,9 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         _logged(delete_expired_sessions), "interval", hours=1, args=[hub], id="expired_sessions"
+    )
+    scheduler.add_job(
+        _logged(retry_deferred_events), "interval", seconds=30, args=[hub], id="deferred_events"
     )
     if demo:
         from jobs.demo import act_as_demo_members

@@ -1,7 +1,8 @@
-"""Housekeeping: forget expired dashboard sessions."""
+"""Housekeeping: forget expired dashboard sessions, apply deferred inbound events."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from models import WebSession
@@ -14,3 +15,8 @@ async def delete_expired_sessions(hub: Hub) -> dict[str, int]:
     """Remove dashboard sessions past their expiry; returns how many."""
     deleted = await WebSession.filter(expires_at__lte=hub.clock()).delete()
     return {"deleted": deleted}
+
+
+async def retry_deferred_events(hub: Hub) -> dict[str, int]:
+    """Apply stored events that could not be applied yet (a receipt before its send record)."""
+    return {"processed": await hub.dispatcher.process_pending(older_than=dt.timedelta(seconds=30))}

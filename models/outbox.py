@@ -46,6 +46,11 @@ class OutboundMessage(Model):
     buttons = fields.JSONField(default=list)  # [{"label": ..., "payload": ...}]
     phone_button = fields.CharField(max_length=64, null=True)  # "share my number" label
     edit_of = fields.CharField(max_length=128, null=True)  # change this sent message in place
+    # The approved template that may carry this message outside a free-text window (WhatsApp),
+    # its variables, and whether it went out as that template.
+    template = fields.CharField(max_length=32, null=True)
+    template_params = fields.JSONField(null=True)
+    used_template = fields.BooleanField(null=True)
     state = fields.CharEnumField(
         OutboxState, max_length=16, default=OutboxState.QUEUED, description="OutboxState"
     )

@@ -19,7 +19,7 @@ from channels import (
     WebhookRejected,
 )
 from hub.app import Hub
-from models import Delivery, DeliveryStatus, InboundEvent
+from models import Delivery, DeliveryStatus, InboundEvent, OutboundMessage
 from tests.factories import bearer, make_member, make_token
 
 
@@ -131,3 +131,26 @@ async def test_unknown_channel_and_oversized_body(
     resp = await client.post("/webhooks/fakepush", data=huge, headers={"X-Secret": "s3cret"})
     assert resp.status == 413
     assert await InboundEvent.all().count() == 0
+
+
+async def test_a_receipt_before_its_send_record_waits_for_it(
+    client: TestClient, hub: Hub, fake_channel: FakePushChannel
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    early = StatusUpdate("fakepush", "fake-late", StatusKind.DELIVERED, now)
+    stale = StatusUpdate(
+        "fakepush", "fake-never", StatusKind.DELIVERED, now - dt.timedelta(hours=1)
+    )
+    await hub.dispatcher.receive([early, stale])
+    pending = await InboundEvent.filter(processed_at__isnull=True).values_list(
+        "external_id", flat=True
+    )
+    assert pending == ["status:fake-late:delivered"]  # the stale one was dropped, not kept
+
+    # The send record appears (the sender wrote its result); the retried event now applies.
+    delivery = await _sent_delivery(client, hub)
+    await OutboundMessage.filter(delivery_id=delivery.id).update(external_id="fake-late")
+    assert await hub.dispatcher.process_pending() == 1
+    await delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert not await InboundEvent.filter(processed_at__isnull=True).exists()

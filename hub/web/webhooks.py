@@ -51,6 +51,20 @@ async def _process(hub: Hub, stored: list) -> None:  # type: ignore[type-arg]
         await hub.dispatcher.process(row, event)
 
 
+async def handle_subscription(request: web.Request) -> web.Response:
+    """The platform's handshake when a webhook is registered (WhatsApp's hub.challenge)."""
+    channel = request.app[HUB].channels.get(request.match_info["channel"])
+    if channel is None:
+        raise web.HTTPNotFound(text="no such channel")
+    try:
+        challenge = channel.verify_subscription(request.query)
+    except WebhookRejected as exc:
+        log.info("%s subscription handshake refused: %s", channel.name, exc)
+        return web.Response(status=exc.status, text=str(exc))
+    return web.Response(text=challenge)
+
+
 def setup(app: web.Application) -> None:
     """Webhook routes live outside the dashboard and API auth: each channel verifies its own."""
+    app.router.add_get("/webhooks/{channel}", handle_subscription)
     app.router.add_post("/webhooks/{channel}", handle_webhook)
