@@ -83,6 +83,7 @@ TEMPLATE_PARAMS_BUDGET = 800
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5)
 MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5, sock_read=30)
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3)  # keeps /readyz quick
 PROBE_INTERVAL = 30.0  # seconds between reachability checks while the Graph API was unreachable
 
 THROUGHPUT_RETRY_AFTER = 5.0  # 130429: the number's messages-per-second ceiling
@@ -551,6 +552,7 @@ class WhatsAppChannel(Channel):
 
     name = NAME
     can_edit = False
+    can_toast = False  # answer() marks the tapped message read; WhatsApp shows no toast
 
     def __init__(
         self,
@@ -609,11 +611,20 @@ class WhatsAppChannel(Channel):
         """GET the phone number: proves the address, the token and its permission on the number."""
         self._next_probe = time.monotonic() + PROBE_INTERVAL
         try:
-            answer = await self._graph("GET", f"{self._base}/{self.settings.phone_number_id}")
+            answer = await self._graph(
+                "GET", f"{self._base}/{self.settings.phone_number_id}", limits=PROBE_TIMEOUT
+            )
         except SendError as exc:
-            if exc.reason == SendErrorReason.CONNECTION:
+            # Unreachable or busy: worth asking again. Anything else (a wrong token, no permission,
+            # no such phone number id) needs staff.
+            self._unreachable = exc.reason in (
+                SendErrorReason.CONNECTION,
+                SendErrorReason.THROTTLED,
+            )
+            if self._unreachable:
                 self._down = f"cannot reach the WhatsApp Graph API: {exc.detail}"[:200]
-                self._unreachable = True
+            else:
+                self._down = f"WhatsApp channel down: {exc.detail}"[:200]
             log.warning("whatsapp: the check on the phone number failed: %s", exc)
             return
         self._down, self._unreachable = None, False
@@ -641,7 +652,13 @@ class WhatsAppChannel(Channel):
         return value
 
     async def _graph(
-        self, method: str, url: str, *, json_body: Any = None, data: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        limits: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         """One Graph API call; returns the JSON answer; raises SendError (see send_error_from)."""
         session = self._session
@@ -649,10 +666,10 @@ class WhatsAppChannel(Channel):
             raise SendError(SendErrorReason.CONNECTION, "the WhatsApp channel is not started")
         try:
             async with session.request(
-                method, url, json=json_body, data=data, timeout=REQUEST_TIMEOUT
+                method, url, json=json_body, data=data, timeout=limits
             ) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers)
+                headers = response.headers
                 raw = await response.read()
         except TimeoutError:
             raise SendError(
@@ -661,21 +678,23 @@ class WhatsAppChannel(Channel):
         except aiohttp.ClientError as exc:
             detail = self._redact(f"{type(exc).__name__}: {exc}")[:200]
             raise SendError(SendErrorReason.CONNECTION, detail) from None
-        try:
-            answer = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
-            answer = None
+        answer = _json(raw)
         if 200 <= status < 300 and isinstance(answer, dict):
             return answer
         if 200 <= status < 300:
             raise SendError(SendErrorReason.CONNECTION, "the Graph API answered something not JSON")
-        error = send_error_from(status, self._scrub(answer), retry_after=retry_after)
+        raise self._failure(status, answer, headers)
+
+    def _failure(self, status: int, answer: Any, headers: Mapping[str, str]) -> SendError:
+        """The send error for a failed answer, logged; a configuration error takes the channel
+        down until a call goes through."""
+        error = send_error_from(status, self._scrub(answer), retry_after=_retry_after(headers))
         trace = answer.get("error", {}).get("fbtrace_id") if isinstance(answer, dict) else None
         log.info("whatsapp: HTTP %d: %s (fbtrace %s)", status, error, trace)
         if error.reason == SendErrorReason.BAD_CONFIG:
             self._down = f"WhatsApp channel down: {error.detail}"[:200]
             self._unreachable = False
-        raise error
+        return error
 
     async def _post_message(self, payload: dict[str, Any]) -> str:
         """POST one message; returns its wamid. A send that goes through lifts the spam pause."""
@@ -892,16 +911,8 @@ class WhatsAppChannel(Channel):
         try:
             async with session.get(url, timeout=MEDIA_TIMEOUT) as response:
                 if response.status != 200:
-                    raw = await response.read()
-                    try:
-                        answer = json.loads(raw) if raw else None
-                    except (ValueError, UnicodeDecodeError):
-                        answer = None
-                    raise send_error_from(
-                        response.status,
-                        self._scrub(answer),
-                        retry_after=_retry_after(response.headers),
-                    )
+                    answer = _json(await response.read())
+                    raise self._failure(response.status, answer, response.headers)
                 if (response.content_length or 0) > self._max_media_bytes:
                     raise MediaTooLarge(response.content_length, self._max_media_bytes)
                 chunks: list[bytes] = []
@@ -959,6 +970,13 @@ class WhatsAppChannel(Channel):
             log.info("whatsapp: ignoring a notification about %r", data.get("object"))
             return []
         return parse_notification(data, phone_number_id=str(self.settings.phone_number_id) or None)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _text(text: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from channels import Channel, Event, InboundMessage, channel_class
-from hub.config import Config, ConfigError
+from hub.config import Config
 from hub.conversations import Conversations
 from hub.db import close_database, open_database
 from hub.dispatch import Dispatcher
@@ -24,8 +24,8 @@ from hub.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
-# Channels this version can run; WhatsApp arrives with its own module.
-AVAILABLE_CHANNELS = ("sandbox", "telegram")
+# Channels this version can run.
+AVAILABLE_CHANNELS = ("sandbox", "telegram", "whatsapp")
 
 
 @dataclass
@@ -55,11 +55,6 @@ class Hub:
             if settings.enabled:
                 self.channels[name] = channel_class(name)(
                     settings, self.receive, public_url=self.config.hub.public_url
-                )
-        for name in ("telegram", "whatsapp"):
-            if getattr(self.config, name).enabled and name not in AVAILABLE_CHANNELS:
-                raise ConfigError(
-                    f"{name}.enabled", "this channel is not available in this version"
                 )
         self.sender = Sender(
             self.channels,

@@ -490,7 +490,10 @@ def test_subscription_handshake_refused(params: dict[str, str], status: int) -> 
     ("params", "expected"),
     [
         (["Kerja bakti"], ["Kerja bakti"]),
-        (["Rapat\nRT 03", "Bawa\tKTP    dan     KK\r\n\nJam 7"], ["Rapat RT 03", "Bawa KTP dan KK Jam 7"]),
+        (
+            ["Rapat\nRT 03", "Bawa\tKTP    dan     KK\r\n\nJam 7"],
+            ["Rapat RT 03", "Bawa KTP dan KK Jam 7"],
+        ),
         (["", "   \n"], ["-", "-"]),
         (["a" * 10, "b" * 900], ["a" * 10, "b" * 789 + "…"]),
         (["a" * 500, "b" * 500], ["a" * 399 + "…", "b" * 399 + "…"]),
@@ -522,7 +525,7 @@ async def open_channel(fake: FakeGraphAPI) -> AsyncIterator[OpenChannel]:
 
     async def open_(channel_kwargs: Any = None, **values: Any) -> WhatsAppChannel:
         channel = WhatsAppChannel(
-            settings(api_base_url=fake.url, **values),
+            settings(**{"api_base_url": fake.url, **values}),
             Sink(),
             clock=lambda: NOW,
             **(channel_kwargs or {}),
@@ -612,7 +615,7 @@ async def test_four_to_ten_buttons_make_a_list(
                         {"id": "menu:2", "title": "Jadwal posyandu"},
                         {
                             "id": "menu:3",
-                            "title": "Hubungi pengurus kelur…",
+                            "title": "Hubungi pengurus kelura…",
                             "description": "Hubungi pengurus kelurahan",
                         },
                     ]
@@ -1003,6 +1006,23 @@ async def test_permission_missing_on_the_number(
     )
 
 
+async def test_start_with_a_phone_number_id_meta_does_not_know(open_channel: OpenChannel) -> None:
+    channel = await open_channel(phone_number_id="108000000000001")
+    reason = await channel.ready()
+    assert reason is not None and reason.startswith("WhatsApp channel down: 100 ")
+
+
+async def test_start_while_the_app_is_throttled_probes_again(
+    fake: FakeGraphAPI, open_channel: OpenChannel
+) -> None:
+    fake.fail(4, endpoint="phone")
+    channel = await open_channel()
+    reason = await channel.ready()
+    assert reason is not None and reason.startswith("cannot reach the WhatsApp Graph API: 4 ")
+    channel._next_probe = 0.0
+    assert await channel.ready() is None
+
+
 async def test_unreachable_graph_api_recovers(open_channel: OpenChannel) -> None:
     later = FakeGraphAPI()
     url = await later.start()
@@ -1065,6 +1085,7 @@ async def test_send_before_start(fake: FakeGraphAPI) -> None:
 async def test_answer_marks_the_tapped_message_read(
     fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="channels.whatsapp")
     channel = await open_channel()
     [tap] = channel.parse_webhook(fixture("button_reply"))
     assert isinstance(tap, InboundMessage)
@@ -1143,6 +1164,19 @@ async def test_download_media(fake: FakeGraphAPI, open_channel: OpenChannel) -> 
     with pytest.raises(SendError) as caught:
         await channel.download_media("1234")
     assert caught.value.reason == SendErrorReason.REJECTED
+
+
+async def test_download_with_a_revoked_token_takes_the_channel_down(
+    fake: FakeGraphAPI, open_channel: OpenChannel
+) -> None:
+    channel = await open_channel()
+    media_id = fake.add_media(b"foto")
+    fake.fail(190, endpoint="download")
+    with pytest.raises(SendError) as caught:
+        await channel.download_media(media_id)
+    assert caught.value.reason == SendErrorReason.BAD_CONFIG
+    reason = await channel.ready()
+    assert reason is not None and reason.startswith("WhatsApp channel down: 190 ")
 
 
 async def test_download_refuses_files_over_the_limit(
