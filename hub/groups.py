@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hub import audit
 from hub.areas import is_within
+from hub.auth import Scope
 from hub.members import new_invite_code
 from models import Area, GroupChat, GroupLinkCode, User
 
@@ -26,7 +27,8 @@ class LinkCode:
 
     @property
     def instruction(self) -> str:
-        return f"HUBUNGKAN {self.code}"
+        # A Telegram bot in privacy mode (the default) sees only /commands in a group.
+        return f"/hubungkan {self.code}"
 
 
 async def create_link_code(area: Area, user: User | None, now: dt.datetime) -> LinkCode:
@@ -80,3 +82,9 @@ async def groups_for(areas: Sequence[Area], channels: Collection[str]) -> list[G
         "area"
     )
     return [g for g in groups if is_within(g.area.path_key, keys)]
+
+
+async def linked_groups(scope: Scope) -> list[GroupChat]:
+    """The group chats linked to areas the user may see, with their area, oldest link first."""
+    groups = await GroupChat.filter(removed_at=None).select_related("area").order_by("id")
+    return [g for g in groups if scope.covers(g.area.path_key)]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import tortoise_test_context
+from tortoise.context import TortoiseContext, tortoise_test_context
 
 from hub import auth
 from hub.app import HUB, Hub, create_app
@@ -21,6 +23,7 @@ from hub.config import Config
 from models.config import MODEL_MODULES
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test_{}")
+SERVER_URL = POSTGRES_URL.rsplit("/", 1)[0]  # the server itself, to drop test databases
 
 
 # Network guard ------------------------------------------------------------------------------
@@ -122,6 +125,26 @@ def _db_url(kind: str, postgres_available: bool) -> str:
     return POSTGRES_URL
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(url: str) -> AsyncIterator[TortoiseContext]:
+    """tortoise_test_context, plus dropping the PostgreSQL database it created.
+
+    Tortoise creates a database per context but never drops it: thousands of test runs would
+    fill the server's disk.
+    """
+    async with tortoise_test_context(MODEL_MODULES, db_url=url) as ctx:
+        client = ctx.db()
+        name = getattr(client, "database", None) if url.startswith("postgres") else None
+        yield ctx
+        await client.close()
+    if name:
+        admin = await asyncpg.connect(f"{SERVER_URL}/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_kind(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -133,7 +156,7 @@ async def db(db_kind: str, postgres_available: bool) -> AsyncIterator[str]:
     # Tortoise caches insert statements per connection name, not per dialect: a SQLite test
     # followed by a PostgreSQL one in the same process would reuse "?" placeholders.
     EXECUTOR_CACHE.clear()
-    async with tortoise_test_context(MODEL_MODULES, db_url=_db_url(db_kind, postgres_available)):
+    async with fresh_database(_db_url(db_kind, postgres_available)):
         yield db_kind
 
 

@@ -1,17 +1,33 @@
-"""The staff dashboard: login, CSRF, composing, the broadcast pages and the sandbox phone."""
+"""The staff dashboard: login, CSRF, composing, the broadcast pages, groups, join requests and the
+sandbox phone."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub, create_app
 from hub.broadcasts import delivery_counts
-from models import Broadcast, BroadcastStatus, User, UserRole, WebSession
+from hub.groups import LINK_CODE_DAYS, LinkCode
+from hub.web import dashboard
+from models import (
+    AuditLog,
+    Broadcast,
+    BroadcastStatus,
+    GroupChat,
+    GroupLinkCode,
+    JoinRequest,
+    User,
+    UserRole,
+    WebSession,
+)
 from tests.conftest import make_config
 from tests.factories import PASSWORD, make_area, make_member, make_user
+from tests.test_messenger_features import FakeChat, inbound, receive
 
 LOA_BAKUNG = "Sungai Kunjang/Loa Bakung"
 KARANG_ASAM = "Sungai Kunjang/Karang Asam"
@@ -552,3 +568,273 @@ async def test_hostile_input_gets_no_server_error(client: TestClient) -> None:
         "/static/nothing.css",
     ):
         assert (await client.get(path)).status == 404, path
+
+
+# Groups and link codes -----------------------------------------------------------------------
+
+# 08.15 WITA on 7 January 2030.
+LINKED_AT = dt.datetime(2030, 1, 7, 0, 15, tzinfo=dt.UTC)
+
+
+async def make_group(area: str, title: str, address: str, **fields: object) -> GroupChat:
+    return await GroupChat.create(
+        channel="telegram",
+        address=address,
+        title=title,
+        area=await make_area(area),
+        linked_at=LINKED_AT,
+        **fields,
+    )
+
+
+async def request_code(client: TestClient, area: str, **extra: str) -> tuple[int, str]:
+    token = await csrf_token(client)
+    data = {"csrf_token": token, "area": area} | extra
+    resp = await client.post("/groups/link-codes", data=data, allow_redirects=False)
+    return resp.status, await resp.text()
+
+
+@pytest.mark.parametrize("role", [UserRole.ADMIN, UserRole.STAFF])
+async def test_groups_page_lists_linked_groups_with_local_times(
+    client: TestClient, role: UserRole
+) -> None:
+    await make_group(LOA_BAKUNG, "Ketua RT Loa Bakung", "-1001")
+    await make_group(LOA_BAKUNG, "Grup lama", "-1002", removed_at=LINKED_AT)
+    await log_in(client, role, areas=("Sungai Kunjang",) if role == UserRole.STAFF else ())
+
+    resp = await client.get("/groups")
+    assert resp.status == 200
+    page = await resp.text()
+    assert 'href="/groups" aria-current="page"' in page
+    assert "Ketua RT Loa Bakung" in page and "Telegram" in page and LOA_BAKUNG in page
+    assert "7 Jan 2030, 08.15" in page and "Terhubung sejak (WITA)" in page
+    assert "Grup lama" not in page  # the hub was removed from it
+    assert 'action="/groups/link-codes"' in page
+    assert f'<option value="{LOA_BAKUNG}">' in page
+    assert "Content-Security-Policy" in resp.headers
+
+
+async def test_groups_page_without_groups_or_areas(client: TestClient) -> None:
+    await log_in(client)
+    page = await (await client.get("/groups")).text()
+    assert "Belum ada grup yang terhubung" in page
+    assert "Impor roster terlebih dahulu" in page and "<select" not in page
+
+
+async def test_groups_are_filtered_by_the_users_areas(client: TestClient) -> None:
+    await make_group(LOA_BAKUNG, "Grup Loa Bakung", "-1001")
+    await make_group(f"{LOA_BAKUNG}/RT 001", "Grup RT 001", "-1002")
+    await make_group(KARANG_ASAM, "Grup Karang Asam", "-1003")
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+
+    page = await (await client.get("/groups")).text()
+    assert "Grup Loa Bakung" in page and "Grup RT 001" in page
+    assert "Grup Karang Asam" not in page
+    assert KARANG_ASAM not in page  # not in the table, not among the form's areas
+    assert 'value="Sungai Kunjang"' not in page
+    # A closed select shows one option: an RT's label names its kelurahan.
+    assert f'<option value="{LOA_BAKUNG}">Kelurahan Loa Bakung</option>' in page
+    assert f'<option value="{LOA_BAKUNG}/RT 001">Loa Bakung › RT 001</option>' in page
+
+
+async def test_the_form_creates_a_link_code_and_shows_the_instruction(
+    client: TestClient, hub: Hub
+) -> None:
+    await make_area(f"{LOA_BAKUNG}/RT 001")
+    user = await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+
+    status, page = await request_code(client, LOA_BAKUNG.lower())  # paths ignore case
+    assert status == 200
+    row = await GroupLinkCode.get().select_related("area")
+    assert (row.area.path, row.created_by_id, row.used_at) == (LOA_BAKUNG, user.id, None)
+    assert await AuditLog.filter(action="group.link_code", target=LOA_BAKUNG).exists()
+
+    instruction = LinkCode(row.code, LOA_BAKUNG, row.expires_at).instruction
+    assert row.code in instruction
+    assert f'<code class="instruction">{html.escape(instruction)}</code>' in page
+    assert f'<p class="link-code">{row.code}</p>' in page
+    assert f"Kode penghubung untuk {LOA_BAKUNG}" in page
+    expires = row.expires_at.astimezone(hub.config.tz)
+    assert expires - row.created_at.astimezone(hub.config.tz) <= dt.timedelta(days=LINK_CODE_DAYS)
+    assert f"Berlaku sampai {dashboard._when(row.expires_at, hub.config.tz)} WITA" in page
+    assert f'<option value="{LOA_BAKUNG}" selected>' in page
+
+    # Another code for another area of the scope: one more row, the first one untouched.
+    status, page = await request_code(client, f"{LOA_BAKUNG}/RT 001")
+    assert status == 200
+    assert await GroupLinkCode.all().count() == 2
+
+
+async def test_the_instruction_on_the_page_links_the_group(client: TestClient, hub: Hub) -> None:
+    """Sent in a group as shown, the instruction links it; the group then shows on the page."""
+    chat = FakeChat(hub.receive)
+    hub.channels[FakeChat.name] = chat
+    await make_area(LOA_BAKUNG)
+    await log_in(client)
+    _, page = await request_code(client, LOA_BAKUNG)
+    match = re.search(r'<code class="instruction">([^<]+)</code>', page)
+    assert match, page
+    await receive(
+        hub,
+        inbound(
+            "fakechat",
+            "-100777",
+            html.unescape(match.group(1)),
+            sender="tg-admin",
+            in_group=True,
+            extra={"chat_title": "RT se-Loa Bakung"},
+        ),
+    )
+    group = await GroupChat.get(address="-100777").select_related("area")
+    assert group.area.path == LOA_BAKUNG
+    page = await (await client.get("/groups")).text()
+    assert "RT se-Loa Bakung" in page
+
+
+async def test_link_code_form_errors_create_nothing(client: TestClient) -> None:
+    await make_area(LOA_BAKUNG)
+    await make_area(KARANG_ASAM)
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+    for area, message in (
+        ("", "Pilih wilayah grup."),
+        ("Sungai Kunjang/Tidak Ada", "Wilayah yang dipilih tidak dikenal."),
+        ("Loa Bakung", "Wilayah yang dipilih tidak dikenal."),  # a path, not a name
+        (KARANG_ASAM, "Wilayah yang dipilih berada di luar wilayah Anda."),
+        ("Sungai Kunjang", "Wilayah yang dipilih berada di luar wilayah Anda."),
+        ("x" * 5000 + "\x00", "Wilayah yang dipilih tidak dikenal."),
+    ):
+        status, page = await request_code(client, area)
+        assert status == 422, area
+        assert message in page and 'aria-invalid="true"' in page
+        assert 'class="instruction"' not in page
+    assert await GroupLinkCode.all().count() == 0
+
+
+async def test_link_code_needs_the_csrf_token(client: TestClient) -> None:
+    await make_area(LOA_BAKUNG)
+    await log_in(client)
+    for data in ({"area": LOA_BAKUNG}, {"area": LOA_BAKUNG, "csrf_token": "salah"}):
+        resp = await client.post("/groups/link-codes", data=data, allow_redirects=False)
+        assert resp.status == 403
+        assert "token keamanan tidak cocok" in await resp.text()
+    assert await GroupLinkCode.all().count() == 0
+
+
+async def test_logged_out_group_and_join_request_pages_go_to_login(client: TestClient) -> None:
+    for path in ("/groups", "/join-requests"):
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == f"/login?next={path}"
+    resp = await client.post("/groups/link-codes", data={"area": LOA_BAKUNG}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/login"
+    assert await GroupLinkCode.all().count() == 0
+
+
+async def test_officials_see_groups_but_cannot_create_codes_or_see_join_requests(
+    client: TestClient,
+) -> None:
+    await make_group(LOA_BAKUNG, "Ketua RT Loa Bakung", "-1001")
+    await JoinRequest.create(channel="telegram", address="tg-1", name="Orang Asing")
+    await log_in(client, UserRole.OFFICIAL, areas=(LOA_BAKUNG,))
+
+    page = await (await client.get("/groups")).text()
+    assert "Ketua RT Loa Bakung" in page
+    assert "/groups/link-codes" not in page and "<select" not in page
+    assert 'href="/join-requests"' not in page and "nav-count" not in page
+
+    status, page = await request_code(client, LOA_BAKUNG)
+    assert status == 403 and "hanya dapat melihat" in page
+    assert await GroupLinkCode.all().count() == 0
+
+    resp = await client.get("/join-requests")
+    assert resp.status == 403
+    assert "Orang Asing" not in await resp.text()
+
+
+# Join requests -------------------------------------------------------------------------------
+
+
+async def test_join_requests_show_the_pending_ones_only(client: TestClient, hub: Hub) -> None:
+    pending = await JoinRequest.create(
+        channel="whatsapp",
+        address="wa-6281255501234",
+        name="Bu <Sri>",
+        phone="+6281255501234",
+        first_text="Saya ketua RT 005\nmohon didaftarkan",
+    )
+    await JoinRequest.create(channel="telegram", address="tg-2", name="Pak Tanpa Nomor")
+    await JoinRequest.create(
+        channel="telegram",
+        address="tg-3",
+        name="Pak Sudah Terdaftar",
+        resolved_at=dt.datetime.now(dt.UTC),
+    )
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+
+    resp = await client.get("/join-requests")
+    assert resp.status == 200
+    page = await resp.text()
+    assert 'href="/join-requests" aria-current="page"' in page
+    assert "Bu &lt;Sri&gt;" in page and "Bu <Sri>" not in page
+    assert "+6281255501234" in page and "WhatsApp" in page
+    assert "Saya ketua RT 005\nmohon didaftarkan" in page
+    assert f"{dashboard._when(pending.created_at, hub.config.tz)}" in page
+    assert "Pak Tanpa Nomor" in page and "belum dibagikan" in page
+    assert "Pak Sudah Terdaftar" not in page
+    assert "Menunggu (2)" in page
+    assert "hub roster import" in page and "DAFTAR KODE" in page  # how to resolve them
+
+
+async def test_join_requests_page_when_none_wait(client: TestClient) -> None:
+    await log_in(client)
+    page = await (await client.get("/join-requests")).text()
+    assert "Tidak ada permintaan yang menunggu." in page
+    assert "nav-count" not in page
+
+
+# The navigation's badge ----------------------------------------------------------------------
+
+
+async def test_the_navigation_counts_pending_join_requests(client: TestClient) -> None:
+    for n in range(3):
+        await JoinRequest.create(channel="telegram", address=f"tg-{n}", name=f"Orang {n}")
+    await JoinRequest.create(
+        channel="telegram", address="tg-done", resolved_at=dt.datetime.now(dt.UTC)
+    )
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+    for path in ("/", "/groups", "/join-requests", "/broadcasts/new", "/sandbox"):
+        page = await (await client.get(path)).text()
+        assert 'class="nav-count" data-pending="3">3<' in page, path
+    # Error pages keep the navigation too.
+    page = await (await client.get("/broadcasts/999")).text()
+    assert 'data-pending="3"' in page
+
+    await JoinRequest.filter(address="tg-0").update(resolved_at=dt.datetime.now(dt.UTC))
+    page = await (await client.get("/groups")).text()
+    assert 'data-pending="2"' in page
+
+    await JoinRequest.all().update(resolved_at=dt.datetime.now(dt.UTC))
+    page = await (await client.get("/groups")).text()
+    assert 'href="/join-requests"' in page and "nav-count" not in page
+
+
+async def test_the_badge_costs_one_count_per_page_and_none_elsewhere(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted: list[str] = []
+    real = dashboard._pending_join_requests
+
+    async def counting(request: object) -> int:
+        counted.append(getattr(request, "path", ""))
+        return await real(request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard, "_pending_join_requests", counting)
+    await JoinRequest.create(channel="telegram", address="tg-1")
+    await log_in(client)
+    counted.clear()
+
+    await client.get("/groups")
+    assert counted == ["/groups"]
+    counted.clear()
+    await client.get("/broadcasts/live")  # polled by the page's script: no badge, no query
+    await client.post("/logout", data={"csrf_token": "salah"})
+    assert counted == ["/logout"]  # the 403 page is a page with the navigation

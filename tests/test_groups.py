@@ -116,7 +116,7 @@ async def test_staff_get_a_link_code_for_an_area_in_their_scope(
     assert resp.status == 201, await resp.text()
     body = await resp.json()
     assert body["area"] == AREA
-    assert body["instruction"] == f"HUBUNGKAN {body['code']}"
+    assert body["instruction"] == f"/hubungkan {body['code']}"
     expires = dt.datetime.fromisoformat(body["expires_at"])
     assert before + dt.timedelta(days=LINK_CODE_DAYS) <= expires
     assert expires <= dt.datetime.now(dt.UTC) + dt.timedelta(days=LINK_CODE_DAYS)
@@ -202,7 +202,7 @@ def test_hub_group_code_prints_a_working_code(
     out, err = capsys.readouterr()
     code = out.strip()
     assert out == code + "\n" and len(code) == 8
-    assert f"HUBUNGKAN {code}" in err and AREA in err
+    assert f"/hubungkan {code}" in err and AREA in err
 
     async def stored() -> tuple[str, bool]:
         row = await GroupLinkCode.get(code=code).select_related("area")

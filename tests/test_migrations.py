@@ -16,16 +16,13 @@ import pytest_asyncio
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import tortoise_test_context
 
 from hub.db import apply_migrations, close_database, open_database
 from models import Area, AreaKind, Member
-from models.config import MODEL_MODULES
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, SERVER_URL, fresh_database
 
 # Tables that belong to the tools, not to the models.
 TOOL_TABLES = {"tortoise_migrations", "sqlite_sequence"}
-SERVER_URL = POSTGRES_URL.rsplit("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,7 @@ async def reference_schema(kind: str, tmp_path: Path) -> Schema:
     """The schema Tortoise's generate_schemas makes straight from the models."""
     EXECUTOR_CACHE.clear()
     url = f"sqlite://{tmp_path}/generated.sqlite3" if kind == "sqlite" else POSTGRES_URL
-    async with tortoise_test_context(MODEL_MODULES, db_url=url) as ctx:
+    async with fresh_database(url) as ctx:
         schema = await describe(ctx.db(), kind)
     EXECUTOR_CACHE.clear()
     return schema

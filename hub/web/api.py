@@ -25,7 +25,7 @@ from hub.broadcasts import (
     get_broadcast,
 )
 from hub.errors import Forbidden, HubError, NotFound, UnsupportedMediaType, ValidationFailed
-from hub.groups import create_link_code
+from hub.groups import create_link_code, linked_groups
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.web.openapi import (
     BROADCAST_CREATE,
@@ -34,7 +34,7 @@ from hub.web.openapi import (
     SANDBOX_ACT,
     openapi_document,
 )
-from models import Broadcast, GroupChat, JoinRequest, User
+from models import Broadcast, JoinRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -252,8 +252,7 @@ async def post_cancel(request: web.Request) -> web.Response:
 
 
 async def list_groups(request: web.Request) -> web.Response:
-    scope: Scope = request[SCOPE]
-    groups = await GroupChat.filter(removed_at=None).select_related("area").order_by("id")
+    groups = await linked_groups(request[SCOPE])
     return web.json_response(
         {
             "groups": [
@@ -265,7 +264,6 @@ async def list_groups(request: web.Request) -> web.Response:
                     "linked_at": g.linked_at.isoformat(),
                 }
                 for g in groups
-                if scope.covers(g.area.path_key)
             ]
         }
     )

@@ -1,4 +1,4 @@
-"""The staff dashboard: session login, broadcasts and the sandbox phone, as HTML pages under "/".
+"""The staff dashboard: session login, broadcasts, groups, join requests and the sandbox phone.
 
 Routes sit on the main app next to /healthz, /metrics and /api/v1; each handler is wrapped by
 `page()`, which does the session check, CSRF on every POST, error pages and security headers.
@@ -27,6 +27,7 @@ from multidict import MultiDictProxy
 
 from channels.sandbox import PhoneMessage, SandboxChannel, SandboxError
 from hub.app import HUB, Hub
+from hub.areas import UnknownArea, area_by_path
 from hub.auth import (
     LoginThrottled,
     Scope,
@@ -46,8 +47,9 @@ from hub.broadcasts import (
     get_broadcast,
 )
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
+from hub.groups import LINK_CODE_DAYS, LinkCode, create_link_code, linked_groups
 from hub.members import current_area_path, get_member, members_in
-from models import Area, Broadcast, BroadcastStatus, Member, WebSession
+from models import Area, Broadcast, BroadcastStatus, JoinRequest, Member, WebSession
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ LOGIN_COOKIE = "bw_login_csrf"  # double-submit token that protects the login fo
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LIST_LIMIT = 50
+JOIN_REQUEST_LIMIT = 500  # as many as GET /api/v1/join-requests lists
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -101,6 +104,7 @@ TEXTS = {
     "sandbox_failed": "Aksi tidak dapat dilakukan di ponsel simulasi.",
     "sandbox_no_button": "Tombol itu tidak ada lagi di ponsel ini.",
     "sandbox_empty": "Ketik pesan atau tekan salah satu tombol.",
+    "group_area_empty": "Pilih wilayah grup.",
 }
 
 FORM_FIELDS = ("summary", "form", "title", "text", "areas")
@@ -179,14 +183,25 @@ def _context(request: web.Request) -> dict[str, Any]:
         "sandbox_enabled": _sandbox(hub) is not None,
         "tz_label": dt.datetime.now(hub.config.tz).tzname(),
         "nav": "",
+        "pending_requests": 0,
     }
 
 
-def render(
+async def _pending_join_requests(request: web.Request) -> int:
+    """The navigation's badge: one COUNT of unresolved join requests, for staff and admins."""
+    scope = request.get(SCOPE)
+    if scope is None or not scope.can_write:
+        return 0
+    return await JoinRequest.filter(resolved_at=None).count()
+
+
+async def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
     """A template rendered with the common context."""
-    html = _env.get_template(template).render(**(_context(request) | values))
+    context = _context(request)
+    context["pending_requests"] = await _pending_join_requests(request)
+    html = _env.get_template(template).render(**(context | values))
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -200,10 +215,10 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"code": str(status), "message": message}}, status=status)
 
 
-def _error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+async def _error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
     if _wants_json(request):
         return _json_error(status, message)
-    return render(request, "error.html", status=status, message=message)
+    return await render(request, "error.html", status=status, message=message)
 
 
 def _hub_error_text(exc: HubError) -> str:
@@ -292,9 +307,9 @@ def page(*, login: bool = True) -> Callable[[Handler], Handler]:
             try:
                 response = await _guarded(request, handler, login)
             except Refused as exc:
-                response = _error_page(request, exc.status, TEXTS[exc.key])
+                response = await _error_page(request, exc.status, TEXTS[exc.key])
             except HubError as exc:
-                response = _error_page(request, exc.status, _hub_error_text(exc))
+                response = await _error_page(request, exc.status, _hub_error_text(exc))
             return _secure(response)
 
         return wrapped
@@ -324,7 +339,7 @@ def _require_write(request: web.Request) -> Scope:
 # Login and logout -----------------------------------------------------------------------------
 
 
-def _login_form(
+async def _login_form(
     request: web.Request,
     *,
     status: int = 200,
@@ -336,7 +351,7 @@ def _login_form(
     token = request.cookies.get(LOGIN_COOKIE, "")
     if status == 403 or len(token) < 32:
         token = secrets.token_urlsafe(24)
-    response = render(
+    response = await render(
         request,
         "login.html",
         status=status,
@@ -360,7 +375,7 @@ def _login_form(
 async def login_page(request: web.Request) -> web.StreamResponse:
     if await _current_session(request) is not None:
         return redirect(_safe_next(request.query.get("next", "/")), 302)
-    return _login_form(request, next_path=request.query.get("next", "/"))
+    return await _login_form(request, next_path=request.query.get("next", "/"))
 
 
 @page(login=False)
@@ -371,15 +386,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     next_path = _safe_next(_field(form, "next") or "/")
     retry = functools.partial(_login_form, request, username=username, next_path=next_path)
     if not _same(_field(form, CSRF_FIELD), request.cookies.get(LOGIN_COOKIE, "")):
-        return retry(status=403, error=TEXTS["login_expired"])
+        return await retry(status=403, error=TEXTS["login_expired"])
     try:
         user = await check_password(username, _field(form, "password"), hub.clock())
     except LoginThrottled as exc:
         seconds = max(1, math.ceil(exc.retry_after))
         error = TEXTS["login_throttled"].format(seconds=seconds)
-        return retry(status=429, error=error)
+        return await retry(status=429, error=error)
     if user is None:
-        return retry(status=422, error=TEXTS["login_failed"])
+        return await retry(status=422, error=TEXTS["login_failed"])
 
     old = request.cookies.get(SESSION_COOKIE)
     if old:
@@ -447,7 +462,7 @@ async def _visible_broadcasts(request: web.Request) -> list[dict[str, Any]]:
 @page()
 async def broadcast_list(request: web.Request) -> web.StreamResponse:
     broadcasts = await _visible_broadcasts(request)
-    return render(request, "broadcasts.html", nav="broadcasts", broadcasts=broadcasts)
+    return await render(request, "broadcasts.html", nav="broadcasts", broadcasts=broadcasts)
 
 
 @page()
@@ -482,7 +497,7 @@ async def broadcast_detail(request: web.Request) -> web.StreamResponse:
     tz = _hub(request).config.tz
     broadcast = await get_broadcast(_path_id(request), request[SCOPE])
     notice = request.query.get("notice", "")
-    return render(
+    return await render(
         request,
         "broadcast.html",
         nav="broadcasts",
@@ -556,7 +571,7 @@ async def _compose_form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return await render(
         request,
         "compose.html",
         status=status,
@@ -608,6 +623,116 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         return await _compose_form(request, values, errors, status=422)
     hub.sender.wake()
     return redirect(f"/broadcasts/{broadcast.id}?notice=created")
+
+
+# Groups and link codes ------------------------------------------------------------------------
+
+
+async def _linked_groups(scope: Scope, tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
+    """The linked group chats in the user's areas (as GET /api/v1/groups lists them)."""
+    visible = await linked_groups(scope)
+    visible.sort(key=lambda g: (g.area.path_key.split("/"), g.title.lower()))
+    return [
+        {
+            "channel": CHANNELS.get(g.channel, g.channel),
+            "title": g.title,
+            "area": g.area.path,
+            "linked_at": _when(g.linked_at, tz),
+        }
+        for g in visible
+    ]
+
+
+def _link_view(link: LinkCode, tz: zoneinfo.ZoneInfo) -> dict[str, Any]:
+    return {
+        "code": link.code,
+        "area": link.area,
+        "instruction": link.instruction,
+        "expires": _when(link.expires_at, tz),
+    }
+
+
+async def _groups_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    chosen: str = "",
+    error: str = "",
+    link: LinkCode | None = None,
+) -> web.Response:
+    hub = _hub(request)
+    scope = request[SCOPE]
+    areas = await _areas_in_scope(scope) if scope.can_write else []
+    for area in areas:
+        # A closed select shows one option alone: "RT 001" needs its kelurahan to mean anything.
+        parts = area["path"].split("/")
+        area["option"] = area["label"] if len(parts) <= 2 else " › ".join(parts[1:])
+    return await render(
+        request,
+        "groups.html",
+        status=status,
+        nav="groups",
+        groups=await _linked_groups(scope, hub.config.tz),
+        areas=areas,
+        chosen=chosen,
+        error=error,
+        link=_link_view(link, hub.config.tz) if link else None,
+        link_days=LINK_CODE_DAYS,
+        bot_username=hub.config.telegram.bot_username,
+    )
+
+
+@page()
+async def groups_page(request: web.Request) -> web.StreamResponse:
+    return await _groups_page(request)
+
+
+@page()
+async def link_code_submit(request: web.Request) -> web.StreamResponse:
+    """A one-time code for a group of an area in the user's scope, shown once on the page."""
+    scope = _require_write(request)
+    hub = _hub(request)
+    chosen = _field(await request.post(), "area")
+    retry = functools.partial(_groups_page, request, status=422, chosen=chosen)
+    if not chosen.strip():
+        return await retry(error=TEXTS["group_area_empty"])
+    try:
+        area = await area_by_path(chosen)
+        scope.require_area(area)
+    except UnknownArea:
+        return await retry(error=TEXTS["areas_unknown"])
+    except Forbidden:
+        return await retry(error=TEXTS["areas_forbidden"])
+    link = await create_link_code(area, request[SESSION].user, hub.clock())
+    return await _groups_page(request, chosen=area.path, link=link)
+
+
+# Join requests --------------------------------------------------------------------------------
+
+
+@page()
+async def join_requests_page(request: web.Request) -> web.StreamResponse:
+    """Unresolved join requests, oldest first (as GET /api/v1/join-requests lists them)."""
+    _require_write(request)  # strangers' numbers are for the staff who onboard them
+    tz = _hub(request).config.tz
+    pending = await JoinRequest.filter(resolved_at=None).order_by("id").limit(JOIN_REQUEST_LIMIT)
+    rows = [
+        {
+            "channel": CHANNELS.get(r.channel, r.channel),
+            "name": r.name,
+            "phone": r.phone or "",
+            "first_text": r.first_text,
+            "created": _when(r.created_at, tz),
+        }
+        for r in pending
+    ]
+    return await render(
+        request,
+        "join_requests.html",
+        nav="join_requests",
+        requests=rows,
+        truncated=len(rows) == JOIN_REQUEST_LIMIT,
+    )
 
 
 # The sandbox phone ----------------------------------------------------------------------------
@@ -698,14 +823,14 @@ async def sandbox_list(request: web.Request) -> web.StreamResponse:
                 "unread": sum(not m.read for m in received),
             }
         )
-    return render(request, "sandbox.html", nav="sandbox", phones=phones)
+    return await render(request, "sandbox.html", nav="sandbox", phones=phones)
 
 
 async def _phone_page(
     request: web.Request, *, status: int = 200, error: str = "", typed: str = ""
 ) -> web.Response:
     channel, member, address = await _phone(request)
-    return render(
+    return await render(
         request,
         "phone.html",
         status=status,
@@ -782,6 +907,9 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get(r"/broadcasts/{id:\d{1,9}}", broadcast_detail),
         web.get(r"/broadcasts/{id:\d{1,9}}/live", broadcast_live),
         web.post(r"/broadcasts/{id:\d{1,9}}/cancel", broadcast_cancel),
+        web.get("/groups", groups_page),
+        web.post("/groups/link-codes", link_code_submit),
+        web.get("/join-requests", join_requests_page),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

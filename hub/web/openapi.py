@@ -344,7 +344,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/groups/link-codes": {
                 "post": _op(
-                    "A one-time code: sent in a group as `HUBUNGKAN <code>`, it links the group",
+                    "A one-time code: sent in a group as `/hubungkan <code>`, it links the group",
                     {
                         "201": _json(_ref("LinkCode"), "Created"),
                         "422": {"$ref": "#/components/responses/Invalid"},
