@@ -12,6 +12,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
+from tortoise.expressions import Q
+
 from channels import InboundKind, InboundMessage
 from hub.config import Config
 from hub.deliveries import acknowledge, is_ack_payload, note_evidence
@@ -52,7 +54,8 @@ def parse_command(text: str) -> tuple[str | None, str, str | None]:
     cleaned = text.strip().lstrip("/")
     if not cleaned:
         return None, "", None
-    first, _, rest = cleaned.partition(" ")
+    first, *more = cleaned.split(None, 1)  # any whitespace: "DAFTAR\nAB12CD34" from a phone
+    rest = more[0] if more else ""
     word = _WORD.sub("", first.split("@", 1)[0]).upper()  # "/start@bot" → START
     if word in KEYWORDS:
         return KEYWORDS[word], rest.strip(), None
@@ -142,7 +145,12 @@ class Conversations:
         if address is None:
             await self._from_stranger(event)
             return
-        await ChannelAddress.filter(id=address.id).update(last_inbound_at=now)
+        # The message's own time, not ours: a webhook Meta retries after an outage must not open
+        # a 24-hour window that closed long ago, nor an old one move a newer time back.
+        wrote_at = min(event.received_at, now)
+        await ChannelAddress.filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=wrote_at), id=address.id
+        ).update(last_inbound_at=wrote_at)
         member = address.member
 
         if event.kind == InboundKind.BUTTON:
@@ -302,13 +310,17 @@ class Conversations:
     async def _from_stranger(self, event: InboundMessage) -> None:
         command, argument, _ = parse_command(event.text)
         if command == "join" or (command == "start" and argument):
-            code = argument.strip().upper()
+            code = "".join(argument.split()).upper()  # "ab12 cd34" as read out is the same code
             member = await Member.get_or_none(invite_code=code) if code else None
             if member is None:
                 await self.reply(event, None, "bad_code", code=code[:20])
                 return
+            # They just wrote: platforms with a free-text window (WhatsApp) may answer freely.
             await ChannelAddress.create(
-                member=member, channel=event.channel, address=event.sender_address
+                member=member,
+                channel=event.channel,
+                address=event.sender_address,
+                last_inbound_at=min(event.received_at, self.clock()),
             )
             if member.preferred_channel is None:
                 await Member.filter(id=member.id).update(preferred_channel=event.channel)

@@ -10,6 +10,7 @@ from hub.areas import within
 from hub.auth import Scope
 from hub.config import Config
 from hub.errors import NotFound
+from hub.phone import InvalidPhone, normalize_phone
 from models import Area, AreaKind, ChannelAddress, Member, Seat
 
 # Invite codes avoid letters and digits that are easily confused when read aloud or typed.
@@ -28,9 +29,17 @@ def invite_links(config: Config, code: str) -> dict[str, str | None]:
         if config.telegram.bot_username
         else None
     )
-    digits = "".join(ch for ch in config.whatsapp.business_phone if ch.isdigit())
+    digits = _international_digits(config.whatsapp.business_phone)
     whatsapp = f"https://wa.me/{digits}?text={quote(f'DAFTAR {code}')}" if digits else None
     return {"code": code, "telegram_link": telegram, "whatsapp_link": whatsapp}
+
+
+def _international_digits(phone: str) -> str:
+    """The number as wa.me takes it: international, digits only ("0811 ..." is "62811...")."""
+    try:
+        return normalize_phone(phone).removeprefix("+")
+    except InvalidPhone:
+        return "".join(ch for ch in phone if ch.isdigit())  # as written; "" when unset
 
 
 def address_status(addresses: list[ChannelAddress]) -> str:

@@ -43,9 +43,23 @@ BASE_BACKOFF = 5.0  # seconds before the first retry
 MAX_BACKOFF = 3600.0
 
 
+def _window_start(
+    message: OutboundMessage, windows: Mapping[tuple[str, str], dt.datetime | None]
+) -> dt.datetime | None:
+    """When the recipient last wrote, as far as this message knows."""
+    last = windows.get((message.channel, message.address))
+    if last is None and message.kind == MessageKind.REPLY:
+        # A reply answers what the person just sent, from an address the hub has no row for (a
+        # stranger told how to join): they wrote shortly before the reply was queued.
+        return message.created_at
+    return last
+
+
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter, never sooner than the platform's retry_after."""
-    delay = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1))
+    # The exponent is capped: messages waiting for staff retry without limit, and 2 ** 1100
+    # does not fit a float.
+    delay = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** min(max(0, attempts - 1), 20))
     delay = random.uniform(delay / 2, delay)
     return max(delay, retry_after or 0.0)
 
@@ -113,7 +127,7 @@ class Sender:
         windows = await self._last_inbound(claimed)
         async with asyncio.TaskGroup() as group:
             for message in claimed:
-                group.create_task(one(message, windows.get((message.channel, message.address))))
+                group.create_task(one(message, _window_start(message, windows)))
         return len(claimed)
 
     async def requeue_expired(self) -> int:
@@ -229,7 +243,10 @@ class Sender:
             await ChannelAddress.filter(
                 channel=message.channel, address=message.address, blocked_at__isnull=True
             ).update(blocked_at=now)
-        if exc.retryable and attempts < self.max_attempts:
+        # A wrong token or setting waits for staff however long that takes (they see it on
+        # /readyz): giving up would fail every message queued meanwhile.
+        gives_up = attempts >= self.max_attempts and exc.reason != SendErrorReason.BAD_CONFIG
+        if exc.retryable and not gives_up:
             delay = backoff_seconds(attempts, exc.retry_after)
             log.info(
                 "message %s: %s, retry %d in %.0f s", message.id, exc.reason.value, attempts, delay
@@ -309,6 +326,8 @@ class Sender:
                 address=address.address,
                 text=message.text,
                 buttons=message.buttons,
+                template=message.template,
+                template_params=message.template_params,
                 next_attempt_at=self.clock(),
             )
         log.info(
