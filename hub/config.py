@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
+from hub.phone import InvalidPhone, normalize_phone
+from hub.timeutil import parse_quiet_hours
+
 DEFAULT_CONFIG_PATH = Path("config.toml")
 SECRET_MASK = "********"
 
@@ -308,6 +311,11 @@ def validate(config: Config) -> None:
         _check_secret(config, "telegram", "token")
         if config.telegram.mode == "webhook":
             _check_secret(config, "telegram", "webhook_secret")
+    if config.whatsapp.business_phone:
+        try:
+            normalize_phone(config.whatsapp.business_phone)
+        except InvalidPhone as exc:
+            raise ConfigError("whatsapp.business_phone", str(exc)) from None
     if config.whatsapp.enabled:
         if not config.whatsapp.phone_number_id:
             raise ConfigError("whatsapp.phone_number_id", "required while [whatsapp] is enabled")
@@ -321,8 +329,6 @@ def validate(config: Config) -> None:
             "broadcast.escalate_after_hours", "must not be earlier than reminder_after_hours"
         )
     if b.quiet_hours:
-        from hub.timeutil import parse_quiet_hours  # local: timeutil imports nothing of config
-
         try:
             parse_quiet_hours(b.quiet_hours)
         except ValueError as exc:

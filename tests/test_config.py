@@ -324,3 +324,11 @@ def test_check_config_with_a_missing_file_exits_2(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
     assert "not found" in err
+
+
+def test_a_business_phone_that_is_no_phone_number_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[whatsapp]\nbusiness_phone = "kantor lurah"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert caught.value.key == "whatsapp.business_phone"
