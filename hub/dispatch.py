@@ -3,17 +3,39 @@
 Stored events (`InboundEvent`) make processing restartable and replays harmless: an event whose
 (channel, external id) was seen before is dropped. Status updates climb a delivery's ladder and
 never move it down; inbound messages go to the conversation handler.
+
+Storing is one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per batch of events: what
+comes back is what was new, everything else was a replay. Status updates are applied in batches:
+one lookup of their messages, a claim of the events (`processed_at` set where it is still null)
+and the ladder's conditional UPDATEs, all in one transaction, so an event's effect and its being
+marked processed commit together and happen once. Messages and channel events are applied one by
+one, as their handlers send replies.
+
+`Ingest` is the webhooks' group commit: the events of many concurrent requests are stored by one
+statement, and each request is answered only after the commit that holds its events.
+
+Durability on SQLite: Tortoise opens it in WAL mode and leaves SQLite's synchronous=FULL, so a
+commit, and with it an answered webhook, survives a crash of the process and a power cut. A
+database URL ending in `?synchronous=NORMAL` trades the power cut for speed: the commit is in the
+WAL when the answer goes, which a crash of the process cannot undo, but the last commits before
+a power cut can be lost (bench/README.md has the figures of both).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
+import json
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from tortoise.exceptions import IntegrityError
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from channels import (
     ChannelEvent,
@@ -26,6 +48,7 @@ from channels import (
 from hub.conversations import Conversations
 from hub.deliveries import apply_status
 from hub.groups import group_moved, group_removed
+from hub.tasks import BackgroundTasks
 from hub.timeutil import Clock, utcnow
 from models import (
     ChannelAddress,
@@ -35,6 +58,7 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
+from models.broadcasts import DELIVERY_RANK
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +69,12 @@ _STATUS_TO_DELIVERY = {
     StatusKind.ACKNOWLEDGED: DeliveryStatus.ACKNOWLEDGED,
 }
 _EVENT_TYPES = {cls.__name__: cls for cls in (InboundMessage, StatusUpdate, ChannelEvent)}
+_EVENT_FIELDS = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _EVENT_TYPES.values()
+}
+
+# Rows per statement: four parameters a row stays far below SQLite's and PostgreSQL's limits.
+ROWS_PER_STATEMENT = 500
 
 
 def event_key(event: Event) -> str:
@@ -57,10 +87,15 @@ def event_key(event: Event) -> str:
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    data = dataclasses.asdict(event)
-    for key, value in data.items():
+    """The stored payload of an event (what dataclasses.asdict gave, at a fraction of its cost)."""
+    data: dict[str, Any] = {}
+    for name in _EVENT_FIELDS[type(event)]:
+        value = getattr(event, name)
         if isinstance(value, dt.datetime):
-            data[key] = value.isoformat()
+            value = value.isoformat()
+        elif isinstance(value, Mapping):
+            value = dict(value)  # extra, payload: mappings of JSON values
+        data[name] = value
     return {"type": type(event).__name__, "event": data}
 
 
@@ -85,6 +120,87 @@ class Deferred(Exception):
     """This event cannot be applied yet; leave it stored and try again later."""
 
 
+class StoredRow(NamedTuple):
+    """An event's row as stored: what processing needs of it."""
+
+    id: int
+    external_id: str
+
+
+Stored = tuple[StoredRow, Event]
+
+
+# SQL the ORM cannot say: multi-row inserts that tell what was new, claims, batched ladder steps.
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2...`."""
+    first, *rest = sql.split("?")
+    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
+
+
+def _dialect_sql(conn: BaseDBAsyncClient, sql: str) -> str:
+    return _numbered(sql) if conn.capabilities.dialect == "postgres" else sql
+
+
+def _marks(count: int, width: int = 1) -> str:
+    row = "(" + ", ".join("?" * width) + ")" if width > 1 else "?"
+    return ", ".join([row] * count)
+
+
+def _in(values: Iterable[str]) -> str:
+    """Our own enum values as an SQL list (never user input)."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
+_TIMESTAMP_FIELD = {
+    DeliveryStatus.SENT: "sent_at",
+    DeliveryStatus.DELIVERED: "delivered_at",
+    DeliveryStatus.READ: "read_at",
+    DeliveryStatus.ACKNOWLEDGED: "acknowledged_at",
+}
+_EVIDENCE_FIELD = {
+    DeliveryStatus.READ: "read_evidence",
+    DeliveryStatus.ACKNOWLEDGED: "ack_evidence",
+}
+
+
+def _ladder_sql(status: DeliveryStatus) -> str:
+    """hub.deliveries.apply_status for many deliveries: parameters (at, [evidence,] id)."""
+    if status == DeliveryStatus.FAILED:
+        below = (DeliveryStatus.PENDING, DeliveryStatus.SENT)
+        return (
+            f"UPDATE delivery SET status = '{status.value}', failed_at = ?, failure_reason = ? "
+            f"WHERE id = ? AND status IN ({_in(below)})"
+        )
+    # A failed delivery that later shows signs of life (a late receipt) is healed.
+    lower = [s for s, rank in DELIVERY_RANK.items() if rank < DELIVERY_RANK[status]]
+    evidence = f", {_EVIDENCE_FIELD[status]} = ?" if status in _EVIDENCE_FIELD else ""
+    return (
+        f"UPDATE delivery SET status = '{status.value}', {_TIMESTAMP_FIELD[status]} = ?"
+        f"{evidence}, failure_reason = NULL "
+        f"WHERE id = ? AND status IN ({_in([*lower, DeliveryStatus.FAILED])})"
+    )
+
+
+_LADDER_SQL = {status: _ladder_sql(status) for status in [*_TIMESTAMP_FIELD, DeliveryStatus.FAILED]}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """One status update's effect on one delivery."""
+
+    event_id: int
+    delivery_id: int
+    status: DeliveryStatus
+    params: tuple[Any, ...]
+
+
+class _Contended(Exception):
+    """Some events of a batch were processed by someone else meanwhile."""
+
+
 class Dispatcher:
     def __init__(self, conversations: Conversations, *, clock: Clock = utcnow) -> None:
         self.conversations = conversations
@@ -92,55 +208,127 @@ class Dispatcher:
 
     async def receive(self, events: Sequence[Event]) -> None:
         """Store, then process: the sink every channel reports to."""
-        stored = await self.store(events)
-        for row, event in stored:
-            await self.process(row, event)
+        await self.process_many(await self.store(events))
 
-    async def store(self, events: Sequence[Event]) -> list[tuple[InboundEvent, Event]]:
+    # Storing ------------------------------------------------------------------------------
+
+    async def store(self, events: Sequence[Event]) -> list[Stored]:
         """Store events durably; replays (same channel and key) are dropped here."""
-        stored = []
-        for event in events:
-            try:
-                row = await InboundEvent.create(
-                    channel=event.channel,
-                    external_id=event_key(event),
-                    payload=event_to_json(event),
-                )
-            except IntegrityError:
-                log.info("dropping replayed %s event %s", event.channel, event_key(event))
-                continue
-            stored.append((row, event))
+        return (await self.store_batches([events]))[0]
+
+    async def store_batches(self, batches: Sequence[Sequence[Event]]) -> list[list[Stored]]:
+        """Store the events of several deliveries at once; for each, the ones that were new.
+
+        Within the whole call the first of the same (channel, key) counts and later ones are
+        replays, as if the batches had been stored one after the other. When this returns, the
+        new rows are committed.
+        """
+        rows: list[tuple[str, str, str, dt.datetime]] = []
+        owners: dict[tuple[str, str], tuple[int, Event]] = {}
+        now = self.clock()
+        for n, events in enumerate(batches):
+            for event in events:
+                key = (event.channel, event_key(event))
+                if key in owners:
+                    continue
+                owners[key] = (n, event)
+                rows.append((*key, json.dumps(event_to_json(event)), now))
+        inserted: list[tuple[int, str, str]] = []
+        if len(rows) <= ROWS_PER_STATEMENT:
+            inserted = await self._insert(connections.get("default"), rows)
+        else:
+            async with in_transaction() as conn:
+                for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                    chunk = rows[start : start + ROWS_PER_STATEMENT]
+                    inserted.extend(await self._insert(conn, chunk))
+        stored: list[list[Stored]] = [[] for _ in batches]
+        for row_id, channel, key in sorted(inserted):
+            n, event = owners.pop((channel, key))
+            stored[n].append((StoredRow(row_id, key), event))
+        if owners and log.isEnabledFor(logging.DEBUG):
+            for channel, key in owners:
+                log.debug("dropping replayed %s event %s", channel, key)
         return stored
 
-    async def process_pending(
-        self, *, older_than: dt.timedelta = dt.timedelta(0), limit: int = 1000
-    ) -> int:
-        """Process stored events not yet processed: left by a stop, or deferred.
-
-        `older_than` keeps away from events whose processing is still under way in this process.
-        """
-        rows = (
-            await InboundEvent.filter(
-                processed_at__isnull=True, received_at__lte=self.clock() - older_than
-            )
-            .order_by("id")
-            .limit(limit)
+    @staticmethod
+    async def _insert(
+        conn: BaseDBAsyncClient, rows: Sequence[tuple[str, str, str, dt.datetime]]
+    ) -> list[tuple[int, str, str]]:
+        if not rows:
+            return []
+        sql = (
+            "INSERT INTO inbound_event (channel, external_id, payload, received_at) "
+            f"VALUES {_marks(len(rows), 4)} "
+            "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id"
         )
-        for row in rows:
-            await self.process(row, event_from_json(row.payload))
-        return len(rows)
+        values = [value for row in rows for value in row]
+        result = await conn.execute_query_dict(_dialect_sql(conn, sql), values)
+        return [(int(r["id"]), r["channel"], r["external_id"]) for r in result]
 
-    async def process(self, row: InboundEvent, event: Event) -> None:
+    # Processing ---------------------------------------------------------------------------
+
+    async def process_pending(
+        self,
+        *,
+        older_than: dt.timedelta = dt.timedelta(0),
+        limit: int = 1000,
+        statuses_only: bool = False,
+    ) -> int:
+        """Process stored events not yet processed (left by a stop, or deferred), oldest first,
+        `limit` at a time; returns how many were taken up.
+
+        `older_than` keeps away from events whose processing is still under way in this process
+        (a status update is claimed when applied, so it is never applied twice either way).
+        """
+        cutoff = self.clock() - older_than
+        after, taken = 0, 0
+        while True:
+            query = InboundEvent.filter(
+                processed_at__isnull=True, received_at__lte=cutoff, id__gt=after
+            )
+            if statuses_only:
+                query = query.filter(external_id__startswith="status:")
+            rows = (
+                await query.order_by("id").limit(limit).values_list("id", "external_id", "payload")
+            )
+            if not rows:
+                return taken
+            after = rows[-1][0]
+            taken += len(rows)
+            await self.process_many(
+                [(StoredRow(i, key), event_from_json(payload)) for i, key, payload in rows]
+            )
+
+    async def process_many(self, stored: Sequence[Stored]) -> None:
+        """Apply stored events: status updates in batches, anything else one by one."""
+        statuses = [(row, e) for row, e in stored if isinstance(e, StatusUpdate)]
+        for row, event in stored:
+            if not isinstance(event, StatusUpdate):
+                await self.process(row, event)
+        for start in range(0, len(statuses), ROWS_PER_STATEMENT):
+            await self.process_statuses(statuses[start : start + ROWS_PER_STATEMENT])
+
+    async def process(self, row: StoredRow | InboundEvent, event: Event) -> None:
+        """Apply one stored event inside its own boundary and mark it processed.
+
+        A status update is marked in one transaction with its effect, and applied only if
+        nobody marked it first: however often it is handed over, it is applied once.
+        """
         try:
             if isinstance(event, StatusUpdate):
-                await self.on_status(event)
-            elif isinstance(event, InboundMessage):
+                async with in_transaction():
+                    if await InboundEvent.filter(id=row.id, processed_at__isnull=True).update(
+                        processed_at=self.clock()
+                    ):
+                        await self.on_status(event)
+                return
+            if isinstance(event, InboundMessage):
                 await self.conversations.on_message(event)
             else:
                 await self.on_channel_event(event)
         except Deferred as why:
             log.debug("deferring %s event %s: %s", event.channel, row.external_id, why)
-            return  # stays unprocessed; process_pending takes it up again
+            return  # stays unprocessed (a status's mark was rolled back); tried again later
         except Exception as exc:
             log.exception("processing %s event %s failed", event.channel, row.external_id)
             await InboundEvent.filter(id=row.id).update(
@@ -148,6 +336,118 @@ class Dispatcher:
             )
             return
         await InboundEvent.filter(id=row.id).update(processed_at=self.clock())
+
+    async def process_statuses(self, stored: Sequence[tuple[StoredRow, StatusUpdate]]) -> None:
+        """Apply status updates as `process` would one by one, in their order, in one go.
+
+        Should the batch fail, each is processed on its own, so one bad event cannot hold up
+        the others and its error is recorded on it alone.
+        """
+        if not stored:
+            return
+        try:
+            await self._apply_statuses(stored)
+        except Exception:
+            log.exception("applying %d status updates at once failed; one by one", len(stored))
+            for row, event in stored:
+                await self.process(row, event)
+
+    async def _apply_statuses(self, stored: Sequence[tuple[StoredRow, StatusUpdate]]) -> None:
+        now = self.clock()
+        targets = await self._messages({(event.channel, event.external_id) for _, event in stored})
+        done: list[int] = []  # applied, dropped, or nothing to apply: marked processed
+        steps: list[_Step] = []
+        alone: list[tuple[StoredRow, StatusUpdate]] = []
+        for row, event in stored:
+            messages = targets.get((event.channel, event.external_id), ())
+            if len(messages) > 1:
+                alone.append((row, event))  # ambiguous: the one-by-one path says what it does
+                continue
+            if not messages:
+                if now - event.at < UNKNOWN_STATUS_GRACE:
+                    log.debug("deferring status %s: no message with that id yet", row.external_id)
+                    continue  # stays unprocessed; process_pending takes it up again
+                log.info(
+                    "dropping status %s for unknown message %s",
+                    event.status.value,
+                    event.external_id,
+                )
+            elif (delivery_id := messages[0]) is not None:
+                if event.status == StatusKind.FAILED:
+                    status, params = DeliveryStatus.FAILED, (event.at, event.reason, delivery_id)
+                else:
+                    status = _STATUS_TO_DELIVERY[event.status]
+                    evidence = (event.evidence,) if status in _EVIDENCE_FIELD else ()
+                    params = (event.at, *evidence, delivery_id)
+                steps.append(_Step(row.id, delivery_id, status, params))
+            done.append(row.id)
+
+        if done:
+            try:
+                await self._claim_and_climb(done, steps, now, exact=False)
+            except _Contended:
+                await self._claim_and_climb(done, steps, now, exact=True)
+        for row, event in alone:
+            await self.process(row, event)
+
+    @staticmethod
+    async def _messages(keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[int | None]]:
+        """(channel, external id) → the delivery ids of the outbound messages with that id."""
+        conn = connections.get("default")
+        found: dict[tuple[str, str], list[int | None]] = {}
+        for channel in {channel for channel, _ in keys}:
+            ids = [external_id for c, external_id in keys if c == channel]
+            for start in range(0, len(ids), ROWS_PER_STATEMENT):
+                chunk = ids[start : start + ROWS_PER_STATEMENT]
+                sql = (
+                    "SELECT external_id, delivery_id FROM outbound_message "
+                    f"WHERE channel = ? AND external_id IN ({_marks(len(chunk))})"
+                )
+                for r in await conn.execute_query_dict(_dialect_sql(conn, sql), [channel, *chunk]):
+                    found.setdefault((channel, r["external_id"]), []).append(r["delivery_id"])
+        return found
+
+    async def _claim_and_climb(
+        self, ids: Sequence[int], steps: Sequence[_Step], now: dt.datetime, *, exact: bool
+    ) -> None:
+        """In one transaction: mark the events processed where nobody has yet, and apply the
+        steps of those this call marked. Not `exact`: expect to mark all (one statement, no
+        rows back) and raise _Contended if another worker got to some of them first."""
+        async with in_transaction() as conn:
+            claimed: set[int] = set()
+            for start in range(0, len(ids), ROWS_PER_STATEMENT):
+                chunk = ids[start : start + ROWS_PER_STATEMENT]
+                sql = (
+                    "UPDATE inbound_event SET processed_at = ? "
+                    f"WHERE processed_at IS NULL AND id IN ({_marks(len(chunk))})"
+                )
+                if exact:
+                    rows = await conn.execute_query_dict(
+                        _dialect_sql(conn, sql + " RETURNING id"), [now, *chunk]
+                    )
+                    claimed.update(int(r["id"]) for r in rows)
+                else:
+                    count, _ = await conn.execute_query(_dialect_sql(conn, sql), [now, *chunk])
+                    if count != len(chunk):
+                        raise _Contended
+                    claimed.update(chunk)
+            await self._climb(conn, [step for step in steps if step.event_id in claimed])
+
+    @staticmethod
+    async def _climb(conn: BaseDBAsyncClient, steps: Sequence[_Step]) -> None:
+        """The ladder steps in their order: rounds with one step per delivery, each round one
+        executemany per target status (steps of different deliveries do not interact)."""
+        rounds: list[dict[DeliveryStatus, list[tuple[Any, ...]]]] = []
+        depth: dict[int, int] = {}
+        for step in steps:
+            n = depth.get(step.delivery_id, 0)
+            depth[step.delivery_id] = n + 1
+            if n == len(rounds):
+                rounds.append({})
+            rounds[n].setdefault(step.status, []).append(step.params)
+        for by_status in rounds:
+            for status, params in by_status.items():
+                await conn.execute_many(_dialect_sql(conn, _LADDER_SQL[status]), params)
 
     async def on_status(self, event: StatusUpdate) -> None:
         message = await OutboundMessage.get_or_none(
@@ -192,3 +492,180 @@ class Dispatcher:
             ChannelEventKind.NEW_CONVERSATION: {"last_inbound_at": event.at, "blocked_at": None},
         }[event.kind]
         await ChannelAddress.filter(channel=event.channel, address=event.address).update(**updates)
+
+
+class Ingest:
+    """Group commit for webhooks, then processing in the background.
+
+    `store()` queues a request's events and waits; one writer task stores everything queued in
+    one statement and answers each waiting request after that commit, while the next requests
+    queue up behind it (no timer: at low load a batch is one request). New status updates then
+    go to one applier task that applies them in batches; messages and channel events are
+    processed one by one, a task per request, as their handlers talk back.
+
+    Events are handed to processing after their commit, whatever became of the request that
+    brought them; what is not applied before a stop is stored unprocessed and taken up by
+    `Dispatcher.process_pending` at the next start.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        tasks: BackgroundTasks,
+        *,
+        max_batch: int = ROWS_PER_STATEMENT,
+        gather_seconds: float = 0.1,
+        max_queued_statuses: int = 50_000,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.tasks = tasks
+        self.max_batch = max_batch
+        self.gather_seconds = gather_seconds
+        self.max_queued_statuses = max_queued_statuses
+        self._waiting: list[tuple[Sequence[Event], asyncio.Future[list[Stored]]]] = []
+        self._statuses: list[tuple[StoredRow, StatusUpdate]] = []
+        self._backlog = False  # statuses were left in the database: the queue was full
+        self._writer: asyncio.Task[None] | None = None
+        self._applier: asyncio.Task[None] | None = None
+        self._batch_full = asyncio.Event()  # or the writer is idle: time to apply
+
+    async def store(self, events: Sequence[Event]) -> list[Stored]:
+        """Store a request's events durably (replays dropped); returns once they are committed."""
+        future: asyncio.Future[list[Stored]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, future))
+        if self._writer is None:
+            self._writer = self._start(self._write(), "ingest-store")
+        # A request that goes away cancels only its wait: its events are stored and processed.
+        return await future
+
+    def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return self.tasks.start(coro, name=name)
+
+    async def _write(self) -> None:
+        batch: list[tuple[Sequence[Event], asyncio.Future[list[Stored]]]] = []
+        try:
+            while self._waiting:
+                batch = self._take()
+                try:
+                    results = await self.dispatcher.store_batches([events for events, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        log.exception("storing a webhook's events failed")
+                        _settle(batch[0][1], exc=exc)
+                        continue
+                    # One bad request must not fail its neighbours: each on its own.
+                    log.warning("storing %d webhooks at once failed; one by one", len(batch))
+                    for events, future in batch:
+                        try:
+                            stored = await self.dispatcher.store(events)
+                        except Exception as one:
+                            log.exception("storing a webhook's events failed")
+                            _settle(future, exc=one)
+                        else:
+                            self._hand_off(stored)
+                            _settle(future, stored)
+                    continue
+                for (_, future), stored in zip(batch, results, strict=True):
+                    self._hand_off(stored)
+                    _settle(future, stored)
+        except BaseException as exc:  # cancelled: nobody may wait forever
+            for _, future in [*batch, *self._waiting]:
+                _settle(future, exc=RuntimeError(f"storing stopped: {exc!r}"))
+            self._waiting.clear()
+            raise
+        finally:
+            self._writer = None
+            self._batch_full.set()
+
+    def _take(self) -> list[tuple[Sequence[Event], asyncio.Future[list[Stored]]]]:
+        """Queued requests up to max_batch events (at least one request)."""
+        count, events = 0, 0
+        for queued, _ in self._waiting:
+            if count and events + len(queued) > self.max_batch:
+                break
+            count += 1
+            events += len(queued)
+        batch, self._waiting = self._waiting[:count], self._waiting[count:]
+        return batch
+
+    def _hand_off(self, stored: list[Stored]) -> None:
+        others: list[Stored] = []
+        for row, event in stored:
+            if not isinstance(event, StatusUpdate):
+                others.append((row, event))
+            elif self._backlog or len(self._statuses) >= self.max_queued_statuses:
+                # Applying has fallen far behind: memory stays bounded, the applier reads
+                # these back from the database, in order, once the queue is through.
+                self._backlog = True
+            else:
+                self._statuses.append((row, event))
+        if len(self._statuses) >= self.max_batch:
+            self._batch_full.set()
+        if self._statuses and self._applier is None:
+            self._applier = self._start(self._apply(), "ingest-statuses")
+        if others:
+            self._start(self._process_each(others), f"{others[0][1].channel}-webhook")
+
+    async def _apply(self) -> None:
+        try:
+            while self._statuses or self._backlog:
+                if not self._statuses:
+                    # New statuses queue again from here; any of them the database pass also
+                    # reads is claimed by whichever applies it first, and applied once.
+                    self._backlog = False
+                    await self.dispatcher.process_pending(statuses_only=True)
+                    continue
+                await self._gather()
+                batch = self._statuses[: self.max_batch]
+                del self._statuses[: self.max_batch]
+                await self.dispatcher.process_statuses(batch)
+        finally:
+            self._applier = None
+
+    async def _gather(self) -> None:
+        """While requests keep coming, let statuses pile up to a full batch (for a while): a
+        transaction per batch, not per commit of the writer. Idle, apply at once."""
+        if self._writer is None or len(self._statuses) >= self.max_batch:
+            return
+        self._batch_full.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.gather_seconds):
+                await self._batch_full.wait()
+
+    async def _process_each(self, stored: list[Stored]) -> None:
+        for row, event in stored:
+            await self.dispatcher.process(row, event)
+
+    async def close(self, grace_seconds: float = 10.0) -> None:
+        """Finish storing what requests wait for; give the applier `grace_seconds` to catch up
+        (what it does not apply stays stored, unprocessed, for the next start)."""
+        if self._writer is not None:
+            done, _ = await asyncio.wait({self._writer}, timeout=grace_seconds)
+            if not done:  # the database hangs: the waiting requests are answered 503
+                self._writer.cancel()
+                await asyncio.wait({self._writer})
+        if self._applier is not None:
+            done, _ = await asyncio.wait({self._applier}, timeout=grace_seconds)
+            if not done:
+                log.warning(
+                    "stopping with %d status updates not applied yet; applied at the next start",
+                    len(self._statuses),
+                )
+                self._statuses.clear()
+                self._backlog = False
+                self._applier.cancel()
+                await asyncio.wait({self._applier})
+
+
+def _settle(
+    future: asyncio.Future[list[Stored]],
+    result: list[Stored] | None = None,
+    *,
+    exc: BaseException | None = None,
+) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result or [])

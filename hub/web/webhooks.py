@@ -2,21 +2,26 @@
 
 Channel modules only verify and parse. The wrapper stores the parsed events (replays are dropped by
 their external id) before it answers, so a crash after the answer loses nothing: events stored but
-not processed are processed at the next start.
+not processed are processed at the next start. Concurrent requests are stored together by one
+statement (`hub.dispatch.Ingest`, a group commit); each is answered after the commit holding its
+events, 503 if storing failed (the platform delivers it again), and processed afterwards.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from channels import WebhookRejected
 from hub.app import HUB, Hub
+from hub.dispatch import Ingest
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
+INGEST = web.AppKey("ingest", Ingest)
 
 
 async def handle_webhook(request: web.Request) -> web.Response:
@@ -40,15 +45,11 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return web.json_response({"status": "ignored"})
     for event in events:
         hub.metrics.inbound.labels(event.channel, type(event).__name__).inc()
-    stored = await hub.dispatcher.store(events)
-    if stored:
-        hub.tasks.start(_process(hub, stored), name=f"{name}-webhook")
+    try:
+        stored = await request.app[INGEST].store(events)
+    except Exception:  # logged by the writer; nothing was acknowledged, the platform retries
+        return web.json_response({"error": "could not store the events; try again"}, status=503)
     return web.json_response({"status": "ok", "events": len(stored)})
-
-
-async def _process(hub: Hub, stored: list) -> None:  # type: ignore[type-arg]
-    for row, event in stored:
-        await hub.dispatcher.process(row, event)
 
 
 async def handle_subscription(request: web.Request) -> web.Response:
@@ -66,5 +67,14 @@ async def handle_subscription(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Webhook routes live outside the dashboard and API auth: each channel verifies its own."""
+    hub = app[HUB]
+    app[INGEST] = Ingest(hub.dispatcher, hub.tasks)
+
+    async def ingest_ctx(_: web.Application) -> AsyncIterator[None]:
+        yield
+        # Registered after the database and the workers, so this runs before they stop.
+        await app[INGEST].close()
+
+    app.cleanup_ctx.append(ingest_ctx)
     app.router.add_get("/webhooks/{channel}", handle_subscription)
     app.router.add_post("/webhooks/{channel}", handle_webhook)
