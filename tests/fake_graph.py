@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 TOKEN = "EAAJfakeTokenForTestsOnlyZxQ7cVb9LmNp3RtY5wKd8HsA"
 APP_SECRET = "3f9c1a7e5b2d8c4a6e0f9b1d3c5a7e2f"
 VERIFY_TOKEN = "balai-warga-verify-7c41d0"
@@ -141,7 +143,7 @@ class Media:
 
 
 @dataclass
-class FakeGraphAPI:
+class FakeGraphAPI(LoopbackServer):
     """The fake server; `await start()` returns the api_base_url to configure."""
 
     token: str = TOKEN
@@ -171,22 +173,6 @@ class FakeGraphAPI:
         app.router.add_post("/{version}/{node}/media", self._upload)
         app.router.add_get("/{version}/{node}", self._node)
         return app
-
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (an ephemeral port by default); returns the base URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # What tests script -------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
 BOT_ID = 123456789
 BOT_USER = {
@@ -92,7 +94,7 @@ class Failure:
 
 
 @dataclass
-class FakeBotAPI:
+class FakeBotAPI(LoopbackServer):
     """The fake server; `await start()` returns the api_base_url to configure."""
 
     token: str = TOKEN
@@ -122,22 +124,6 @@ class FakeBotAPI:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/_fake/stats", self._stats)
         return app
-
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (an ephemeral port by default); returns the base URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # What tests script -------------------------------------------------------------------------
 
