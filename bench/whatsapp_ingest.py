@@ -581,7 +581,8 @@ def expected_deliveries(
     count: int, base: int, stored: list[Sent]
 ) -> list[tuple[str, int | None, int | None, int | None, int | None, bool]]:
     """Each delivery after applying `stored` one by one in that order, as the ladder says: a
-    status moves a delivery up (a failed one too), never down; failed only from pending or sent.
+    status moves a delivery up (a failed one too, unless it is a late "sent"), never down; failed
+    only from pending or sent.
     (status, sent_at, delivered_at, read_at, failed_at, has a failure reason)."""
     state: list[list[Any]] = [
         ["sent", sent_at(i, base), None, None, None, False] for i in range(count)
@@ -592,7 +593,9 @@ def expected_deliveries(
         if event.kind == "failed":
             if row[0] in ("pending", "sent"):
                 row[0], row[4], row[5] = "failed", event.at, True
-        elif row[0] == "failed" or LADDER.index(row[0]) < LADDER.index(event.kind):
+        elif (row[0] == "failed" and event.kind != "sent") or (
+            row[0] != "failed" and LADDER.index(row[0]) < LADDER.index(event.kind)
+        ):
             row[0], row[column[event.kind]], row[5] = event.kind, event.at, False
     return [tuple(row) for row in state]  # type: ignore[misc]
 

@@ -20,6 +20,11 @@ _TIMESTAMP_FIELD = {
 }
 
 
+def healed_by(status: DeliveryStatus) -> list[DeliveryStatus]:
+    """The statuses a delivery may leave for `status` besides the lower steps of the ladder."""
+    return [] if status == DeliveryStatus.SENT else [DeliveryStatus.FAILED]
+
+
 def ack_payload(delivery_id: int) -> str:
     """The button payload that acknowledges one delivery."""
     return f"{ACK_PREFIX}{delivery_id}"
@@ -46,10 +51,11 @@ async def apply_status(
         values["read_evidence"] = evidence
     elif status == DeliveryStatus.ACKNOWLEDGED:
         values["ack_evidence"] = evidence
-    # A failed delivery that later shows signs of life (a late receipt) is healed.
-    moved = await Delivery.filter(
-        id=delivery_id, status__in=[*lower, DeliveryStatus.FAILED]
-    ).update(**values, failure_reason=None)
+    # A failed delivery that later shows signs of life (delivered, read, acknowledged) is healed;
+    # a late "sent" is no such sign (platforms report it before the failure).
+    moved = await Delivery.filter(id=delivery_id, status__in=[*lower, *healed_by(status)]).update(
+        **values, failure_reason=None
+    )
     return bool(moved)
 
 

@@ -46,7 +46,7 @@ from channels import (
     StatusUpdate,
 )
 from hub.conversations import Conversations
-from hub.deliveries import apply_status
+from hub.deliveries import apply_status, healed_by
 from hub.groups import group_moved, group_removed
 from hub.tasks import BackgroundTasks
 from hub.timeutil import Clock, utcnow
@@ -174,13 +174,12 @@ def _ladder_sql(status: DeliveryStatus) -> str:
             f"UPDATE delivery SET status = '{status.value}', failed_at = ?, failure_reason = ? "
             f"WHERE id = ? AND status IN ({_in(below)})"
         )
-    # A failed delivery that later shows signs of life (a late receipt) is healed.
     lower = [s for s, rank in DELIVERY_RANK.items() if rank < DELIVERY_RANK[status]]
     evidence = f", {_EVIDENCE_FIELD[status]} = ?" if status in _EVIDENCE_FIELD else ""
     return (
         f"UPDATE delivery SET status = '{status.value}', {_TIMESTAMP_FIELD[status]} = ?"
         f"{evidence}, failure_reason = NULL "
-        f"WHERE id = ? AND status IN ({_in([*lower, DeliveryStatus.FAILED])})"
+        f"WHERE id = ? AND status IN ({_in([*lower, *healed_by(status)])})"
     )
 
 

@@ -429,10 +429,10 @@ async def test_a_status_is_applied_once_even_when_processed_twice(client: TestCl
     (delivery,) = await sent_deliveries(1)
     at = dt.datetime.fromtimestamp(T0 + 10, dt.UTC)
     failed = StatusUpdate("whatsapp", "wamid.T0", StatusKind.FAILED, at, reason="131026 x")
-    sent = StatusUpdate("whatsapp", "wamid.T0", StatusKind.SENT, at + dt.timedelta(seconds=5))
-    stored = await dispatcher.store([failed, sent])
+    late = StatusUpdate("whatsapp", "wamid.T0", StatusKind.DELIVERED, at + dt.timedelta(seconds=5))
+    stored = await dispatcher.store([failed, late])
     await dispatcher.process_statuses(stored)  # type: ignore[arg-type]
-    assert (await ladder(delivery))[0] == DeliveryStatus.SENT  # a late "sent" heals the failure
+    assert (await ladder(delivery))[0] == DeliveryStatus.DELIVERED  # a late receipt heals
 
     # The failure handed over again (process_pending racing the applier): no effect, as
     # applying it a second time would fail the delivery again.
@@ -443,13 +443,34 @@ async def test_a_status_is_applied_once_even_when_processed_twice(client: TestCl
     )
     for row, event in stored[:1]:
         await dispatcher.process(row, event)  # the one-by-one path claims it the same way
-    assert (await ladder(delivery))[0] == DeliveryStatus.SENT
+    assert (await ladder(delivery))[0] == DeliveryStatus.DELIVERED
 
     # Mixed with a new one: the new one applies, the old one still does not.
-    delivered = StatusUpdate("whatsapp", "wamid.T0", StatusKind.DELIVERED, at)
-    stored_delivered = await dispatcher.store([delivered])
-    await dispatcher.process_statuses([*stored[:1], *stored_delivered])  # type: ignore[list-item]
-    assert (await ladder(delivery))[:3] == (DeliveryStatus.DELIVERED, sent.at, at)
+    read = StatusUpdate("whatsapp", "wamid.T0", StatusKind.READ, at + dt.timedelta(seconds=9))
+    stored_read = await dispatcher.store([read])
+    await dispatcher.process_statuses([*stored[:1], *stored_read])  # type: ignore[list-item]
+    assert (await ladder(delivery))[0] == DeliveryStatus.READ
+
+
+async def test_a_late_sent_does_not_heal_a_failure(client: TestClient) -> None:
+    """Platforms report "sent" before "failed"; arriving after it, it is no sign of life."""
+    dispatcher = hub_of(client).dispatcher
+    (batched, one_by_one) = await sent_deliveries(2)
+    at = dt.datetime.fromtimestamp(T0 + 10, dt.UTC)
+    for wamid, batch in (("wamid.T0", True), ("wamid.T1", False)):
+        stored = await dispatcher.store(
+            [
+                StatusUpdate("whatsapp", wamid, StatusKind.FAILED, at, reason="131026 x"),
+                StatusUpdate("whatsapp", wamid, StatusKind.SENT, at + dt.timedelta(seconds=1)),
+            ]
+        )
+        if batch:
+            await dispatcher.process_statuses(stored)  # type: ignore[arg-type]
+        else:
+            for row, event in stored:
+                await dispatcher.process(row, event)
+    assert (await ladder(batched))[0] == DeliveryStatus.FAILED
+    assert (await ladder(one_by_one))[0] == DeliveryStatus.FAILED
 
 
 # Restarts and backlogs ---------------------------------------------------------------------
