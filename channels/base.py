@@ -136,6 +136,9 @@ class StatusUpdate:
     at: dt.datetime
     evidence: str = "receipt"  # receipt, reply, reaction, button, poll
     reason: str = ""  # for failed
+    # For failed: free text was refused because the person's free-text window had closed, so
+    # the message should go again as its template (WhatsApp reports 131047 this way too).
+    window_closed: bool = False
 
 
 class ChannelEventKind(StrEnum):

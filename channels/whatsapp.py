@@ -426,10 +426,12 @@ def _from_status(s: Mapping[str, Any]) -> StatusUpdate | None:
         log.info("whatsapp: status %r for %s ignored", s.get("status"), s.get("id"))
         return None
     reason = ""
+    window_closed = False
     if status == StatusKind.FAILED:
         errors = [e for e in _list(s.get("errors")) if isinstance(e, Mapping)]
         if errors:
             reason = f"{errors[0].get('code')} {_error_title(errors[0])}"[:255]
+            window_closed = str(errors[0].get("code")) == str(WINDOW_CLOSED_CODE)
         else:
             reason = "failed (no reason given)"
     return StatusUpdate(
@@ -439,6 +441,7 @@ def _from_status(s: Mapping[str, Any]) -> StatusUpdate | None:
         at=_at(s.get("timestamp")),
         evidence="receipt",
         reason=reason,
+        window_closed=window_closed,
     )
 
 

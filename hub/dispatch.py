@@ -112,6 +112,11 @@ def event_from_json(stored: dict[str, Any]) -> Event:
     return cls(**data)
 
 
+def batchable(event: Event) -> bool:
+    """Status updates go through the batched path, unless they ask for more than a ladder step."""
+    return isinstance(event, StatusUpdate) and not event.window_closed
+
+
 # How long a status for a message id we do not know is kept for its send record to appear.
 UNKNOWN_STATUS_GRACE = dt.timedelta(minutes=10)
 
@@ -300,9 +305,9 @@ class Dispatcher:
 
     async def process_many(self, stored: Sequence[Stored]) -> None:
         """Apply stored events: status updates in batches, anything else one by one."""
-        statuses = [(row, e) for row, e in stored if isinstance(e, StatusUpdate)]
+        statuses = [(row, e) for row, e in stored if batchable(e)]
         for row, event in stored:
-            if not isinstance(event, StatusUpdate):
+            if not batchable(event):
                 await self.process(row, event)
         for start in range(0, len(statuses), ROWS_PER_STATEMENT):
             await self.process_statuses(statuses[start : start + ROWS_PER_STATEMENT])
@@ -451,7 +456,7 @@ class Dispatcher:
     async def on_status(self, event: StatusUpdate) -> None:
         message = await OutboundMessage.get_or_none(
             channel=event.channel, external_id=event.external_id
-        ).only("id", "delivery_id")
+        ).only("id", "delivery_id", "address", "template", "used_template")
         if message is None:
             if self.clock() - event.at < UNKNOWN_STATUS_GRACE:
                 # The send may not be recorded yet (the answer and the receipt raced): try later.
@@ -462,6 +467,8 @@ class Dispatcher:
             return
         if message.delivery_id is None:
             return  # a reply or notice: nothing tracks its reading
+        if event.window_closed and await self._resend_as_template(message, event):
+            return
         if event.status == StatusKind.FAILED:
             await Delivery.filter(
                 id=message.delivery_id,
@@ -471,6 +478,30 @@ class Dispatcher:
         await apply_status(
             message.delivery_id, _STATUS_TO_DELIVERY[event.status], event.at, event.evidence
         )
+
+    async def _resend_as_template(self, message: OutboundMessage, event: StatusUpdate) -> bool:
+        """The platform refused free text after all (window closed): send the template once."""
+        if message.template is None or message.used_template:
+            return False
+        requeued = await OutboundMessage.filter(
+            id=message.id, state=OutboxState.SENT, used_template__not=True
+        ).update(
+            state=OutboxState.QUEUED,
+            external_id=None,
+            next_attempt_at=self.clock(),
+            failure_reason=f"{event.reason}; sending the template"[:255],
+        )
+        if not requeued:
+            return False
+        # The platform knows better than our last-write time: the next send takes the template.
+        await ChannelAddress.filter(channel=event.channel, address=message.address).update(
+            last_inbound_at=None
+        )
+        await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.SENT).update(
+            status=DeliveryStatus.PENDING, external_id=None
+        )
+        log.info("message %s: window closed, resending as the template", message.id)
+        return True
 
     async def on_channel_event(self, event: ChannelEvent) -> None:
         if event.kind == ChannelEventKind.GROUP_MIGRATED:
@@ -590,7 +621,7 @@ class Ingest:
     def _hand_off(self, stored: list[Stored]) -> None:
         others: list[Stored] = []
         for row, event in stored:
-            if not isinstance(event, StatusUpdate):
+            if not batchable(event):
                 others.append((row, event))
             elif self._backlog or len(self._statuses) >= self.max_queued_statuses:
                 # Applying has fallen far behind: memory stays bounded, the applier reads

@@ -426,6 +426,31 @@ async def test_a_window_meta_says_is_closed_gets_the_template(
     assert delivery.external_id == fake.accepted[0][0]
 
 
+async def test_a_window_closed_reported_in_a_failed_status_gets_the_template(
+    wa: TestClient, fake: FakeGraphAPI
+) -> None:
+    """Meta accepts the free text, then reports 131047 in a failed status: send the template."""
+    member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=23))
+    delivery = await sent_announcement(wa, member)
+    free_text_id = delivery.external_id
+    failed = status_entry(free_text_id, "failed", recipient=SITI[1:], error_code=131047)
+    assert await post_webhook(wa, status_notification([failed])) == 200
+    await delivery.refresh_from_db()
+    assert (delivery.status, delivery.external_id) == (DeliveryStatus.PENDING, None)
+
+    await send_all(hub_of(wa))
+    assert [m["type"] for m in fake.messages(SITI)] == ["interactive", "template"]
+    await delivery.refresh_from_db()
+    message = await OutboundMessage.get(delivery_id=delivery.id)
+    assert (delivery.status, message.used_template) == (DeliveryStatus.SENT, True)
+    assert delivery.external_id not in (None, free_text_id)
+
+    # The same failure delivered again (Meta retries) resends nothing more.
+    assert await post_webhook(wa, status_notification([failed])) == 200
+    await send_all(hub_of(wa))
+    assert len(fake.messages(SITI)) == 2
+
+
 async def test_the_window_counts_from_when_the_member_wrote_not_when_meta_told_us(
     wa: TestClient, fake: FakeGraphAPI
 ) -> None:
