@@ -64,6 +64,25 @@ def _parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="print a new API token for USERNAME (shown once)")
     create.add_argument("username")
 
+    broadcast = commands.add_parser("broadcast", help="announcements").add_subparsers(
+        dest="broadcast_command", required=True, metavar="ACTION"
+    )
+    send = broadcast.add_parser("send", help="send an announcement now (or --at a time)")
+    send.add_argument("--title", required=True)
+    body = send.add_mutually_exclusive_group(required=True)
+    body.add_argument("--text")
+    body.add_argument("--text-file", type=Path, help="the text from a UTF-8 file")
+    send.add_argument("--area", action="append", default=[], metavar="AREA")
+    send.add_argument("--member", action="append", default=[], type=int, metavar="ID")
+    send.add_argument(
+        "--at", help="ISO-8601 time, e.g. 2026-12-01T08:00 (hub.timezone if no offset)"
+    )
+    send.add_argument("--no-ack", action="store_true", help="no 'Sudah dibaca' button")
+    send.add_argument("--follow", action="store_true", help="show progress until it is sent")
+    status = broadcast.add_parser("status", help="the counts of broadcast ID")
+    status.add_argument("id", type=int)
+    status.add_argument("--follow", action="store_true", help="show progress until it is sent")
+
     group = commands.add_parser("group", help="group chats of RT heads").add_subparsers(
         dest="group_command", required=True, metavar="ACTION"
     )
@@ -139,6 +158,77 @@ async def _token_create(config: Config, args: argparse.Namespace) -> int:
     token = await create_token(user)
     await audit.record(None, "token.create", f"user:{user.username}")
     print(token)
+    return EXIT_OK
+
+
+def _enabled_channels(config: Config) -> set[str]:
+    return {name for name in ("sandbox", "telegram", "whatsapp") if getattr(config, name).enabled}
+
+
+async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from hub.auth import Scope
+    from hub.broadcasts import BroadcastRequest, create_broadcast
+    from hub.errors import HubError
+    from hub.timeutil import utcnow
+
+    if args.text_file is not None:
+        try:
+            text = args.text_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {args.text_file}: {exc}") from None
+    else:
+        text = args.text
+    try:
+        send_at = dt.datetime.fromisoformat(args.at) if args.at else None
+    except ValueError:
+        raise UsageError(
+            f"--at: expected ISO-8601 such as 2026-12-01T08:00, got {args.at!r}"
+        ) from None
+    try:
+        broadcast = await create_broadcast(
+            config,
+            BroadcastRequest(
+                title=args.title,
+                text=text,
+                areas=args.area,
+                members=args.member,
+                send_at=send_at,
+                ack_required=not args.no_ack,
+            ),
+            user=None,
+            scope=await Scope.of(None),
+            enabled_channels=_enabled_channels(config),
+            now=utcnow(),
+        )
+    except HubError as exc:
+        raise UsageError(exc.message) from None
+    print(f"{broadcast.id}")
+    print(
+        f"Pengumuman #{broadcast.id} ({broadcast.status.value}) untuk {broadcast.recipients} "
+        "penerima; pengiriman dilakukan oleh `hub run`.",
+        file=sys.stderr,
+    )
+    if args.follow:
+        from hub.progress import follow
+
+        await follow(broadcast.id)
+    return EXIT_OK
+
+
+async def _broadcast_status(config: Config, args: argparse.Namespace) -> int:
+    from hub.broadcasts import delivery_counts
+    from hub.progress import counts_line, follow
+    from models import Broadcast
+
+    broadcast = await Broadcast.get_or_none(id=args.id)
+    if broadcast is None:
+        raise UsageError(f"no broadcast with id {args.id}")
+    if args.follow:
+        await follow(broadcast.id)
+        await broadcast.refresh_from_db()
+    print(counts_line(broadcast, await delivery_counts(broadcast.id)))
     return EXIT_OK
 
 
@@ -233,6 +323,8 @@ def _dispatch(config: Config, args: argparse.Namespace) -> int:
         ("user", "add"): _user_add,
         ("token", "create"): _token_create,
         ("group", "code"): _group_code,
+        ("broadcast", "send"): _broadcast_send,
+        ("broadcast", "status"): _broadcast_status,
         ("roster", "import"): _roster_import,
         ("roster", "invites"): _roster_invites,
     }

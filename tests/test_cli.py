@@ -18,8 +18,17 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from hub import auth
 from hub.cli import main
 from hub.db import close_database, open_database
-from models import AuditLog, User, UserRole
-from tests.factories import make_area
+from models import (
+    AuditLog,
+    Broadcast,
+    BroadcastStatus,
+    Delivery,
+    DeliveryStatus,
+    OutboundMessage,
+    User,
+    UserRole,
+)
+from tests.factories import make_area, make_member
 
 T = TypeVar("T")
 PASSWORD = "kata-sandi-yang-panjang"
@@ -316,3 +325,94 @@ def test_a_real_process_prints_one_line_for_exit_2(config_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == ["hub: password: at least 10 characters"]
+
+
+# broadcast send / status -----------------------------------------------------------------------
+
+LOA_BAKUNG = "Sungai Kunjang/Loa Bakung"
+
+
+async def _two_rt_heads() -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await make_member(f"{LOA_BAKUNG}/RT 002")
+
+
+def _outbox_and_deliveries() -> Callable[[], Awaitable[tuple[list[str], list[str]]]]:
+    async def read() -> tuple[list[str], list[str]]:
+        deliveries = await Delivery.all().order_by("id").values_list("status", flat=True)
+        queued = await OutboundMessage.all().order_by("id").values_list("state", flat=True)
+        return [str(s) for s in deliveries], [str(s) for s in queued]
+
+    return read
+
+
+def test_broadcast_send_writes_the_deliveries_and_prints_the_id(
+    config_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub(config_path, "migrate") == 0
+    in_database(db_url, _two_rt_heads)
+    capsys.readouterr()
+    code = hub(
+        config_path, "broadcast", "send", "--title", "Kerja bakti", "--text", "Minggu 07.00",
+        "--area", "sungai kunjang/loa bakung",
+    )  # fmt: skip
+    assert code == 0
+    out, err = capsys.readouterr()
+    broadcast_id = int(out.strip())
+    assert "2 penerima" in err
+    deliveries, outbox = in_database(db_url, _outbox_and_deliveries())
+    assert deliveries == ["pending", "pending"]
+    assert outbox == ["queued", "queued"]
+
+    assert hub(config_path, "broadcast", "status", str(broadcast_id)) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"#{broadcast_id} sending recipients=2 pending=2 sent=0")
+
+
+def test_broadcast_status_follow_ends_when_nothing_is_pending(
+    config_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub(config_path, "migrate") == 0
+    in_database(db_url, _two_rt_heads)
+    capsys.readouterr()
+    assert hub(config_path, "broadcast", "send", "--title", "Rapat", "--text", "Rapat RT",
+               "--area", LOA_BAKUNG) == 0  # fmt: skip
+    broadcast_id = int(capsys.readouterr().out.strip())
+
+    async def everything_sent() -> None:
+        now = dt.datetime.now(dt.UTC)
+        await Delivery.all().update(status=DeliveryStatus.SENT, sent_at=now)
+        await Broadcast.filter(id=broadcast_id).update(status=BroadcastStatus.SENT)
+
+    in_database(db_url, everything_sent)
+    assert hub(config_path, "broadcast", "status", str(broadcast_id), "--follow") == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == (
+        f"#{broadcast_id} sent recipients=2 pending=0 sent=2 delivered=0 read=0 acknowledged=0 "
+        "failed=0 cancelled=0"
+    )
+    assert "terkirim" in err  # the progress bars went to stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["send", "--title", "X", "--text", "Y"], "audience is empty"),
+        (["send", "--title", "X", "--text", "Y", "--area", "Nowhere"], "unknown area"),
+        (["send", "--title", "X", "--text", "Y", "--area", LOA_BAKUNG, "--at", "besok"], "--at"),
+        (["send", "--title", "X", "--text-file", "/nonexistent/pengumuman.txt"], "cannot read"),
+        (["status", "999"], "no broadcast with id 999"),
+    ],
+)
+def test_broadcast_refusals_exit_2_with_one_line(
+    config_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    says: str,
+) -> None:
+    assert hub(config_path, "migrate") == 0
+    in_database(db_url, _two_rt_heads)
+    capsys.readouterr()
+    assert hub(config_path, "broadcast", *args) == 2
+    assert says in one_error_line(capsys)
