@@ -162,7 +162,10 @@ async def _token_create(config: Config, args: argparse.Namespace) -> int:
 
 
 def _enabled_channels(config: Config) -> set[str]:
-    return {name for name in ("sandbox", "telegram", "whatsapp") if getattr(config, name).enabled}
+    """The channels `hub run` sends on with this config (the CLI itself starts none)."""
+    from hub.app import AVAILABLE_CHANNELS
+
+    return {name for name in AVAILABLE_CHANNELS if getattr(config, name).enabled}
 
 
 async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
