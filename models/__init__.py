@@ -1,11 +1,21 @@
 """Tortoise ORM models: the database, and nothing of the layers above it."""
 
-from models.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from models.broadcasts import Attachment, Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from models.config import MODEL_MODULES
 from models.conversations import Conversation, InboundEvent
 from models.groups import GroupChat, GroupLinkCode, JoinRequest
+from models.leases import Lease
 from models.outbox import MessageKind, OutboundMessage, OutboxState
-from models.roster import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole
+from models.roster import (
+    Area,
+    AreaKind,
+    ChannelAddress,
+    Member,
+    MemberGroup,
+    MemberGroupEntry,
+    Seat,
+    SeatRole,
+)
 from models.users import ApiToken, AuditLog, User, UserRole, WebSession
 
 __all__ = [
@@ -13,6 +23,7 @@ __all__ = [
     "ApiToken",
     "Area",
     "AreaKind",
+    "Attachment",
     "AuditLog",
     "Broadcast",
     "BroadcastStatus",
@@ -24,7 +35,10 @@ __all__ = [
     "GroupLinkCode",
     "InboundEvent",
     "JoinRequest",
+    "Lease",
     "Member",
+    "MemberGroup",
+    "MemberGroupEntry",
     "MessageKind",
     "OutboundMessage",
     "OutboxState",

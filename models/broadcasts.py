@@ -12,10 +12,12 @@ from models.users import User
 
 
 class BroadcastStatus(StrEnum):
-    SCHEDULED = "scheduled"  # waiting for send_at
+    SCHEDULED = "scheduled"  # waiting for send_at (a recurring series waits for its next run)
+    PAUSED = "paused"  # held by staff before sending; nothing goes out until resumed
     SENDING = "sending"  # deliveries written, messages going out
     SENT = "sent"  # every delivery has left or failed for good
     CANCELLED = "cancelled"  # staff stopped it; unsent deliveries were cancelled
+    MISSED = "missed"  # overdue beyond the grace after the hub was down; never sent
 
 
 class DeliveryStatus(StrEnum):
@@ -25,6 +27,7 @@ class DeliveryStatus(StrEnum):
     READ = "read"  # evidence that the RT head saw it
     ACKNOWLEDGED = "acknowledged"  # the RT head confirmed it
     FAILED = "failed"  # cannot be delivered; failure_reason says why
+    SKIPPED = "skipped"  # not sent by the member's own choice (opted out); failure_reason says so
     CANCELLED = "cancelled"  # the broadcast was cancelled before this one left
 
 
@@ -47,6 +50,11 @@ class Broadcast(Model):
     audience = fields.JSONField()  # {"areas": [path...], "members": [id...]} as requested
     send_at = fields.DatetimeField(null=True)
     recurrence_cron = fields.CharField(max_length=120, null=True)
+    # A run of a recurring broadcast points at its series (the row holding the cron expression).
+    series: fields.ForeignKeyNullableRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="runs", null=True, on_delete=fields.SET_NULL
+    )
+    attachment_ids = fields.JSONField(null=True)  # [Attachment.id, ...] in the order staff chose
     recipients = fields.IntField(default=0)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="broadcasts", null=True, on_delete=fields.SET_NULL
@@ -55,6 +63,11 @@ class Broadcast(Model):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
+    paused_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)  # the call list of the silent went out
+    corrected_at = fields.DatetimeField(null=True)
+    # Earlier versions, oldest first: [{"title", "text", "replaced_at", "by"}]
+    revisions = fields.JSONField(null=True)
 
     deliveries: fields.ReverseRelation[Delivery]
 
@@ -88,8 +101,27 @@ class Delivery(Model):
     ack_evidence = fields.CharField(max_length=32, null=True)  # button, poll, ...
     attempts = fields.IntField(default=0)
     reminders = fields.IntField(default=0)
+    reminder_queued_at = fields.DatetimeField(null=True)  # taken by the reminder job
 
     class Meta:
         table = "delivery"
         unique_together = (("broadcast_id", "member_id"),)
         indexes = (("broadcast_id", "status"), ("channel", "external_id"))
+
+
+# A file attached to broadcasts (a regulation's PDF, an image), stored under the media folder.
+class Attachment(Model):
+    id = fields.IntField(primary_key=True)
+    token = fields.CharField(max_length=32, unique=True)  # unguessable, names it in public links
+    filename = fields.CharField(max_length=200)
+    content_type = fields.CharField(max_length=100)
+    size = fields.IntField()
+    sha256 = fields.CharField(max_length=64)
+    stored_name = fields.CharField(max_length=100)  # file name inside the media folder
+    uploaded_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="attachments", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "attachment"

@@ -12,6 +12,7 @@ MODEL_MODULES = [
     "models.outbox",
     "models.conversations",
     "models.groups",
+    "models.leases",
 ]
 
 

@@ -17,6 +17,7 @@ class MessageKind(StrEnum):
     REPLY = "reply"  # an answer in a conversation
     NOTICE = "notice"  # anything else the hub tells a member (status changes, confirmations)
     GROUP_POST = "group_post"  # the announcement posted in a linked group chat
+    CORRECTION = "correction"  # a corrected announcement: an edit in place, or a marked resend
 
 
 class OutboxState(StrEnum):
@@ -51,6 +52,7 @@ class OutboundMessage(Model):
     template = fields.CharField(max_length=32, null=True)
     template_params = fields.JSONField(null=True)
     used_template = fields.BooleanField(null=True)
+    attachment_ids = fields.JSONField(null=True)  # files sent with the text, [Attachment.id]
     state = fields.CharEnumField(
         OutboxState, max_length=16, default=OutboxState.QUEUED, description="OutboxState"
     )

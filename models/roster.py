@@ -102,3 +102,29 @@ class ChannelAddress(Model):
     @property
     def reachable(self) -> bool:
         return self.opted_out_at is None and self.blocked_at is None
+
+
+# A saved group of members staff address together ("Ketua RW", "Panitia 17 Agustus").
+class MemberGroup(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    entries: fields.ReverseRelation[MemberGroupEntry]
+
+    class Meta:
+        table = "member_group"
+
+
+class MemberGroupEntry(Model):
+    id = fields.IntField(primary_key=True)
+    group: fields.ForeignKeyRelation[MemberGroup] = fields.ForeignKeyField(
+        "models.MemberGroup", related_name="entries", on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="group_entries", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "member_group_entry"
+        unique_together = (("group_id", "member_id"),)
