@@ -10,6 +10,7 @@ from channels.base import (
     InboundKind,
     InboundMessage,
     Outgoing,
+    OutgoingFile,
     SendError,
     SendErrorReason,
     SendResult,
@@ -17,6 +18,7 @@ from channels.base import (
     StatusUpdate,
     WebhookRejected,
     channel_class,
+    channel_traits,
     register_channel,
     registered_channels,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "InboundKind",
     "InboundMessage",
     "Outgoing",
+    "OutgoingFile",
     "SendError",
     "SendErrorReason",
     "SendResult",
@@ -38,6 +41,7 @@ __all__ = [
     "StatusUpdate",
     "WebhookRejected",
     "channel_class",
+    "channel_traits",
     "register_channel",
     "registered_channels",
 ]

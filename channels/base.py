@@ -19,6 +19,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file to send (a regulation's PDF, an image), stored at `path` on the hub's disk."""
+
+    path: str
+    filename: str  # as the recipient sees it
+    content_type: str  # detected from the file's bytes: application/pdf, image/jpeg, image/png
+    size: int  # bytes
+    sha256: str  # names the content: a platform's id for an uploaded copy can be reused by it
+    url: str = ""  # public download link on the hub (the token in it is the secret)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message to one address. `key` is the hub's idempotency key (the outbox row id)."""
 
@@ -34,6 +50,9 @@ class Outgoing:
     last_inbound_at: dt.datetime | None = None
     template: str | None = None  # which approved template may carry this message: "broadcast"...
     template_params: tuple[str, ...] = ()  # its variables, e.g. (title, summary)
+    # At most one file per request (one outbox row is one platform request), with `text` as its
+    # caption; "" sends the file alone.
+    attachments: tuple[OutgoingFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,9 @@ class SendResult:
     external_id: str  # the platform's id for the message, used to match later status updates
     sent_at: dt.datetime
     used_template: bool = False  # sent as an approved template (outside the free-text window)
+    # The text went but the attachments could not (a template outside the free-text window
+    # carries no file): the hub sends them on their own later.
+    left_out_files: bool = False
 
 
 class SendErrorReason(StrEnum):
@@ -139,6 +161,9 @@ class StatusUpdate:
     # For failed: free text was refused because the person's free-text window had closed, so
     # the message should go again as its template (WhatsApp reports 131047 this way too).
     window_closed: bool = False
+    # For failed: nobody can be reached at this address (no such WhatsApp account, say), so the
+    # announcement should go to the member's next channel.
+    recipient_unreachable: bool = False
 
 
 class ChannelEventKind(StrEnum):
@@ -178,11 +203,35 @@ class Channel(abc.ABC):
     name: ClassVar[str]
     can_edit: ClassVar[bool] = False  # whether Outgoing.edit_of works on this platform
     can_toast: ClassVar[bool] = False  # whether answer() shows the person a brief confirmation
+    text_limit: ClassVar[int] = 4096  # longest text message, in UTF-16 code units
+    # How long after the person last wrote free text may be sent (None: always); outside it the
+    # message goes as its approved template.
+    free_text_window: ClassVar[dt.timedelta | None] = None
+    # Longest text that rides on a file as its caption, in UTF-16 code units (None: any text).
+    caption_limit: ClassVar[int | None] = None
+    buttons_with_files: ClassVar[bool] = True  # whether buttons can ride on a file message
 
     def __init__(self, settings: Any, sink: EventSink, *, public_url: str = "") -> None:
         self.settings = settings
         self.sink = sink
         self.public_url = public_url.rstrip("/")  # where the platform reaches our webhooks
+
+    def free_text_open(self, last_inbound_at: dt.datetime | None) -> bool:
+        """Whether free text and files may go now, given when the person last wrote to us."""
+        if self.free_text_window is None:
+            return True
+        if last_inbound_at is None:
+            return False
+        if last_inbound_at.tzinfo is None:
+            last_inbound_at = last_inbound_at.replace(tzinfo=dt.UTC)
+        return dt.datetime.now(dt.UTC) - last_inbound_at < self.free_text_window
+
+    def takes_caption(self, text: str, has_buttons: bool) -> bool:
+        """Whether `text` (with buttons, if any) can go as the caption of one file."""
+        if has_buttons and not self.buttons_with_files:
+            return False
+        length = len(text.encode("utf-16-le")) // 2
+        return self.caption_limit is None or length <= self.caption_limit
 
     @property
     def messages_per_second(self) -> float:
@@ -235,6 +284,11 @@ def register_channel(cls: type[Channel]) -> type[Channel]:
 
 def channel_class(name: str) -> type[Channel]:
     return _REGISTRY[name]
+
+
+def channel_traits(name: str) -> type[Channel]:
+    """What a channel can do (can_edit, text_limit, ...); the defaults for an unknown name."""
+    return _REGISTRY.get(name, Channel)
 
 
 def registered_channels() -> dict[str, type[Channel]]:

@@ -20,6 +20,7 @@ from channels.base import (
     InboundKind,
     InboundMessage,
     Outgoing,
+    OutgoingFile,
     SendError,
     SendErrorReason,
     SendResult,
@@ -46,6 +47,7 @@ class PhoneMessage:
     read: bool = False
     edited: bool = False
     phone_button: str = ""
+    attachments: tuple[OutgoingFile, ...] = ()  # files shown with the text (its caption)
 
 
 @dataclass
@@ -78,10 +80,12 @@ class SandboxChannel(Channel):
         phone = self._phones[outgoing.address]
         if phone.blocked:
             raise SendError(SendErrorReason.BLOCKED, "the simulated member blocked the hub")
-        if not outgoing.text.strip():
+        if not outgoing.text.strip() and not outgoing.attachments:
             raise SendError(SendErrorReason.REJECTED, "empty message")
         if outgoing.edit_of is not None:
             return self._edit(phone, outgoing)
+        if len(outgoing.attachments) > 1:
+            raise SendError(SendErrorReason.REJECTED, "one file per message")
         message = PhoneMessage(
             id=self._next_id("sbx-out-"),
             text=outgoing.text,
@@ -90,6 +94,7 @@ class SandboxChannel(Channel):
             buttons=outgoing.buttons,
             reply_to=outgoing.reply_to,
             phone_button=outgoing.phone_button,
+            attachments=outgoing.attachments,
         )
         phone.messages.append(message)
         return SendResult(external_id=message.id, sent_at=message.sent_at)

@@ -8,6 +8,11 @@ the wire so that delays between the hub's pacing and Telegram's count cannot tri
 
 Telegram shows one keyboard per message: when an Outgoing has inline buttons and a phone button,
 the inline buttons win and the phone button is left out (ask for the phone in its own message).
+
+Files go by sendPhoto (JPEG and PNG up to 10 MB) or sendDocument, with the text as the caption
+and the buttons under it. A file is uploaded once per process (multipart, streamed from disk);
+Telegram's file_id for it, kept in memory by content hash, sends it to everyone else without
+uploading it again. An edit of a message that is a file with a caption changes the caption.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyParameters,
@@ -57,6 +63,7 @@ from channels.base import (
     InboundKind,
     InboundMessage,
     Outgoing,
+    OutgoingFile,
     SendError,
     SendErrorReason,
     SendResult,
@@ -89,6 +96,9 @@ MAX_CHAT_WAIT = 1.5  # seconds send() waits for a chat's turn; longer: THROTTLED
 CHAT_IDLE_SECONDS = 60.0  # per-chat pacing state is forgotten after this long unused
 WEBHOOK_MAX_CONNECTIONS = 40
 SINK_ATTEMPTS = 5  # a polled update the hub failed to take this often is skipped (logged)
+CAPTION_LIMIT = 1024  # characters of a photo's or document's caption
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # larger images go as documents
+UPLOAD_READ_TIMEOUT = 60.0  # seconds to wait for the answer to an upload (Telegram stores it first)
 
 
 def _now() -> dt.datetime:
@@ -104,6 +114,24 @@ _BOLD = re.compile(r"\*([^\s*](?:[^*\n]*[^\s*])?)\*")
 def to_telegram_html(text: str) -> str:
     """The hub's text with `*bold*` markup as Telegram HTML; everything else is escaped."""
     return _BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_caption(text: str, limit: int = CAPTION_LIMIT) -> str:
+    """`text` within a caption's limit, cut before its last paragraph (which an edit appends)."""
+    if _utf16(text) <= limit:
+        return text
+    head, sep, last = text.rpartition("\n\n")
+    if not sep or _utf16(last) > limit // 2:
+        head, last = text, ""
+    room = limit - _utf16(last) - (3 if last else 1)
+    head = head[:room]
+    while _utf16(head) > room:
+        head = head[:-1]
+    return head.rstrip() + "…" + (sep + last if last else "")
 
 
 # Errors -------------------------------------------------------------------------------------
@@ -418,6 +446,14 @@ class _ChatPace:
     waiting: int = 0
 
 
+def _file_id(message: Mapping[str, Any], field: str) -> str | None:
+    """Telegram's id for the file in a sent message (a photo's largest size)."""
+    sent = message.get(field)
+    if field == "photo" and isinstance(sent, list) and sent:
+        sent = sent[-1]
+    return str(sent["file_id"]) if isinstance(sent, Mapping) and "file_id" in sent else None
+
+
 def _chat_id(address: str) -> int:
     try:
         return int(address)
@@ -443,6 +479,7 @@ class TelegramChannel(Channel):
     name = NAME
     can_edit = True
     can_toast = True  # answerCallbackQuery
+    caption_limit = CAPTION_LIMIT
 
     def __init__(
         self,
@@ -478,6 +515,9 @@ class TelegramChannel(Channel):
         self._offset: int | None = None  # next update_id to ask for when polling
         self._confirmed_offset: int | None = None  # the offset Telegram was last told
         self._sink_failures: dict[int, int] = {}  # update_id: times the sink failed on it
+        # "<field>:<sha256>" -> Telegram's file_id for a copy of that file this bot uploaded.
+        self._file_ids: dict[str, str] = {}
+        self._uploading: dict[str, asyncio.Lock] = {}  # one upload per file at a time
 
     @property
     def messages_per_second(self) -> float:
@@ -698,19 +738,14 @@ class TelegramChannel(Channel):
                 )
             await self._pace(ref[0])
             try:
-                async with self._flood_guard:
-                    await bot.edit_message_text(
-                        text,
-                        chat_id=ref[0],
-                        message_id=ref[1],
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=inline,
-                        # An explicit empty keyboard removes the buttons (PTB drops empty ones).
-                        api_kwargs=None if inline else {"reply_markup": {"inline_keyboard": []}},
-                    )
+                await self._edit(bot, ref, text, inline)
             except BadRequest as exc:
-                if "message is not modified" not in exc.message.lower():
+                if "there is no text in the message to edit" not in exc.message.lower():
                     raise
+                # The message is a file: its caption is what the person reads.
+                await self._edit(
+                    bot, ref, to_telegram_html(fit_caption(outgoing.text)), inline, True
+                )
             return SendResult(external_id=outgoing.edit_of, sent_at=_now())
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = inline
         if markup is None and outgoing.phone_button and chat_id > 0:
@@ -733,9 +768,108 @@ class TelegramChannel(Channel):
         if self._paid:
             parameters["allow_paid_broadcast"] = True
         await self._pace(chat_id)
-        async with self._flood_guard:
-            message = await bot.call("sendMessage", parameters)
+        if outgoing.attachments:
+            message = await self._send_file(bot, parameters, outgoing)
+        else:
+            async with self._flood_guard:
+                message = await bot.call("sendMessage", parameters)
         return SendResult(external_id=f"{chat_id}:{message['message_id']}", sent_at=_now())
+
+    async def _edit(
+        self,
+        bot: _Bot,
+        ref: tuple[int, int],
+        text: str,
+        inline: InlineKeyboardMarkup | None,
+        caption: bool = False,
+    ) -> None:
+        """Change a sent message's text (or caption) and buttons; "not modified" is fine."""
+        # An explicit empty keyboard removes the buttons (PTB drops empty ones).
+        extra = None if inline else {"reply_markup": {"inline_keyboard": []}}
+        try:
+            async with self._flood_guard:
+                if caption:
+                    await bot.edit_message_caption(
+                        chat_id=ref[0],
+                        message_id=ref[1],
+                        caption=text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=inline,
+                        api_kwargs=extra,
+                    )
+                else:
+                    await bot.edit_message_text(
+                        text,
+                        chat_id=ref[0],
+                        message_id=ref[1],
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=inline,
+                        api_kwargs=extra,
+                    )
+        except BadRequest as exc:
+            if "message is not modified" not in exc.message.lower():
+                raise
+
+    async def _send_file(
+        self, bot: _Bot, parameters: dict[str, Any], outgoing: Outgoing
+    ) -> dict[str, Any]:
+        """sendPhoto or sendDocument with the message's text as caption; the answer's JSON."""
+        if len(outgoing.attachments) > 1:
+            raise SendError(SendErrorReason.REJECTED, "one file per message")
+        if _utf16(outgoing.text) > CAPTION_LIMIT:
+            raise SendError(SendErrorReason.REJECTED, f"a caption takes {CAPTION_LIMIT} characters")
+        file = outgoing.attachments[0]
+        parameters = dict(parameters)
+        text = parameters.pop("text")
+        if outgoing.text.strip():
+            parameters["caption"] = text
+        else:
+            parameters.pop("parse_mode")
+        as_photo = file.is_image and file.size <= PHOTO_MAX_BYTES
+        try:
+            return await self._send_as(bot, parameters, file, "photo" if as_photo else "document")
+        except BadRequest as exc:
+            # Telegram refuses some images as photos (odd dimensions): they go as documents.
+            lowered = exc.message.lower()
+            if not as_photo or not ("photo" in lowered or "image" in lowered):
+                raise
+            return await self._send_as(bot, parameters, file, "document")
+
+    async def _send_as(
+        self, bot: _Bot, parameters: dict[str, Any], file: OutgoingFile, field: str
+    ) -> dict[str, Any]:
+        method = "sendPhoto" if field == "photo" else "sendDocument"
+        key = f"{field}:{file.sha256}"
+        if (file_id := self._file_ids.get(key)) is not None:
+            try:
+                async with self._flood_guard:
+                    return dict(await bot.call(method, {**parameters, field: file_id}))
+            except BadRequest as exc:
+                if "file" not in exc.message.lower():
+                    raise
+                self._file_ids.pop(key, None)  # the id went stale: upload it again
+        async with self._uploading.setdefault(key, asyncio.Lock()):
+            if (file_id := self._file_ids.get(key)) is not None:  # uploaded while we waited
+                async with self._flood_guard:
+                    return dict(await bot.call(method, {**parameters, field: file_id}))
+            try:
+                handle = await asyncio.to_thread(open, file.path, "rb")
+            except OSError as exc:
+                raise SendError(SendErrorReason.REJECTED, f"the file is gone: {exc}") from None
+            with handle:
+                upload = InputFile(handle, filename=file.filename, read_file_handle=False)
+                async with self._flood_guard:
+                    message = dict(
+                        await bot.call(
+                            method,
+                            {**parameters, field: upload},
+                            read_timeout=UPLOAD_READ_TIMEOUT,
+                        )
+                    )
+            uploaded = _file_id(message, field)
+            if uploaded:
+                self._file_ids[key] = uploaded
+            return message
 
     async def _report_migration(self, old_chat_id: int, new_chat_id: int) -> None:
         event = ChannelEvent(

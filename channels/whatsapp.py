@@ -19,12 +19,21 @@ counted on it. A tap on the buttons answers the second message (its `reply_to`),
 matches by the button's payload. The phone button of an Outgoing is not shown: WhatsApp vouches for
 the sender's number on every message anyway. WhatsApp cannot edit a sent message (can_edit False).
 
+Files: an image (JPEG or PNG up to 5 MB) or a document, with the text as its caption, inside the
+window only. Each file is uploaded once (`/{phone_number_id}/media`) and sent by its media id, kept
+in memory by content hash for 29 days (Meta keeps it 30). Buttons cannot ride on a file, so an
+Outgoing with both sends its text with the buttons and reports the file left out
+(`SendResult.left_out_files`), as does the template that carries a message outside the window:
+the hub sends the file on its own once the window is open.
+
 The access token travels only in the Authorization header; every text that leaves this module
 (errors, log lines, readiness) has it and the app secret replaced by "<secret>".
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -33,7 +42,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -45,6 +54,7 @@ from channels.base import (
     InboundKind,
     InboundMessage,
     Outgoing,
+    OutgoingFile,
     SendError,
     SendErrorReason,
     SendResult,
@@ -81,6 +91,9 @@ LIST_BUTTON_LABEL = "Pilih"
 TEMPLATE_PARAMS_BUDGET = 800
 
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
+IMAGE_MAX_BYTES = 5 * 1024 * 1024  # larger images go as documents (those take 100 MB)
+MEDIA_ID_TTL = 29 * 24 * 3600.0  # seconds an uploaded media id is reused (Meta keeps it 30 days)
+MEDIA_NOT_FOUND_CODE = 131053
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5)
 MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5, sock_read=30)
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3)  # keeps /readyz quick
@@ -426,12 +439,13 @@ def _from_status(s: Mapping[str, Any]) -> StatusUpdate | None:
         log.info("whatsapp: status %r for %s ignored", s.get("status"), s.get("id"))
         return None
     reason = ""
-    window_closed = False
+    window_closed = unreachable = False
     if status == StatusKind.FAILED:
         errors = [e for e in _list(s.get("errors")) if isinstance(e, Mapping)]
         if errors:
             reason = f"{errors[0].get('code')} {_error_title(errors[0])}"[:255]
             window_closed = str(errors[0].get("code")) == str(WINDOW_CLOSED_CODE)
+            unreachable = str(errors[0].get("code")) in {str(c) for c in _UNKNOWN_RECIPIENT}
         else:
             reason = "failed (no reason given)"
     return StatusUpdate(
@@ -442,6 +456,7 @@ def _from_status(s: Mapping[str, Any]) -> StatusUpdate | None:
         evidence="receipt",
         reason=reason,
         window_closed=window_closed,
+        recipient_unreachable=unreachable,
     )
 
 
@@ -556,6 +571,9 @@ class WhatsAppChannel(Channel):
     name = NAME
     can_edit = False
     can_toast = False  # answer() marks the tapped message read; WhatsApp shows no toast
+    free_text_window = WINDOW
+    caption_limit = CAPTION_LIMIT
+    buttons_with_files = False  # interactive messages carry no media
 
     def __init__(
         self,
@@ -581,6 +599,8 @@ class WhatsAppChannel(Channel):
         self._unreachable = False  # _down is about reaching the Graph API: worth probing again
         self._next_probe = 0.0
         self._spam_paused = False
+        self._media_ids: dict[str, tuple[str, float]] = {}  # sha256 -> (media id, uploaded at)
+        self._uploading: dict[str, asyncio.Lock] = {}  # one upload per file at a time
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -733,26 +753,98 @@ class WhatsAppChannel(Channel):
             last_inbound_at = last_inbound_at.replace(tzinfo=dt.UTC)
         return self._clock() - last_inbound_at < WINDOW - WINDOW_MARGIN
 
+    def free_text_open(self, last_inbound_at: dt.datetime | None) -> bool:
+        """The window as send() sees it (with its safety margin)."""
+        return self.window_open(last_inbound_at)
+
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Send free-form inside the window, the template outside it; raises SendError."""
         if outgoing.edit_of is not None:
             raise SendError(SendErrorReason.REJECTED, "WhatsApp cannot change a sent message")
         recipient = _recipient(outgoing.address)
+        # A file alone has no template: it waits for the window (WINDOW_CLOSED).
+        has_template = outgoing.template is not None and bool(outgoing.text.strip())
         if not self.window_open(outgoing.last_inbound_at):
-            if outgoing.template is None:
+            if not has_template:
                 raise SendError(
                     SendErrorReason.WINDOW_CLOSED,
                     "the person has not written in 24 hours and this message has no template",
                 )
-            return await self._send_template(recipient, outgoing)
+            return await self._send_template_without_files(recipient, outgoing)
+        left_out = False
         try:
-            wamid = await self._send_free_form(recipient, outgoing)
+            if outgoing.attachments:
+                wamid, left_out = await self._send_with_file(recipient, outgoing)
+            else:
+                wamid = await self._send_free_form(recipient, outgoing)
         except SendError as exc:
-            if exc.reason != SendErrorReason.WINDOW_CLOSED or outgoing.template is None:
+            if exc.reason != SendErrorReason.WINDOW_CLOSED or not has_template:
                 raise
             log.info("whatsapp: message %s met a closed window; sending the template", outgoing.key)
-            return await self._send_template(recipient, outgoing)
-        return SendResult(external_id=wamid, sent_at=self._clock())
+            return await self._send_template_without_files(recipient, outgoing)
+        return SendResult(external_id=wamid, sent_at=self._clock(), left_out_files=left_out)
+
+    async def _send_template_without_files(
+        self, recipient: dict[str, str], outgoing: Outgoing
+    ) -> SendResult:
+        result = await self._send_template(recipient, outgoing)
+        return dataclasses.replace(result, left_out_files=bool(outgoing.attachments))
+
+    async def _send_with_file(
+        self, recipient: dict[str, str], outgoing: Outgoing
+    ) -> tuple[str, bool]:
+        """The file with the text as its caption; (wamid, whether the file was left out)."""
+        if len(outgoing.attachments) > 1:
+            raise SendError(SendErrorReason.REJECTED, "one file per message")
+        caption = outgoing.text if outgoing.text.strip() else ""
+        if outgoing.buttons or len(caption) > CAPTION_LIMIT:
+            # Buttons ride on no file, and a caption is shorter than a text: the text goes alone.
+            return await self._send_free_form(recipient, outgoing), True
+        file = outgoing.attachments[0]
+        kind = "image" if file.is_image and file.size <= IMAGE_MAX_BYTES else "document"
+        filename = file.filename if kind == "document" else ""
+        media_id = await self._media_id(file)
+        try:
+            result = await self._send_media(
+                kind,
+                outgoing.address,
+                outgoing.last_inbound_at,
+                media_id,
+                None,
+                caption,
+                filename,
+                outgoing.reply_to,
+            )
+        except GraphError as exc:
+            if exc.code != MEDIA_NOT_FOUND_CODE:
+                raise
+            self._media_ids.pop(file.sha256, None)  # Meta no longer has it: upload it again
+            result = await self._send_media(
+                kind,
+                outgoing.address,
+                outgoing.last_inbound_at,
+                await self._media_id(file),
+                None,
+                caption,
+                filename,
+                outgoing.reply_to,
+            )
+        return result.external_id, False
+
+    async def _media_id(self, file: OutgoingFile) -> str:
+        """The media id of an uploaded copy of the file, uploading it first if needed."""
+        async with self._uploading.setdefault(file.sha256, asyncio.Lock()):
+            known = self._media_ids.get(file.sha256)
+            if known is not None and time.monotonic() - known[1] < MEDIA_ID_TTL:
+                return known[0]
+            try:
+                handle = await asyncio.to_thread(open, file.path, "rb")
+            except OSError as exc:
+                raise SendError(SendErrorReason.REJECTED, f"the file is gone: {exc}") from None
+            with handle:
+                media_id = await self.upload_media(handle, file.content_type, file.filename)
+            self._media_ids[file.sha256] = (media_id, time.monotonic())
+            return media_id
 
     async def _send_free_form(self, recipient: dict[str, str], outgoing: Outgoing) -> str:
         text = outgoing.text
@@ -884,14 +976,20 @@ class WhatsAppChannel(Channel):
 
     # Media ----------------------------------------------------------------------------------
 
-    async def upload_media(self, data: bytes, mime_type: str, filename: str) -> str:
-        """Upload a file for later sends; returns its media id. Raises SendError."""
-        form = aiohttp.FormData()
+    async def upload_media(self, data: bytes | BinaryIO, mime_type: str, filename: str) -> str:
+        """Upload a file (bytes, or an open file streamed from disk) for later sends; returns its
+        media id. Raises SendError."""
+        # File names go as UTF-8 in quotes, as browsers send them: quoted, aiohttp would
+        # percent-encode them and the recipient would see "surat%20edaran.pdf".
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", mime_type)
         form.add_field("file", data, filename=filename, content_type=mime_type)
         answer = await self._graph(
-            "POST", f"{self._base}/{self.settings.phone_number_id}/media", data=form
+            "POST",
+            f"{self._base}/{self.settings.phone_number_id}/media",
+            data=form,
+            limits=MEDIA_TIMEOUT,  # megabytes going up take longer than a message
         )
         if "id" not in answer:
             raise SendError(SendErrorReason.CONNECTION, "the Graph API answered without a media id")

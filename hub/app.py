@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib
 import logging
 import signal
@@ -16,6 +17,8 @@ from hub.config import Config
 from hub.conversations import Conversations
 from hub.db import close_database, open_database
 from hub.dispatch import Dispatcher
+from hub.leases import SCHEDULER_LEASE_TTL, LeaseHolder
+from hub.media import MediaStore
 from hub.metrics import Metrics
 from hub.sender import Sender
 from hub.tasks import BackgroundTasks
@@ -49,18 +52,23 @@ class Hub:
             can_toast=self._can_toast,
             clock=self.clock,
         )
-        self.dispatcher = Dispatcher(self.conversations, clock=self.clock)
+        # The channels dict is filled below; the dispatcher sees the same one.
+        self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
         for name in AVAILABLE_CHANNELS:
             settings = getattr(self.config, name)
             if settings.enabled:
                 self.channels[name] = channel_class(name)(
                     settings, self.receive, public_url=self.config.hub.public_url
                 )
+        self.scheduler_lease = LeaseHolder("scheduler", ttl=SCHEDULER_LEASE_TTL, clock=self.clock)
+        self.media = MediaStore.from_config(self.config)
         self.sender = Sender(
             self.channels,
             max_attempts=self.config.broadcast.max_attempts,
             clock=self.clock,
             metrics=self.metrics,
+            media=self.media,
+            lease=dt.timedelta(seconds=self.config.broadcast.claim_lease_seconds),
         )
 
     def _wake_sender(self) -> None:
@@ -110,7 +118,7 @@ def create_app(
     demo: bool = False,
 ) -> web.Application:
     """The aiohttp application; tests pass manage_database=False inside their own database."""
-    from hub.web import api, dashboard, health, middleware, webhooks  # web depends on app
+    from hub.web import api, dashboard, health, media, middleware, webhooks  # web needs app
 
     hub = Hub(config, clock=clock)
     app = web.Application(
@@ -137,11 +145,13 @@ def create_app(
         hub.tasks.start(hub.sender.run(), name="sender")
         scheduler = create_scheduler(hub, demo=demo) if config.hub.run_scheduler else None
         if scheduler is not None:
+            await hub.scheduler_lease.renew()
             scheduler.start()
         yield
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await hub.tasks.cancel_all()
+        await hub.scheduler_lease.release()
 
     if manage_database:
         app.cleanup_ctx.append(database)
@@ -150,6 +160,7 @@ def create_app(
         app.cleanup_ctx.append(workers)
 
     health.setup(app)
+    media.setup(app)
     webhooks.setup(app)
     app.add_subapp("/api/v1", api.create_api(hub))
     dashboard.setup(app, hub)

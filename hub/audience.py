@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+import datetime as dt
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from hub.areas import area_by_path, within
 from hub.errors import ValidationFailed
-from models import Area, ChannelAddress, Member, Seat, SeatRole
+from models import Area, ChannelAddress, Member, MemberGroup, MemberGroupEntry, Seat, SeatRole
 
 # Seats whose holders receive broadcasts sent to an area.
 RECIPIENT_ROLES = (SeatRole.KETUA_RT, SeatRole.KETUA_RW)
@@ -20,6 +21,7 @@ class Recipient:
     channel: str | None  # None: no reachable address on an enabled channel
     address: str | None
     reason: str = ""  # why channel is None
+    last_inbound_at: dt.datetime | None = None  # when they last wrote on that address
 
 
 async def resolve_areas(paths: Sequence[str]) -> list[Area]:
@@ -43,6 +45,31 @@ async def audience_member_ids(areas: Sequence[Area], member_ids: Sequence[int]) 
         ).values_list("member_id", flat=True)
         ids.update(seat_holders)
     return sorted(ids)
+
+
+async def resolve_groups(names: Sequence[str], *, missing_ok: bool = False) -> dict[str, int]:
+    """Saved groups by name (case and extra spaces ignored) → {name as saved: id}."""
+    if not names:
+        return {}
+    wanted = {" ".join(n.split()).casefold(): n for n in names}
+    found = {g.name.casefold(): g for g in await MemberGroup.all()}  # groups are few
+    missing = [original for key, original in wanted.items() if key not in found]
+    if missing and not missing_ok:
+        raise ValidationFailed(
+            f"unknown group(s): {', '.join(missing)}", field="audience.groups", code="unknown_group"
+        )
+    return {found[key].name: found[key].id for key in wanted if key in found}
+
+
+async def members_of_groups(group_ids: Collection[int]) -> list[int]:
+    """The members of saved groups."""
+    if not group_ids:
+        return []
+    return list(
+        await MemberGroupEntry.filter(group_id__in=list(group_ids)).values_list(
+            "member_id", flat=True
+        )
+    )
 
 
 def choose_address(
@@ -79,6 +106,54 @@ async def recipients(
                     address.channel if address else None,
                     address.address if address else None,
                     reason,
+                    address.last_inbound_at if address else None,
                 )
             )
         yield batch
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    """What a broadcast to an audience would do, before it is sent."""
+
+    recipients: int
+    by_channel: dict[str, int]  # reachable recipients per channel
+    templates: int  # of those, how many are outside their channel's free-text window
+    skipped: int  # opted out: not sent, by their choice
+    unreachable: dict[str, int]  # reason (no_channel, blocked) → count
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "recipients": self.recipients,
+            "by_channel": self.by_channel,
+            "templates": self.templates,
+            "skipped": self.skipped,
+            "unreachable": self.unreachable,
+        }
+
+
+async def preview(
+    member_ids: Sequence[int],
+    enabled_channels: Collection[str],
+    free_text_windows: Mapping[str, dt.timedelta | None],
+    now: dt.datetime,
+) -> AudiencePreview:
+    """Count where an audience's announcement would go, as the fan-out would choose."""
+    by_channel: dict[str, int] = {}
+    unreachable: dict[str, int] = {}
+    templates = skipped = 0
+    async for batch in recipients(member_ids, enabled_channels):
+        for r in batch:
+            if r.channel is None:
+                if r.reason == "opted_out":
+                    skipped += 1
+                else:
+                    unreachable[r.reason] = unreachable.get(r.reason, 0) + 1
+                continue
+            by_channel[r.channel] = by_channel.get(r.channel, 0) + 1
+            window = free_text_windows.get(r.channel)
+            if window is not None and (
+                r.last_inbound_at is None or now - r.last_inbound_at > window
+            ):
+                templates += 1
+    return AudiencePreview(len(member_ids), by_channel, templates, skipped, unreachable)

@@ -15,7 +15,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.areas import is_within, path_key
 from hub.errors import Forbidden, ValidationFailed
-from models import ApiToken, Area, Broadcast, Member, Seat, User, UserRole, WebSession
+from models import (
+    ApiToken,
+    Area,
+    Broadcast,
+    Member,
+    MemberGroupEntry,
+    Seat,
+    User,
+    UserRole,
+    WebSession,
+)
 
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _hasher = PasswordHasher()
@@ -209,7 +219,14 @@ class Scope:
         for path in broadcast.audience.get("areas", []):
             if not self.covers(path_key(path)):
                 return False
-        for member_id in broadcast.audience.get("members", []):
+        members = set(broadcast.audience.get("members", []))
+        if broadcast.audience.get("groups"):
+            members.update(
+                await MemberGroupEntry.filter(
+                    group__name__in=broadcast.audience["groups"]
+                ).values_list("member_id", flat=True)
+            )
+        for member_id in sorted(members):
             if not any(self.covers(k) for k in await self.member_area_keys(member_id)):
                 return False
         return True

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from channels import channel_traits
 from hub import audit
-from hub.audience import audience_member_ids, recipients, resolve_areas
+from hub.audience import (
+    audience_member_ids,
+    members_of_groups,
+    recipients,
+    resolve_areas,
+    resolve_groups,
+)
 from hub.auth import Scope
 from hub.config import Config
 from hub.deliveries import ack_payload, group_ack_payload
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.groups import groups_for
+from hub.media import check_attachment_ids
+from hub.schedule import Recurrence, parse_recurrence
 from hub.texts import text as say
 from models import (
     Area,
@@ -25,6 +36,7 @@ from models import (
     BroadcastStatus,
     Delivery,
     DeliveryStatus,
+    Member,
     MessageKind,
     OutboundMessage,
     OutboxState,
@@ -43,15 +55,22 @@ class BroadcastRequest:
     text: str
     areas: list[str] = field(default_factory=list)
     members: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # saved member groups, by name
     send_at: dt.datetime | None = None
+    recurrence: str | None = None  # a cron expression in the hub's timezone
     ack_required: bool = True
+    attachments: list[int] = field(default_factory=list)  # Attachment ids, in the order shown
 
 
 def render_broadcast(config: Config, broadcast: Broadcast) -> str:
     """The message an RT head sees."""
+    return render_announcement(config, broadcast.title, broadcast.text, broadcast.ack_required)
+
+
+def render_announcement(config: Config, title: str, text: str, ack_required: bool) -> str:
     lang = config.hub.language
-    body = say(lang, "broadcast", title=broadcast.title, text=broadcast.text, hub=config.hub.name)
-    if broadcast.ack_required:
+    body = say(lang, "broadcast", title=title, text=text, hub=config.hub.name)
+    if ack_required:
         body += "\n\n" + say(lang, "broadcast_ack_hint")
     return body
 
@@ -67,18 +86,17 @@ def summarize(text: str, limit: int = SUMMARY_LENGTH) -> str:
     return flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-async def create_broadcast(
-    config: Config,
-    request: BroadcastRequest,
-    *,
-    user: User | None,
-    scope: Scope,
-    enabled_channels: set[str],
-    now: dt.datetime,
-) -> Broadcast:
-    """Validate and store a broadcast; send-now broadcasts are fanned out before this returns."""
-    title = request.title.strip()
-    body = request.text.strip()
+def message_length(text: str) -> int:
+    """Length as the messengers count it (UTF-16 code units: an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_content(
+    config: Config, title: str, text: str, ack_required: bool, enabled_channels: Iterable[str]
+) -> tuple[str, str]:
+    """The stripped title and text; raises ValidationFailed if empty or too long to send."""
+    title = title.strip()
+    body = text.strip()
     if not title:
         raise ValidationFailed("title must not be empty", field="title", code="empty_title")
     if len(title) > TITLE_MAX:
@@ -94,41 +112,139 @@ async def create_broadcast(
             field="text",
             code="text_too_long",
         )
-    if request.send_at is not None:
-        if request.send_at.tzinfo is None:
-            request.send_at = request.send_at.replace(tzinfo=config.tz)
-        if request.send_at < now - dt.timedelta(minutes=1):
+    # The announcement as sent (title, text, hub name, ack hint) must fit every channel it may
+    # go out on: a message cut by the platform would be worse than a clear refusal now.
+    limits = {name: channel_traits(name).text_limit for name in enabled_channels}
+    if limits:
+        name, channel_limit = min(limits.items(), key=lambda item: item[1])
+        length = message_length(render_announcement(config, title, body, ack_required))
+        if length > channel_limit:
+            raise ValidationFailed(
+                f"the announcement is {length} characters with its title and footer; {name} "
+                f"takes at most {channel_limit}: shorten the text by {length - channel_limit}",
+                field="text",
+                code="text_too_long",
+            )
+    return title, body
+
+
+@dataclass(frozen=True)
+class Schedule:
+    send_at: dt.datetime | None  # None: now
+    recurrence: Recurrence | None
+
+
+def check_schedule(
+    config: Config, send_at: dt.datetime | None, cron: str | None, now: dt.datetime
+) -> Schedule:
+    """Validate when a broadcast goes out; raises ValidationFailed for impossible schedules."""
+    if send_at is not None:
+        if send_at.tzinfo is None:
+            send_at = send_at.replace(tzinfo=config.tz)
+        if send_at < now - dt.timedelta(minutes=1):
             raise ValidationFailed("send_at is in the past", field="send_at", code="past_schedule")
-    if not request.areas and not request.members:
+    if cron is None:
+        return Schedule(send_at, None)
+    recurrence = parse_recurrence(cron, config.tz, now)
+    start = max(now, send_at) if send_at else now
+    # The first run is the first time the cron fires at or after the start.
+    first = recurrence.next_run(start - dt.timedelta(microseconds=1))
+    if first is None:
         raise ValidationFailed(
-            "the audience is empty: name areas or members", code="empty_audience"
+            f"recurrence.cron: {cron!r} never fires after {start.isoformat()}",
+            field="recurrence.cron",
+            code="invalid_cron",
         )
-    areas = await resolve_areas(request.areas)
-    for area in areas:
+    return Schedule(first, recurrence)
+
+
+@dataclass(frozen=True)
+class Audience:
+    areas: list[Area]
+    member_ids: list[int]
+    stored: dict[str, Any]  # as kept on the broadcast, to be resolved again when it goes out
+
+
+async def resolve_audience(
+    areas: Sequence[str], members: Sequence[int], groups: Sequence[str], scope: Scope
+) -> Audience:
+    """Who a request addresses, checked against the scope; raises for unknown or empty ones."""
+    if not areas and not members and not groups:
+        raise ValidationFailed(
+            "the audience is empty: name areas, groups or members", code="empty_audience"
+        )
+    resolved = await resolve_areas(areas)
+    for area in resolved:
         scope.require_area(area)
-    member_ids = await audience_member_ids(areas, request.members)
-    await scope.require_members(request.members)
+    saved_groups = await resolve_groups(groups)
+    group_members = await members_of_groups(saved_groups.values())
+    named = sorted(set(members) | set(group_members))
+    member_ids = await audience_member_ids(resolved, named)
+    await scope.require_members(named)
     if not member_ids:
         raise ValidationFailed("nobody holds a seat in that audience", code="no_recipients")
+    stored = {
+        "areas": [a.path for a in resolved],
+        "members": sorted(set(members)),
+        "groups": sorted(saved_groups),
+    }
+    return Audience(resolved, member_ids, stored)
 
-    scheduled = request.send_at is not None and request.send_at > now
+
+async def create_broadcast(
+    config: Config,
+    request: BroadcastRequest,
+    *,
+    user: User | None,
+    scope: Scope,
+    enabled_channels: set[str],
+    now: dt.datetime,
+) -> Broadcast:
+    """Validate and store a broadcast; send-now broadcasts are fanned out before this returns."""
+    title, body = check_content(
+        config, request.title, request.text, request.ack_required, enabled_channels
+    )
+    schedule = check_schedule(config, request.send_at, request.recurrence, now)
+    audience = await resolve_audience(request.areas, request.members, request.groups, scope)
+    attachment_ids = await check_attachment_ids(request.attachments)
+
+    scheduled = schedule.send_at is not None and (
+        schedule.recurrence is not None or schedule.send_at > now
+    )
     async with in_transaction():
         broadcast = await Broadcast.create(
             title=title,
             text=body,
             status=BroadcastStatus.SCHEDULED if scheduled else BroadcastStatus.SENDING,
             ack_required=request.ack_required,
-            audience={"areas": [a.path for a in areas], "members": sorted(set(request.members))},
-            send_at=request.send_at,
-            recipients=len(member_ids),
+            audience=audience.stored,
+            send_at=schedule.send_at,
+            recurrence_cron=schedule.recurrence.cron if schedule.recurrence else None,
+            recipients=len(audience.member_ids),
+            attachment_ids=attachment_ids or None,
             created_by=user,
         )
         if not scheduled:
-            await _fan_out(config, broadcast, areas, member_ids, enabled_channels, now)
+            await _fan_out(
+                config, broadcast, audience.areas, audience.member_ids, enabled_channels, now
+            )
         await audit.record(user, "broadcast.create", f"broadcast:{broadcast.id}", title=title)
     if not scheduled:
         await broadcast.refresh_from_db()  # fanning out may have finished it already
     return broadcast
+
+
+async def _stored_audience(broadcast: Broadcast) -> tuple[list[Area], list[int]]:
+    """The audience of a broadcast as it is now (seats change hands; groups change)."""
+    stored = broadcast.audience or {}
+    areas = await resolve_areas(stored.get("areas", []))
+    named = set(stored.get("members", []))
+    # A group deleted since is left out: the broadcast goes to the rest of its audience.
+    saved_groups = await resolve_groups(stored.get("groups", []), missing_ok=True)
+    named.update(await members_of_groups(saved_groups.values()))
+    # Members deleted since the broadcast was scheduled are left out, not an error.
+    existing = await Member.filter(id__in=sorted(named)).values_list("id", flat=True)
+    return areas, await audience_member_ids(areas, sorted(existing))
 
 
 async def start_due_broadcast(
@@ -141,11 +257,66 @@ async def start_due_broadcast(
         )
         if not taken:
             return False
-        areas = await resolve_areas(broadcast.audience.get("areas", []))
-        member_ids = await audience_member_ids(areas, broadcast.audience.get("members", []))
+        areas, member_ids = await _stored_audience(broadcast)
         await Broadcast.filter(id=broadcast.id).update(recipients=len(member_ids))
         await _fan_out(config, broadcast, areas, member_ids, enabled_channels, now)
     return True
+
+
+async def start_series_run(
+    config: Config,
+    series: Broadcast,
+    enabled_channels: set[str],
+    now: dt.datetime,
+    *,
+    missed: bool = False,
+) -> Broadcast | None:
+    """Start the due run of a recurring broadcast and move the series to its next run.
+
+    Returns the run, or None if another process took it. With `missed` the run is recorded as
+    missed (the hub was down too long) and nothing is sent.
+    """
+    assert series.recurrence_cron is not None and series.send_at is not None
+    recurrence = parse_recurrence(series.recurrence_cron, config.tz, now)
+    next_run = recurrence.next_run(now)
+    async with in_transaction():
+        # Moving send_at on only if it is still the run we saw makes the run ours alone.
+        taken = await Broadcast.filter(
+            id=series.id, status=BroadcastStatus.SCHEDULED, send_at=series.send_at
+        ).update(
+            send_at=next_run or series.send_at,
+            status=BroadcastStatus.SCHEDULED if next_run else BroadcastStatus.SENT,
+            finished_at=None if next_run else now,
+        )
+        if not taken:
+            return None
+        run = await Broadcast.create(
+            title=series.title,
+            text=series.text,
+            status=BroadcastStatus.MISSED if missed else BroadcastStatus.SENDING,
+            ack_required=series.ack_required,
+            audience=series.audience,
+            send_at=series.send_at,
+            series_id=series.id,
+            attachment_ids=series.attachment_ids,
+            created_by_id=series.created_by_id,
+            finished_at=now if missed else None,
+        )
+        if not missed:
+            areas, member_ids = await _stored_audience(series)
+            await Broadcast.filter(id=run.id).update(recipients=len(member_ids))
+            await _fan_out(config, run, areas, member_ids, enabled_channels, now)
+    await run.refresh_from_db()
+    return run
+
+
+async def mark_missed(broadcast: Broadcast, now: dt.datetime) -> bool:
+    """Record that a one-off broadcast was not sent because it was overdue beyond the grace."""
+    return bool(
+        await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED).update(
+            status=BroadcastStatus.MISSED, finished_at=now
+        )
+    )
 
 
 async def _fan_out(
@@ -161,50 +332,121 @@ async def _fan_out(
     template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
     await Broadcast.filter(id=broadcast.id).update(started_at=now)
+    # Rows are written with one executemany per batch and table (_insert_rows): Tortoise's
+    # bulk_create builds a model object per row first, most of the fan-out's CPU.
+    outbox_common = {
+        "kind": MessageKind.BROADCAST,
+        "text": message_text,
+        "template": "broadcast",
+        "template_params": template_params,
+        # The sender sends them with or after the text (see hub/media.py).
+        "attachment_ids": broadcast.attachment_ids or None,
+        "next_attempt_at": now,
+    }
+    ack_label = say(lang, "ack_button")
     async for batch in recipients(member_ids, enabled_channels):
         rows = []
         for r in batch:
-            unreachable = r.channel is None
+            status = DeliveryStatus.PENDING
+            if r.channel is None:  # opting out is the member's choice, not a failure to reach
+                skipped = r.reason == "opted_out"
+                status = DeliveryStatus.SKIPPED if skipped else DeliveryStatus.FAILED
             rows.append(
-                Delivery(
-                    broadcast_id=broadcast.id,
-                    member_id=r.member_id,
-                    channel=r.channel or "",
-                    address=r.address or "",
-                    status=DeliveryStatus.FAILED if unreachable else DeliveryStatus.PENDING,
-                    failed_at=now if unreachable else None,
-                    failure_reason=r.reason or None,
-                )
+                {
+                    "member_id": r.member_id,
+                    "channel": r.channel or "",
+                    "address": r.address or "",
+                    "status": status,
+                    "failed_at": now if status == DeliveryStatus.FAILED else None,
+                    "failure_reason": r.reason or None,
+                }
             )
-        await Delivery.bulk_create(rows)
-        created = await Delivery.filter(
-            broadcast_id=broadcast.id,
-            member_id__in=[r.member_id for r in batch],
-            status=DeliveryStatus.PENDING,
-        ).values("id", "member_id", "channel", "address")
-        buttons = []
-        messages = []
-        for d in created:
-            if broadcast.ack_required:
-                buttons = [{"label": say(lang, "ack_button"), "payload": ack_payload(d["id"])}]
-            messages.append(
-                OutboundMessage(
-                    kind=MessageKind.BROADCAST,
-                    delivery_id=d["id"],
-                    member_id=d["member_id"],
-                    channel=d["channel"],
-                    address=d["address"],
-                    text=message_text,
-                    buttons=buttons,
-                    template="broadcast",
-                    template_params=template_params,
-                    next_attempt_at=now,
-                )
-            )
-        await OutboundMessage.bulk_create(messages)
+        await _insert_rows(Delivery, {"broadcast_id": broadcast.id}, rows, now)
+        created = await _pending_deliveries(broadcast.id, [r.member_id for r in batch])
+        messages = [
+            {
+                "delivery_id": delivery_id,
+                "member_id": member_id,
+                "channel": channel,
+                "address": address,
+                "buttons": (
+                    [{"label": ack_label, "payload": ack_payload(delivery_id)}]
+                    if broadcast.ack_required
+                    else []
+                ),
+            }
+            for delivery_id, member_id, channel, address in created
+        ]
+        await _insert_rows(OutboundMessage, outbox_common, messages, now)
     await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
+
+
+async def _insert_rows(
+    model: Any, common: dict[str, Any], rows: list[dict[str, Any]], now: dt.datetime
+) -> None:
+    """INSERT `rows` of `model` with one executemany, inside the caller's transaction.
+
+    `common` holds the columns every row shares, converted once; each row has the same keys.
+    Columns in neither take their field's default (`auto_now_add` ones: `now`), as a model
+    object would.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    names = [name for name in meta.fields_db_projection if not meta.fields_map[name].generated]
+    own = list(rows[0])
+    template: list[Any] = []
+    for name in names:
+        field_object = meta.fields_map[name]
+        stamped = getattr(field_object, "auto_now_add", False) or getattr(
+            field_object, "auto_now", False
+        )
+        value: Any = None
+        if name in common:
+            value = common[name]
+        elif stamped:
+            value = now
+        elif field_object.default is not None:
+            default = field_object.default
+            value = default() if callable(default) else default
+        template.append(None if name in own else field_object.to_db_value(value, model))
+    slots = [(names.index(key), meta.fields_map[key].to_db_value) for key in own]
+    values = []
+    for row in rows:
+        row_values = list(template)
+        for (index, convert), key in zip(slots, own, strict=True):
+            row_values[index] = convert(row[key], model)
+        values.append(row_values)
+    columns = ", ".join(meta.fields_db_projection[name] for name in names)
+    connection = Tortoise.get_connection("default")  # the transaction's, inside one
+    marks = ", ".join(_placeholders(connection, len(names)))
+    await connection.execute_many(
+        f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})", values
+    )
+
+
+async def _pending_deliveries(
+    broadcast_id: int, member_ids: list[int]
+) -> list[tuple[int, int, str, str]]:
+    """(id, member_id, channel, address) of the broadcast's pending deliveries to these members."""
+    connection = Tortoise.get_connection("default")
+    first, second, *rest = _placeholders(connection, len(member_ids) + 2)
+    _, rows = await connection.execute_query(
+        f"SELECT id, member_id, channel, address FROM {Delivery._meta.db_table} "
+        f"WHERE broadcast_id = {first} AND status = {second} "
+        f"AND member_id IN ({', '.join(rest)}) ORDER BY id",
+        [broadcast_id, DeliveryStatus.PENDING.value, *member_ids],
+    )
+    return [(row["id"], row["member_id"], row["channel"], row["address"]) for row in rows]
+
+
+def _placeholders(connection: Any, count: int) -> list[str]:
+    """`?` each (SQLite), or `$1`, `$2`... (PostgreSQL)."""
+    if connection.capabilities.dialect == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count
 
 
 async def _post_in_groups(
@@ -232,12 +474,148 @@ async def _post_in_groups(
             address=group.address,
             text=message_text,
             buttons=buttons,
+            attachment_ids=broadcast.attachment_ids or None,
             next_attempt_at=now,
         )
         for group in await groups_for(areas, enabled_channels)
     ]
     if posts:
         await OutboundMessage.bulk_create(posts)
+
+
+# Broadcasts staff may still change: nothing of them has gone out.
+EDITABLE = (BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED)
+
+
+_NOT_ALLOWED = {"edit": "not_editable", "pause": "not_pausable"}
+
+
+def _require_editable(broadcast: Broadcast, action: str) -> None:
+    if broadcast.status not in EDITABLE:
+        hint = " (send a correction instead)" if action == "edit" else ""
+        raise Conflict(
+            f"broadcast {broadcast.id} is {broadcast.status.value}: only scheduled or paused "
+            f"broadcasts can {action}{hint}",
+            code=_NOT_ALLOWED[action],
+        )
+
+
+@dataclass
+class BroadcastChanges:
+    """What staff change in a broadcast before it is sent; None leaves a value as it was."""
+
+    title: str | None = None
+    text: str | None = None
+    audience: dict[str, Any] | None = None  # {"areas", "members", "groups"}
+    send_at: dt.datetime | None = None
+    clear_send_at: bool = False  # send_at: null in the request
+    recurrence: str | None = None
+    clear_recurrence: bool = False
+    ack_required: bool | None = None
+    attachments: list[int] | None = None  # [] removes them all
+
+
+async def update_broadcast(
+    config: Config,
+    broadcast: Broadcast,
+    changes: BroadcastChanges,
+    *,
+    user: User | None,
+    scope: Scope,
+    enabled_channels: set[str],
+    now: dt.datetime,
+) -> Broadcast:
+    """Change a scheduled or paused broadcast, validated as at creation."""
+    _require_editable(broadcast, "edit")
+    ack_required = broadcast.ack_required if changes.ack_required is None else changes.ack_required
+    title, body = check_content(
+        config,
+        broadcast.title if changes.title is None else changes.title,
+        broadcast.text if changes.text is None else changes.text,
+        ack_required,
+        enabled_channels,
+    )
+    cron = None if changes.clear_recurrence else (changes.recurrence or broadcast.recurrence_cron)
+    if changes.clear_send_at:
+        send_at = None
+    elif changes.send_at is not None:
+        send_at = changes.send_at
+    elif cron is not None and changes.recurrence is None and broadcast.recurrence_cron:
+        send_at = None  # a series keeps its rhythm: its next run comes from the cron
+    else:
+        send_at = broadcast.send_at
+    if send_at is None and cron is None:
+        raise ValidationFailed(
+            "a scheduled broadcast needs send_at or a recurrence; to send now, create it anew",
+            field="send_at",
+            code="missing_schedule",
+        )
+    schedule = check_schedule(config, send_at, cron, now)
+    stored = broadcast.audience or {}
+    wanted = changes.audience if changes.audience is not None else stored
+    audience = await resolve_audience(
+        wanted.get("areas", []), wanted.get("members", []), wanted.get("groups", []), scope
+    )
+    attachment_ids = broadcast.attachment_ids
+    if changes.attachments is not None:
+        attachment_ids = await check_attachment_ids(changes.attachments) or None
+    values = {
+        "title": title,
+        "text": body,
+        "ack_required": ack_required,
+        "attachment_ids": attachment_ids,
+        "audience": audience.stored,
+        "send_at": schedule.send_at,
+        "recurrence_cron": schedule.recurrence.cron if schedule.recurrence else None,
+        "recipients": len(audience.member_ids),
+    }
+    async with in_transaction():
+        # Only while it is still unsent: the scheduler may have started it a moment ago.
+        changed = await Broadcast.filter(id=broadcast.id, status__in=list(EDITABLE)).update(
+            **values
+        )
+        if not changed:
+            await broadcast.refresh_from_db()
+            _require_editable(broadcast, "edit")
+        await audit.record(user, "broadcast.edit", f"broadcast:{broadcast.id}", title=title)
+    await broadcast.refresh_from_db()
+    return broadcast
+
+
+async def pause_broadcast(
+    broadcast: Broadcast, *, user: User | None, now: dt.datetime
+) -> Broadcast:
+    """Hold a scheduled broadcast (or series): nothing goes out until it is resumed."""
+    if broadcast.status == BroadcastStatus.PAUSED:
+        raise Conflict(f"broadcast {broadcast.id} is paused already", code="already_paused")
+    _require_editable(broadcast, "pause")
+    await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED).update(
+        status=BroadcastStatus.PAUSED, paused_at=now
+    )
+    await audit.record(user, "broadcast.pause", f"broadcast:{broadcast.id}")
+    await broadcast.refresh_from_db()
+    _require_editable(broadcast, "pause")  # started by the scheduler in the meantime
+    return broadcast
+
+
+async def resume_broadcast(
+    config: Config, broadcast: Broadcast, *, user: User | None, now: dt.datetime
+) -> Broadcast:
+    """Schedule a paused broadcast again; a time that passed meanwhile becomes now."""
+    if broadcast.status != BroadcastStatus.PAUSED:
+        raise Conflict(f"broadcast {broadcast.id} is not paused", code="not_paused")
+    send_at = broadcast.send_at
+    if send_at is not None and send_at < now:
+        if broadcast.recurrence_cron:  # the runs missed while paused are skipped
+            send_at = parse_recurrence(broadcast.recurrence_cron, config.tz, now).next_run(now)
+        else:
+            send_at = now
+    await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.PAUSED).update(
+        status=BroadcastStatus.SCHEDULED, paused_at=None, send_at=send_at
+    )
+    await audit.record(user, "broadcast.resume", f"broadcast:{broadcast.id}")
+    await broadcast.refresh_from_db()
+    return broadcast
 
 
 async def delivery_counts(broadcast_id: int) -> dict[str, int]:
@@ -252,6 +630,7 @@ async def delivery_counts(broadcast_id: int) -> dict[str, int]:
     counts = {
         "pending": by_status.get(DeliveryStatus.PENDING, 0),
         "failed": by_status.get(DeliveryStatus.FAILED, 0),
+        "skipped": by_status.get(DeliveryStatus.SKIPPED, 0),
         "cancelled": by_status.get(DeliveryStatus.CANCELLED, 0),
     }
     for name, rank in (("sent", 1), ("delivered", 2), ("read", 3), ("acknowledged", 4)):
@@ -290,7 +669,11 @@ async def cancel_broadcast(
     broadcast: Broadcast, *, user: User | None, now: dt.datetime
 ) -> Broadcast:
     """Stop what has not left yet; what was already sent stays sent."""
-    if broadcast.status in (BroadcastStatus.SENT, BroadcastStatus.CANCELLED):
+    if broadcast.status in (
+        BroadcastStatus.SENT,
+        BroadcastStatus.CANCELLED,
+        BroadcastStatus.MISSED,
+    ):
         raise ValidationFailed(
             f"broadcast {broadcast.id} is already {broadcast.status.value}", code="not_cancellable"
         )
@@ -320,6 +703,10 @@ def broadcast_summary(broadcast: Broadcast, counts: dict[str, int]) -> dict[str,
         "recipients": broadcast.recipients,
         "ack_required": broadcast.ack_required,
         "send_at": broadcast.send_at.isoformat() if broadcast.send_at else None,
+        "recurrence": {"cron": broadcast.recurrence_cron} if broadcast.recurrence_cron else None,
+        "series_id": broadcast.series_id,
+        "audience": broadcast.audience,
         "created_at": broadcast.created_at.isoformat(),
+        "corrected_at": broadcast.corrected_at.isoformat() if broadcast.corrected_at else None,
         "counts": counts,
     }

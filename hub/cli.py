@@ -74,8 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     body.add_argument("--text-file", type=Path, help="the text from a UTF-8 file")
     send.add_argument("--area", action="append", default=[], metavar="AREA")
     send.add_argument("--member", action="append", default=[], type=int, metavar="ID")
+    send.add_argument("--group", action="append", default=[], metavar="NAME", help="saved group")
     send.add_argument(
         "--at", help="ISO-8601 time, e.g. 2026-12-01T08:00 (hub.timezone if no offset)"
+    )
+    send.add_argument(
+        "--cron",
+        help='repeat on a cron schedule in hub.timezone, e.g. "0 8 * * 1" (Mondays 08:00)',
     )
     send.add_argument("--no-ack", action="store_true", help="no 'Sudah dibaca' button")
     send.add_argument("--follow", action="store_true", help="show progress until it is sent")
@@ -197,7 +202,9 @@ async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
                 text=text,
                 areas=args.area,
                 members=args.member,
+                groups=args.group,
                 send_at=send_at,
+                recurrence=args.cron,
                 ack_required=not args.no_ack,
             ),
             user=None,
@@ -208,9 +215,13 @@ async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
     except HubError as exc:
         raise UsageError(exc.message) from None
     print(f"{broadcast.id}")
+    when = ""
+    if broadcast.send_at is not None and broadcast.status.value == "scheduled":
+        local = broadcast.send_at.astimezone(config.tz)
+        when = f", {'mulai ' if args.cron else ''}{local:%Y-%m-%d %H:%M}"
     print(
-        f"Pengumuman #{broadcast.id} ({broadcast.status.value}) untuk {broadcast.recipients} "
-        "penerima; pengiriman dilakukan oleh `hub run`.",
+        f"Pengumuman #{broadcast.id} ({broadcast.status.value}{when}) untuk "
+        f"{broadcast.recipients} penerima; pengiriman dilakukan oleh `hub run`.",
         file=sys.stderr,
     )
     if args.follow:

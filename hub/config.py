@@ -17,6 +17,7 @@ from hub.timeutil import parse_quiet_hours
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 SECRET_MASK = "********"
+MAX_ATTACHMENT_MB = 50  # the smallest upload ceiling of the platforms (Telegram's Bot API)
 
 # Values that look like someone copied an example instead of setting a real secret.
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "token", "xxx", "todo", "your-token-here"}
@@ -100,11 +101,20 @@ class SandboxSection:
 
 @dataclass(frozen=True)
 class BroadcastSection:
-    reminder_after_hours: int = 24
-    escalate_after_hours: int = 48
+    reminder_after_hours: int = 24  # 0: no reminders
+    escalate_after_hours: int = 48  # 0: no call lists to RW heads and staff
     quiet_hours: str = "21:00-06:00"
+    # A scheduled send found more than this late (the hub was down) is marked missed, not sent;
+    # time held by quiet hours does not count. 0 sends however late.
+    overdue_grace_minutes: int = 120
     max_text_length: int = 4096
     max_attempts: int = 8
+    # How long a sender's claim on queued messages holds: after a crash they wait this long
+    # before another sender (or the restarted one) sends them.
+    claim_lease_seconds: int = 120
+    # Where uploaded attachments are stored ("": <hub.data_dir>/media), and the largest file taken.
+    media_dir: str = ""
+    max_attachment_mb: int = 10
 
 
 @dataclass(frozen=True)
@@ -322,9 +332,11 @@ def validate(config: Config) -> None:
         for key in ("access_token", "app_secret", "verify_token"):
             _check_secret(config, "whatsapp", key)
     b = config.broadcast
-    if b.reminder_after_hours < 1:
-        raise ConfigError("broadcast.reminder_after_hours", "expected at least 1 hour")
-    if b.escalate_after_hours < b.reminder_after_hours:
+    # 0 turns reminders (or escalation) off.
+    for key in ("reminder_after_hours", "escalate_after_hours"):
+        if getattr(b, key) < 0:
+            raise ConfigError(f"broadcast.{key}", "expected 0 (off) or a number of hours")
+    if b.reminder_after_hours and 0 < b.escalate_after_hours < b.reminder_after_hours:
         raise ConfigError(
             "broadcast.escalate_after_hours", "must not be earlier than reminder_after_hours"
         )
@@ -337,5 +349,10 @@ def validate(config: Config) -> None:
         raise ConfigError("broadcast.max_text_length", "expected 1 to 4096 characters")
     if b.max_attempts < 1:
         raise ConfigError("broadcast.max_attempts", "expected at least 1")
+    if b.claim_lease_seconds < 1:
+        raise ConfigError("broadcast.claim_lease_seconds", "expected at least 1 second")
+    if not 1 <= b.max_attachment_mb <= MAX_ATTACHMENT_MB:
+        # Telegram bots upload at most 50 MB: a larger file could not go out on every channel.
+        raise ConfigError("broadcast.max_attachment_mb", f"expected 1 to {MAX_ATTACHMENT_MB} (MB)")
     if not 0 <= config.participation.active_ack_rate <= 1:
         raise ConfigError("participation.active_ack_rate", "expected a rate between 0 and 1")

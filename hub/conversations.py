@@ -28,6 +28,7 @@ from models import (
     Member,
     MessageKind,
     OutboundMessage,
+    OutboxState,
     Seat,
 )
 
@@ -201,12 +202,24 @@ class Conversations:
         )
         if original is None:
             return
+        # A correction may have changed the announcement in place since: keep its text.
+        corrected = (
+            await OutboundMessage.filter(
+                channel=event.channel,
+                edit_of=event.reply_to,
+                kind=MessageKind.CORRECTION,
+                state=OutboxState.SENT,
+            )
+            .order_by("-id")
+            .first()
+        )
+        text = (corrected or original).text
         await OutboundMessage.create(
             kind=MessageKind.NOTICE,
             member=member,
             channel=event.channel,
             address=event.address,
-            text=f"{original.text}\n\n{self.say('acknowledged_mark')}",
+            text=f"{text}\n\n{self.say('acknowledged_mark')}",
             edit_of=event.reply_to,
             next_attempt_at=self.clock(),
         )

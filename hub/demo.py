@@ -153,6 +153,20 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
                 enabled_channels={"sandbox"},
                 now=utcnow(),
             )
+            # A weekly one, to show recurring broadcasts and their runs.
+            await create_broadcast(
+                config,
+                BroadcastRequest(
+                    title="Jadwal ronda pekan ini",
+                    text="Pengingat mingguan: mohon bagikan jadwal ronda kepada warga RT Anda.",
+                    areas=[f"{KECAMATAN}/Karang Asri"],
+                    recurrence="0 8 * * 1",
+                ),
+                user=user,
+                scope=await Scope.of(user),
+                enabled_channels={"sandbox"},
+                now=utcnow(),
+            )
     finally:
         await close_database()
     url = config.hub.public_url.rstrip("/")

@@ -30,7 +30,7 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from tortoise import connections
@@ -47,6 +47,7 @@ from channels import (
 )
 from hub.conversations import Conversations
 from hub.deliveries import apply_status, healed_by
+from hub.fallback import next_address, queue_elsewhere
 from hub.groups import group_moved, group_removed
 from hub.tasks import BackgroundTasks
 from hub.timeutil import Clock, utcnow
@@ -55,6 +56,7 @@ from models import (
     Delivery,
     DeliveryStatus,
     InboundEvent,
+    MessageKind,
     OutboundMessage,
     OutboxState,
 )
@@ -114,7 +116,11 @@ def event_from_json(stored: dict[str, Any]) -> Event:
 
 def batchable(event: Event) -> bool:
     """Status updates go through the batched path, unless they ask for more than a ladder step."""
-    return isinstance(event, StatusUpdate) and not event.window_closed
+    return (
+        isinstance(event, StatusUpdate)
+        and not event.window_closed
+        and not event.recipient_unreachable
+    )
 
 
 # How long a status for a message id we do not know is kept for its send record to appear.
@@ -206,9 +212,16 @@ class _Contended(Exception):
 
 
 class Dispatcher:
-    def __init__(self, conversations: Conversations, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        conversations: Conversations,
+        *,
+        clock: Clock = utcnow,
+        channels: Collection[str] = (),
+    ) -> None:
         self.conversations = conversations
         self.clock = clock
+        self.channels = channels  # the enabled channels, for falling back to another one
 
     async def receive(self, events: Sequence[Event]) -> None:
         """Store, then process: the sink every channel reports to."""
@@ -376,8 +389,11 @@ class Dispatcher:
                     event.status.value,
                     event.external_id,
                 )
-            elif (delivery_id := messages[0]) is not None:
+            elif (delivery_id := messages[0][0]) is not None:
                 if event.status == StatusKind.FAILED:
+                    if messages[0][1] != MessageKind.BROADCAST:
+                        done.append(row.id)  # a failed reminder does not fail the announcement
+                        continue
                     status, params = DeliveryStatus.FAILED, (event.at, event.reason, delivery_id)
                 else:
                     status = _STATUS_TO_DELIVERY[event.status]
@@ -395,20 +411,24 @@ class Dispatcher:
             await self.process(row, event)
 
     @staticmethod
-    async def _messages(keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[int | None]]:
-        """(channel, external id) → the delivery ids of the outbound messages with that id."""
+    async def _messages(
+        keys: set[tuple[str, str]],
+    ) -> dict[tuple[str, str], list[tuple[int | None, str]]]:
+        """(channel, external id) → (delivery id, kind) of the outbound messages with that id."""
         conn = connections.get("default")
-        found: dict[tuple[str, str], list[int | None]] = {}
+        found: dict[tuple[str, str], list[tuple[int | None, str]]] = {}
         for channel in {channel for channel, _ in keys}:
             ids = [external_id for c, external_id in keys if c == channel]
             for start in range(0, len(ids), ROWS_PER_STATEMENT):
                 chunk = ids[start : start + ROWS_PER_STATEMENT]
                 sql = (
-                    "SELECT external_id, delivery_id FROM outbound_message "
+                    "SELECT external_id, delivery_id, kind FROM outbound_message "
                     f"WHERE channel = ? AND external_id IN ({_marks(len(chunk))})"
                 )
                 for r in await conn.execute_query_dict(_dialect_sql(conn, sql), [channel, *chunk]):
-                    found.setdefault((channel, r["external_id"]), []).append(r["delivery_id"])
+                    found.setdefault((channel, r["external_id"]), []).append(
+                        (r["delivery_id"], r["kind"])
+                    )
         return found
 
     async def _claim_and_climb(
@@ -456,7 +476,7 @@ class Dispatcher:
     async def on_status(self, event: StatusUpdate) -> None:
         message = await OutboundMessage.get_or_none(
             channel=event.channel, external_id=event.external_id
-        ).only("id", "delivery_id", "address", "template", "used_template")
+        ).only("id", "kind", "delivery_id", "address", "template", "used_template")
         if message is None:
             if self.clock() - event.at < UNKNOWN_STATUS_GRACE:
                 # The send may not be recorded yet (the answer and the receipt raced): try later.
@@ -469,6 +489,12 @@ class Dispatcher:
             return  # a reply or notice: nothing tracks its reading
         if event.window_closed and await self._resend_as_template(message, event):
             return
+        if event.status == StatusKind.FAILED and message.kind != MessageKind.BROADCAST:
+            # A reminder or correction that failed leaves the announcement's delivery as it was.
+            log.info("%s %s failed: %s", message.kind.value, message.id, event.reason)
+            return
+        if event.recipient_unreachable and await self._fall_back(message, event):
+            return
         if event.status == StatusKind.FAILED:
             await Delivery.filter(
                 id=message.delivery_id,
@@ -478,6 +504,38 @@ class Dispatcher:
         await apply_status(
             message.delivery_id, _STATUS_TO_DELIVERY[event.status], event.at, event.evidence
         )
+
+    async def _fall_back(self, message: OutboundMessage, event: StatusUpdate) -> bool:
+        """The platform took the announcement but could not deliver it to this address: send it
+        on the member's next reachable channel, as the sender does for a refused send."""
+        message = await OutboundMessage.get(id=message.id)
+        address = await next_address(message, self.channels)
+        if address is None:
+            return False
+        async with in_transaction():
+            # Only once, however often the platform repeats the failure; and not for an
+            # announcement that got further (delivered, read) after all.
+            moved = await OutboundMessage.filter(id=message.id, state=OutboxState.SENT).update(
+                state=OutboxState.FAILED,
+                failure_reason=f"{event.reason} (next: {address.channel})"[:255],
+            )
+            if not moved:
+                return True
+            pending_again = await Delivery.filter(
+                id=message.delivery_id, status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENT]
+            ).update(status=DeliveryStatus.PENDING)
+            if not pending_again:
+                return True
+            await queue_elsewhere(message, address, self.clock())
+        log.info(
+            "message %s: %s on %s, trying %s",
+            message.id,
+            event.reason,
+            message.channel,
+            address.channel,
+        )
+        self.conversations.wake_sender()
+        return True
 
     async def _resend_as_template(self, message: OutboundMessage, event: StatusUpdate) -> bool:
         """The platform refused free text after all (window closed): send the template once."""
@@ -497,9 +555,10 @@ class Dispatcher:
         await ChannelAddress.filter(channel=event.channel, address=message.address).update(
             last_inbound_at=None
         )
-        await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.SENT).update(
-            status=DeliveryStatus.PENDING, external_id=None
-        )
+        if message.kind == MessageKind.BROADCAST:  # a reminder goes again; the delivery stays
+            await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.SENT).update(
+                status=DeliveryStatus.PENDING, external_id=None
+            )
         log.info("message %s: window closed, resending as the template", message.id)
         return True
 

@@ -17,12 +17,23 @@ STALL_SECONDS = 15.0
 
 def counts_line(broadcast: Broadcast, counts: dict[str, int]) -> str:
     """One line of counts, as `hub broadcast status` prints it."""
-    order = ("pending", "sent", "delivered", "read", "acknowledged", "failed", "cancelled")
+    order = (
+        "pending",
+        "sent",
+        "delivered",
+        "read",
+        "acknowledged",
+        "failed",
+        "skipped",
+        "cancelled",
+    )
     numbers = " ".join(f"{name}={counts[name]}" for name in order)
     return f"#{broadcast.id} {broadcast.status.value} recipients={broadcast.recipients} {numbers}"
 
 
 def _finished(broadcast: Broadcast, counts: dict[str, int]) -> bool:
+    if broadcast.status == BroadcastStatus.MISSED:
+        return True
     if broadcast.status in (BroadcastStatus.CANCELLED, BroadcastStatus.SENT):
         return counts["pending"] == 0
     return False

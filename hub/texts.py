@@ -12,6 +12,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ack_unknown": "Maaf, pengumuman itu tidak ditemukan untuk Anda.",
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
         "broadcast_ack_hint": 'Mohon tekan tombol "Sudah dibaca" setelah membaca.',
+        "attachment_name": "lampiran",  # the name of an uploaded file that came without one
         "menu": (
             "Halo {name}! Ketik angka atau kata kunci:\n"
             "1. BANTUAN – daftar perintah\n"
@@ -76,6 +77,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "undangan, kirim DAFTAR diikuti kodenya."
         ),
         "acknowledged_mark": "✅ Sudah dikonfirmasi",
+        "correction_header": "✏️ *KOREKSI* – pengumuman ini menggantikan versi sebelumnya:",
+        "correction_title": "KOREKSI: {title}",
         "ack_toast": "Terima kasih, konfirmasi Anda tercatat ✅",
         "ack_toast_already": "Konfirmasi Anda sudah tercatat sebelumnya ✅",
         "ack_toast_unknown": "Anda tidak terdaftar sebagai penerima pengumuman ini.",
@@ -87,6 +90,32 @@ _TEXTS: dict[str, dict[str, str]] = {
         "command_stop": "Berhenti menerima pengumuman",
         "command_start": "Menerima pengumuman lagi",
         "reply_noted": "Terima kasih, tanggapan Anda sudah kami terima.",
+        # Reminders and the call list of the silent (hub/reminders.py)
+        "reminder": (
+            '🔔 *Pengingat*: pengumuman "{title}" belum Anda konfirmasi.\n\n{summary}\n\n'
+            'Mohon baca pengumuman tersebut, lalu tekan tombol "Sudah dibaca".'
+        ),
+        "call_list_head": (
+            '📞 *Daftar telepon: "{title}"*\n'
+            "{count} penerima di {area} belum mengonfirmasi setelah {hours} jam. "
+            "Mohon hubungi mereka:"
+        ),
+        "call_list_part": "(bagian {part} dari {parts})",
+        "call_list_row": (
+            "{number}. {name} – {area}\n{channel} · {status} · {reminders}× diingatkan"
+        ),
+        "call_list_links": "📞 {tel}\n💬 {wa}",
+        "call_list_no_phone": "Nomor telepon tidak ada di data kelurahan.",
+        "channel_telegram": "Telegram",
+        "channel_whatsapp": "WhatsApp",
+        "channel_sandbox": "Sandbox",
+        "channel_none": "tanpa kanal",
+        "status_pending": "belum terkirim",
+        "status_sent": "terkirim",
+        "status_delivered": "diterima",
+        "status_read": "dibaca",
+        "status_failed": "gagal terkirim",
+        "status_skipped": "berhenti berlangganan",
     },
     "en": {
         "ack_button": "✅ I have read it",
@@ -95,6 +124,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ack_unknown": "Sorry, that announcement was not found for you.",
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
         "broadcast_ack_hint": 'Please tap "I have read it" once you have read this.',
+        "attachment_name": "attachment",
         "menu": (
             "Hello {name}! Type a number or keyword:\n"
             "1. HELP – list of commands\n2. STOP – stop receiving messages\n"
@@ -142,6 +172,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "followed by the code."
         ),
         "acknowledged_mark": "✅ Confirmed",
+        "correction_header": "✏️ *CORRECTION* – this replaces the earlier announcement:",
+        "correction_title": "CORRECTION: {title}",
         "ack_toast": "Thank you, your confirmation is recorded ✅",
         "ack_toast_already": "Your confirmation was already recorded ✅",
         "ack_toast_unknown": "You are not a recipient of this announcement.",
@@ -151,6 +183,26 @@ _TEXTS: dict[str, dict[str, str]] = {
         "command_stop": "Stop receiving announcements",
         "command_start": "Receive announcements again",
         "reply_noted": "Thank you, we have received your reply.",
+        "reminder": (
+            '🔔 *Reminder*: you have not yet confirmed the announcement "{title}".\n\n'
+            '{summary}\n\nPlease read it, then tap "I have read it".'
+        ),
+        "call_list_head": (
+            '📞 *Call list: "{title}"*\n'
+            "{count} recipients in {area} have not confirmed after {hours} hours. "
+            "Please call them:"
+        ),
+        "call_list_part": "(part {part} of {parts})",
+        "call_list_row": "{number}. {name} – {area}\n{channel} · {status} · reminded {reminders}×",
+        "call_list_links": "📞 {tel}\n💬 {wa}",
+        "call_list_no_phone": "No phone number in the kelurahan's roster.",
+        "channel_none": "no channel",
+        "status_pending": "not sent yet",
+        "status_sent": "sent",
+        "status_delivered": "delivered",
+        "status_read": "read",
+        "status_failed": "failed",
+        "status_skipped": "opted out",
     },
 }
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from hub.leases import SCHEDULER_LEASE_RENEW
 from jobs.broadcasts import start_due_broadcasts
 from jobs.maintenance import delete_expired_sessions, retry_deferred_events
+from jobs.reminders import escalate_silent, send_reminders
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -25,6 +27,8 @@ def _logged(job: Callable[[Hub], Awaitable[dict[str, int]]]) -> Callable[[Hub], 
 
     @functools.wraps(job)
     async def run(hub: Hub) -> None:
+        if not hub.scheduler_lease.held:
+            return  # another process of the deployment runs the jobs
         summary = await job(hub)
         if any(summary.values()):
             log.info("%s: %s", job.__name__, summary)
@@ -36,6 +40,12 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     """The scheduler for this process; only one process of a deployment should run it."""
     scheduler = AsyncIOScheduler(timezone=hub.config.hub.timezone, job_defaults=JOB_DEFAULTS)
     scheduler.add_job(
+        hub.scheduler_lease.renew,
+        "interval",
+        seconds=SCHEDULER_LEASE_RENEW.total_seconds(),
+        id="scheduler_lease",
+    )
+    scheduler.add_job(
         _logged(start_due_broadcasts), "interval", seconds=15, args=[hub], id="due_broadcasts"
     )
     scheduler.add_job(
@@ -43,6 +53,10 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         _logged(retry_deferred_events), "interval", seconds=30, args=[hub], id="deferred_events"
+    )
+    scheduler.add_job(_logged(send_reminders), "interval", seconds=60, args=[hub], id="reminders")
+    scheduler.add_job(
+        _logged(escalate_silent), "interval", seconds=60, args=[hub], id="escalations"
     )
     if demo:
         from jobs.demo import act_as_demo_members

@@ -5,7 +5,9 @@ It answers what the channel calls the way Meta does: `POST /{version}/{phone_num
 download URL it points to, and the phone number itself. It checks the bearer token (a wrong one is
 a 401 with error 190), refuses what Meta refuses (button titles over 20 characters, template
 variables with line breaks, unknown templates...), records every call, and plays scripted
-failures with Meta's error JSON per recipient or per call.
+failures with Meta's error JSON per recipient or per call. With `strict_rate` N it enforces the
+number's throughput the strict way: a message that would make more than N arrive within any one
+second is refused with error 130429 (HTTP 400, as Meta answers it); each refusal is counted.
 
 It also builds signed webhook notifications for the tests and the ingest benchmark
 (`signed_webhook`, `status_notification`, `text_notification`); `serve_in_process()` runs it in
@@ -22,6 +24,7 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,15 +154,18 @@ class FakeGraphAPI(LoopbackServer):
     version: str = VERSION
     templates: dict[str, int] = field(default_factory=lambda: dict(TEMPLATES))
     record: bool = True
+    strict_rate: int | None = None  # messages allowed in any one-second window; None: no limit
     calls: list[Call] = field(default_factory=list)
     media: dict[str, Media] = field(default_factory=dict)
     read_marks: list[str] = field(default_factory=list)
     accepted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (wamid, payload)
     sent: int = 0  # messages accepted
+    answered_429: int = 0  # messages refused by the strict rate (130429)
 
     def __post_init__(self) -> None:
         self._failures: list[Failure] = []
         self._ids = itertools.count(1)
+        self._arrivals: deque[float] = deque(maxlen=self.strict_rate or 1)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -243,7 +249,13 @@ class FakeGraphAPI(LoopbackServer):
     # Serving -----------------------------------------------------------------------------------
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"sent": self.sent, "read_marks": len(self.read_marks)})
+        return web.json_response(
+            {
+                "sent": self.sent,
+                "read_marks": len(self.read_marks),
+                "answered_429": self.answered_429,
+            }
+        )
 
     def _note(self, request: web.Request, body: Any) -> None:
         if self.record:
@@ -314,6 +326,13 @@ class FakeGraphAPI(LoopbackServer):
         to = _recipient_of(body)
         if not to:
             return _error(400, 131008, details="The parameter to is required.")
+        if self.strict_rate:
+            # The number's throughput, counted over accepted messages in a sliding second.
+            arrived = time.monotonic()
+            if len(self._arrivals) == self.strict_rate and arrived - self._arrivals[0] < 1.0:
+                self.answered_429 += 1
+                return _error(400, 130429)
+            self._arrivals.append(arrived)
         if (refused := self._scripted("messages", body)) is not None:
             return refused
         if (refused := self._refuse(body)) is not None:
@@ -593,7 +612,7 @@ def text_notification(
     )
 
 
-def serve_in_process(ready: Any, token: str = TOKEN) -> None:
+def serve_in_process(ready: Any, token: str = TOKEN, strict_rate: int | None = None) -> None:
     """Run a fake with `record=False` until terminated; puts its base URL on the `ready` queue.
 
     The target of a multiprocessing.Process, so the fake's CPU is not counted as the hub's.
@@ -601,7 +620,7 @@ def serve_in_process(ready: Any, token: str = TOKEN) -> None:
     import asyncio
 
     async def main() -> None:
-        fake = FakeGraphAPI(token=token, record=False)
+        fake = FakeGraphAPI(token=token, record=False, strict_rate=strict_rate)
         ready.put(await fake.start())
         await asyncio.Event().wait()
 

@@ -4,14 +4,18 @@ It answers `/bot{token}/{method}` the way the real Bot API does (`{"ok": true, "
 `{"ok": false, "error_code", "description", "parameters"}`), records every call, serves updates
 queued by a test through getUpdates, plays scripted failures, and can enforce a strict flood limit:
 a sendMessage that would make more than N of them arrive within any one second gets a 429.
+sendPhoto and sendDocument take an uploaded file (multipart, kept in `uploads`) or the file_id of
+one uploaded before; a file message's caption changes by editMessageCaption, as on Telegram.
 The benchmark runs it in its own process through `serve_in_process()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -84,6 +88,15 @@ class Call:
 
 
 @dataclass
+class Upload:
+    method: str
+    filename: str
+    content_type: str
+    data: bytes
+    file_id: str
+
+
+@dataclass
 class Failure:
     status: int
     description: str
@@ -106,11 +119,14 @@ class FakeBotAPI(LoopbackServer):
     webhook: dict[str, Any] = field(default_factory=dict)
     answered_429: int = 0  # every 429 answered, scripted or by the strict limit
     sent: int = 0  # sendMessage calls that succeeded
+    uploads: list[Upload] = field(default_factory=list)  # files received by sendPhoto/sendDocument
 
     def __post_init__(self) -> None:
         self._failures: list[Failure] = []
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._messages: dict[tuple[int, int], tuple[str, Any]] = {}
+        self._captioned: set[tuple[int, int]] = set()  # file messages: they have no text to edit
+        self._files: dict[str, Upload] = {}  # by file_id
         self._arrivals: deque[float] = deque(maxlen=self.strict_rate or 1)
         self._update_ids = itertools.count(10_000)
         self._new_update = asyncio.Event()
@@ -120,7 +136,7 @@ class FakeBotAPI(LoopbackServer):
     # Lifecycle ---------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=60 * 1024 * 1024)  # uploads: up to 50 MB
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/_fake/stats", self._stats)
         return app
@@ -160,7 +176,7 @@ class FakeBotAPI(LoopbackServer):
     async def _handle(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()
         method = request.match_info["method"]
-        params = await _params(request)
+        params, files = await _params(request)
         if self.record:
             self.calls.append(Call(method, params, arrived))
         if request.match_info["token"] != self.token:
@@ -176,6 +192,8 @@ class FakeBotAPI(LoopbackServer):
             if failure.status == 429:
                 self.answered_429 += 1
             return _error(failure.status, failure.description, failure.parameters)
+        if method in ("sendPhoto", "sendDocument"):  # these also see the uploaded file
+            return await self._send_file(method, params, files)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return _error(404, "Not Found")
@@ -230,10 +248,78 @@ class FakeBotAPI(LoopbackServer):
         }
         return _ok(message)
 
+    async def _send_file(
+        self, method: str, params: dict[str, Any], files: dict[str, tuple[str, str, bytes]]
+    ) -> web.Response:
+        field_name = "photo" if method == "sendPhoto" else "document"
+        chat_id = int(params["chat_id"])
+        if field_name in files:
+            filename, content_type, data = files[field_name]
+            upload = Upload(method, filename, content_type, data, f"file-{len(self._files) + 1}")
+            self._files[upload.file_id] = upload
+            self.uploads.append(upload)
+        else:
+            known = self._files.get(str(params.get(field_name, "")))
+            if known is None:
+                return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            upload = known
+        caption = str(params.get("caption", ""))
+        visible = html.unescape(re.sub(r"<[^>]+>", "", caption))  # Telegram counts what shows
+        if len(visible.encode("utf-16-le")) // 2 > 1024:
+            return _error(400, "Bad Request: message caption is too long")
+        message = self._new_message(chat_id)
+        details = {
+            "file_id": upload.file_id,
+            "file_unique_id": upload.file_id,
+            "file_size": len(upload.data),
+        }
+        if field_name == "photo":
+            message["photo"] = [
+                {**details, "width": 90, "height": 90},
+                {**details, "width": 800, "height": 800},
+            ]
+        else:
+            message["document"] = {
+                **details,
+                "file_name": upload.filename,
+                "mime_type": upload.content_type,
+            }
+        if caption:
+            message["caption"] = caption
+        markup = _inline_markup(params)
+        if markup:
+            message["reply_markup"] = markup
+        key = (chat_id, message["message_id"])
+        self._messages[key] = (caption, markup)
+        self._captioned.add(key)
+        self.sent += 1
+        return _ok(message)
+
+    async def _api_editMessageCaption(self, params: dict[str, Any]) -> web.Response:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self._messages:
+            return _error(400, "Bad Request: message to edit not found")
+        if key not in self._captioned:
+            return _error(400, "Bad Request: there is no caption in the message to edit")
+        new = (params.get("caption", ""), _inline_markup(params))
+        if self._messages[key] == new:
+            return _error(400, NOT_MODIFIED)
+        self._messages[key] = new
+        message = self._message_in(key[0], key[1])
+        message["caption"] = new[0]
+        message["edit_date"] = int(time.time())
+        return _ok(message)
+
+    def message_text(self, chat_id: int, message_id: int) -> str:
+        """The text (or a file's caption) a message shows now, after any edits."""
+        return str(self._messages[(chat_id, message_id)][0])
+
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         key = (int(params["chat_id"]), int(params["message_id"]))
         if key not in self._messages:
             return _error(400, "Bad Request: message to edit not found")
+        if key in self._captioned:
+            return _error(400, "Bad Request: there is no text in the message to edit")
         new = (params.get("text", ""), _inline_markup(params))
         if self._messages[key] == new:
             return _error(400, NOT_MODIFIED)
@@ -300,16 +386,24 @@ class FakeBotAPI(LoopbackServer):
         }
 
 
-async def _params(request: web.Request) -> dict[str, Any]:
-    """Parameters as the Bot API reads them: query string, form, multipart or JSON body."""
+async def _params(
+    request: web.Request,
+) -> tuple[dict[str, Any], dict[str, tuple[str, str, bytes]]]:
+    """Parameters as the Bot API reads them (query string, form, multipart or JSON body), and the
+    uploaded files by field: (filename, content type, bytes). A file's parameter is its name."""
     raw: dict[str, Any] = dict(request.query)
+    files: dict[str, tuple[str, str, bytes]] = {}
     if request.can_read_body:
         if request.content_type == "application/json":
             raw.update(await request.json())
         else:
             for key, value in (await request.post()).items():
-                raw[key] = value if isinstance(value, str) else value.filename
-    return {key: _decode(key, value) for key, value in raw.items()}
+                if isinstance(value, str):
+                    raw[key] = value
+                else:
+                    raw[key] = value.filename
+                    files[key] = (value.filename, value.content_type, value.file.read())
+    return {key: _decode(key, value) for key, value in raw.items()}, files
 
 
 def _inline_markup(params: Mapping[str, Any]) -> dict[str, Any] | None:

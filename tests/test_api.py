@@ -328,7 +328,19 @@ BAD_BODIES: list[tuple[str, Any, str | None]] = [
     ("send_at not a date", broadcast_body(send_at="besok pagi"), "invalid"),
     ("send_at a number", broadcast_body(send_at=1767225600), "invalid"),
     ("send_at at the end of time", broadcast_body(send_at="9999-12-31T23:59:59-12:00"), None),
-    ("recurrence", broadcast_body(recurrence={"cron": "0 8 * * 1"}), "invalid"),
+    ("recurrence not object", broadcast_body(recurrence="0 8 * * 1"), "invalid"),
+    ("recurrence no cron", broadcast_body(recurrence={"every": "monday"}), "invalid"),
+    ("cron four fields", broadcast_body(recurrence={"cron": "0 8 * *"}), "invalid"),
+    ("cron garbage", broadcast_body(recurrence={"cron": "a b c d e"}), "invalid_cron"),
+    ("cron minute 61", broadcast_body(recurrence={"cron": "61 8 * * 1"}), "invalid_cron"),
+    ("cron never fires", broadcast_body(recurrence={"cron": "0 8 30 2 *"}), "invalid_cron"),
+    ("cron weekday 8", broadcast_body(recurrence={"cron": "0 8 * * 8"}), "invalid_cron"),
+    (
+        "cron every minute",
+        broadcast_body(recurrence={"cron": "* * * * *"}),
+        "recurrence_too_frequent",
+    ),
+    ("unknown group", broadcast_body(audience={"groups": ["Panitia"]}), "unknown_group"),
     ("ack_required text", broadcast_body(ack_required="yes"), "invalid"),
     ("unknown property", broadcast_body(priority="high"), "invalid"),
     ("area path too long", broadcast_body(audience={"areas": ["x" * 501]}), "invalid"),
@@ -488,13 +500,13 @@ async def test_a_scheduled_broadcast_waits_for_its_time(
     assert (await Delivery.all().count(), await OutboundMessage.all().count()) == (0, 0)
 
     clock.advance(hours=1)
-    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0}
+    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0, "missed": 0}
     assert await hub.sender.run_once() == 0
     assert await Delivery.all().count() == 0
 
     clock.advance(hours=1, minutes=1)
-    assert await start_due_broadcasts(hub) == {"due": 1, "started": 1}
-    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0}
+    assert await start_due_broadcasts(hub) == {"due": 1, "started": 1, "missed": 0}
+    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0, "missed": 0}
     assert await Delivery.filter(broadcast_id=created["id"]).count() == 2
     assert await hub.sender.run_once() == 2
     view = await (
@@ -590,7 +602,7 @@ async def test_a_cancelled_scheduled_broadcast_never_starts(
     resp = await timed.post(f"/api/v1/broadcasts/{created['id']}/cancel", headers=bearer(token))
     assert (await resp.json())["status"] == "cancelled"
     clock.advance(hours=2)
-    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0}
+    assert await start_due_broadcasts(hub) == {"due": 0, "started": 0, "missed": 0}
     assert await Delivery.all().count() == 0
 
 

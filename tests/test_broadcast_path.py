@@ -63,6 +63,7 @@ async def test_broadcast_is_acknowledged_through_the_sandbox(client: TestClient,
         "read": 1,
         "acknowledged": 1,
         "failed": 0,
+        "skipped": 0,
         "cancelled": 0,
     }
     recipients = (

@@ -389,9 +389,30 @@ def test_broadcast_status_follow_ends_when_nothing_is_pending(
     out, err = capsys.readouterr()
     assert out.strip() == (
         f"#{broadcast_id} sent recipients=2 pending=0 sent=2 delivered=0 read=0 acknowledged=0 "
-        "failed=0 cancelled=0"
+        "failed=0 skipped=0 cancelled=0"
     )
     assert "terkirim" in err  # the progress bars went to stderr
+
+
+def test_broadcast_send_with_cron_schedules_a_series(
+    config_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub(config_path, "migrate") == 0
+    in_database(db_url, _two_rt_heads)
+    capsys.readouterr()
+    code = hub(
+        config_path, "broadcast", "send", "--title", "Ronda", "--text", "Jadwal ronda",
+        "--area", LOA_BAKUNG, "--cron", "0 8 * * 1",
+    )  # fmt: skip
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "(scheduled, mulai " in err
+
+    async def series() -> tuple[str | None, int]:
+        broadcast = await Broadcast.get(id=int(out.strip()))
+        return broadcast.recurrence_cron, await Delivery.all().count()
+
+    assert in_database(db_url, series) == ("0 8 * * 1", 0)
 
 
 @pytest.mark.parametrize(
@@ -401,6 +422,11 @@ def test_broadcast_status_follow_ends_when_nothing_is_pending(
         (["send", "--title", "X", "--text", "Y", "--area", "Nowhere"], "unknown area"),
         (["send", "--title", "X", "--text", "Y", "--area", LOA_BAKUNG, "--at", "besok"], "--at"),
         (["send", "--title", "X", "--text-file", "/nonexistent/pengumuman.txt"], "cannot read"),
+        (
+            ["send", "--title", "X", "--text", "Y", "--area", LOA_BAKUNG, "--cron", "0 8 * *"],
+            "5 fields",
+        ),
+        (["send", "--title", "X", "--text", "Y", "--group", "Panitia"], "unknown group"),
         (["status", "999"], "no broadcast with id 999"),
     ],
 )

@@ -122,7 +122,7 @@ async def test_berhenti_opts_out_and_broadcasts_skip_the_member(
 
     broadcast_id = await broadcast(client, hub, token)
     delivery = await Delivery.get(broadcast_id=broadcast_id, member_id=member.id)
-    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.status == DeliveryStatus.SKIPPED  # skipped and counted, not failed
     assert delivery.failure_reason == "opted_out"
     assert not await OutboundMessage.filter(delivery_id=delivery.id).exists()
     assert phone(hub).messages(address)[-1].text == hub_said(hub, "opted_out")

@@ -436,7 +436,7 @@ async def test_an_opted_out_member_gets_no_broadcast_until_mulai(
 
     first = await post_broadcast(client, token, areas=[AREA])
     delivery = await Delivery.get(broadcast_id=first, member_id=member.id)
-    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.FAILED, "opted_out")
+    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.SKIPPED, "opted_out")
     assert not await OutboundMessage.filter(delivery_id=delivery.id).exists()
     await hub.sender.run_once()
     assert [o.text for o in fake.sent_to(address)] == [hub_said(hub, "opted_out")]

@@ -968,6 +968,8 @@ async def test_bursts_stay_within_a_strict_limit(open_channel: OpenChannel) -> N
 @pytest_asyncio.fixture
 async def echo_server() -> AsyncIterator[TestServer]:
     async def echo(request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            return web.json_response({"ok": True, "result": await request.json()})
         form = await request.post()
         fields = {
             k: v if isinstance(v, str) else f"file:{v.filename}:{v.file.read().decode()}"
@@ -988,7 +990,7 @@ async def echo_server() -> AsyncIterator[TestServer]:
     await server.close()
 
 
-async def test_request_posts_form_and_multipart(echo_server: TestServer) -> None:
+async def test_request_posts_json_and_multipart(echo_server: TestServer) -> None:
     from telegram import InputFile
 
     request = AiohttpRequest()
@@ -998,7 +1000,7 @@ async def test_request_posts_form_and_multipart(echo_server: TestServer) -> None
             [RequestParameter.from_input("chat_id", 5), RequestParameter.from_input("text", "a&b")]
         )
         status, body = await request.do_request(str(echo_server.make_url("/echo")), "POST", form)
-        assert (status, json.loads(body)["result"]) == (200, {"chat_id": "5", "text": "a&b"})
+        assert (status, json.loads(body)["result"]) == (200, {"chat_id": 5, "text": "a&b"})
         upload = RequestData(
             [
                 RequestParameter.from_input("chat_id", 5),

@@ -91,8 +91,23 @@ def message(n: int, who: str = SITI, seconds: int = 0, **fields: Any) -> Inbound
     return InboundMessage(**values)
 
 
-def receipt(wamid: str, status: StatusKind, seconds: int, reason: str = "") -> StatusUpdate:
-    return StatusUpdate("whatsapp", wamid, status, at(seconds), "receipt", reason)
+def receipt(
+    wamid: str,
+    status: StatusKind,
+    seconds: int,
+    reason: str = "",
+    *,
+    recipient_unreachable: bool = False,
+) -> StatusUpdate:
+    return StatusUpdate(
+        "whatsapp",
+        wamid,
+        status,
+        at(seconds),
+        "receipt",
+        reason,
+        recipient_unreachable=recipient_unreachable,
+    )
 
 
 # parse_webhook ---------------------------------------------------------------------------------
@@ -289,6 +304,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 StatusKind.FAILED,
                 15,
                 reason="131026 Message undeliverable: Message Undeliverable.",
+                recipient_unreachable=True,  # the member may be reached on another channel
             )
         ],
     ),

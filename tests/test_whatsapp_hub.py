@@ -352,7 +352,7 @@ async def test_stop_and_start_again(wa: TestClient, fake: FakeGraphAPI, stop_wor
     broadcast_id = await broadcast(wa, members=[member.id])
     await send_all(hub)
     delivery = await Delivery.get(broadcast_id=broadcast_id)
-    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.FAILED, "opted_out")
+    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.SKIPPED, "opted_out")
     assert len(fake.messages(SITI)) == 1
 
     await post_webhook(wa, text_from(SITI, "MULAI"))

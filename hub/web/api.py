@@ -27,6 +27,7 @@ from hub.broadcasts import (
 from hub.errors import Forbidden, HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.groups import create_link_code, linked_groups
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
+from hub.reminders import call_list
 from hub.web.openapi import (
     BROADCAST_CREATE,
     GROUP_LINK_CODE_CREATE,
@@ -122,7 +123,7 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
     return body
 
 
-def _int_id(request: web.Request) -> int:
+def int_id(request: web.Request) -> int:
     try:
         value = int(request.match_info["id"])
     except ValueError:
@@ -136,7 +137,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _parse_send_at(value: str | None) -> dt.datetime | None:
+def parse_send_at(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
@@ -162,12 +163,12 @@ async def list_members(request: web.Request) -> web.Response:
 
 
 async def show_member(request: web.Request) -> web.Response:
-    member = await get_member(_int_id(request), request[SCOPE])
+    member = await get_member(int_id(request), request[SCOPE])
     return web.json_response(member_view(member))
 
 
 async def member_invite(request: web.Request) -> web.Response:
-    member = await get_member(_int_id(request), request[SCOPE])
+    member = await get_member(int_id(request), request[SCOPE])
     return web.json_response(invite_links(request.app[HUB].config, member.invite_code))
 
 
@@ -196,8 +197,11 @@ async def post_broadcast(request: web.Request) -> web.Response:
             text=body["text"],
             areas=audience.get("areas", []),
             members=audience.get("members", []),
-            send_at=_parse_send_at(body.get("send_at")),
+            groups=audience.get("groups", []),
+            send_at=parse_send_at(body.get("send_at")),
+            recurrence=(body.get("recurrence") or {}).get("cron"),
             ack_required=body.get("ack_required", True),
+            attachments=body.get("attachments", []),
         ),
         user=request[USER],
         scope=scope,
@@ -212,12 +216,12 @@ async def post_broadcast(request: web.Request) -> web.Response:
 
 
 async def show_broadcast(request: web.Request) -> web.Response:
-    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    broadcast = await get_broadcast(int_id(request), request[SCOPE])
     return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
 
 
 async def broadcast_recipients(request: web.Request) -> web.Response:
-    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    broadcast = await get_broadcast(int_id(request), request[SCOPE])
     deliveries = await deliveries_of(broadcast)
     out = []
     for d in deliveries:
@@ -240,10 +244,18 @@ async def broadcast_recipients(request: web.Request) -> web.Response:
     return web.json_response({"recipients": out})
 
 
+async def broadcast_call_list(request: web.Request) -> web.Response:
+    broadcast = await get_broadcast(int_id(request), request[SCOPE])
+    rows = await call_list(broadcast)
+    return web.json_response(
+        {"broadcast_id": broadcast.id, "silent": [row.as_dict() for row in rows]}
+    )
+
+
 async def post_cancel(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     request[SCOPE].require_write()
-    broadcast = await get_broadcast(_int_id(request), request[SCOPE])
+    broadcast = await get_broadcast(int_id(request), request[SCOPE])
     broadcast = await cancel_broadcast(broadcast, user=request[USER], now=hub.clock())
     return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
 
@@ -316,7 +328,7 @@ async def _sandbox_address(request: web.Request) -> tuple[SandboxChannel, str]:
     channel = hub.channels.get("sandbox")
     if not isinstance(channel, SandboxChannel):
         raise NotFound("the sandbox channel is not enabled")
-    member = await get_member(_int_id(request), request[SCOPE])
+    member = await get_member(int_id(request), request[SCOPE])
     address = next((a for a in member.addresses if a.channel == "sandbox"), None)
     if address is None:
         raise NotFound(f"member {member.id} has no sandbox phone")
@@ -333,6 +345,10 @@ async def sandbox_messages(request: web.Request) -> web.Response:
             "buttons": [{"label": b.label, "payload": b.payload} for b in m.buttons],
             "sent_at": m.sent_at.isoformat(),
             "from_member": not m.from_hub,
+            "attachments": [
+                {"filename": f.filename, "content_type": f.content_type, "url": f.url}
+                for f in m.attachments
+            ],
         }
         for m in channel.messages(address, include_own=include_own)
     ]
@@ -367,6 +383,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def create_api(hub: Hub) -> web.Application:
+    from hub.web import broadcast_api, media  # they build on this module's helpers
+
     api = web.Application(middlewares=[errors, bearer_auth])
     api[HUB] = hub
     api.router.add_get("/openapi.json", openapi)
@@ -377,7 +395,10 @@ def create_api(hub: Hub) -> web.Application:
     api.router.add_post("/broadcasts", post_broadcast)
     api.router.add_get("/broadcasts/{id}", show_broadcast)
     api.router.add_get("/broadcasts/{id}/recipients", broadcast_recipients)
+    api.router.add_get("/broadcasts/{id}/call-list", broadcast_call_list)
     api.router.add_post("/broadcasts/{id}/cancel", post_cancel)
+    broadcast_api.setup(api)
+    media.setup_api(api)
     api.router.add_get("/groups", list_groups)
     api.router.add_post("/groups/link-codes", post_link_code)
     api.router.add_get("/join-requests", list_join_requests)

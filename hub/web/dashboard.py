@@ -24,10 +24,13 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
+from tortoise.functions import Count
 
+from channels import channel_traits
 from channels.sandbox import PhoneMessage, SandboxChannel, SandboxError
 from hub.app import HUB, Hub
 from hub.areas import UnknownArea, area_by_path
+from hub.audience import preview as preview_audience
 from hub.auth import (
     LoginThrottled,
     Scope,
@@ -45,11 +48,28 @@ from hub.broadcasts import (
     deliveries_of,
     delivery_counts,
     get_broadcast,
+    pause_broadcast,
+    resolve_audience,
+    resume_broadcast,
 )
-from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
+from hub.corrections import correct_broadcast
+from hub.errors import Conflict, Forbidden, HubError, NotFound, ValidationFailed
 from hub.groups import LINK_CODE_DAYS, LinkCode, create_link_code, linked_groups
+from hub.media import MAX_ATTACHMENTS
+from hub.member_groups import delete_group, get_group, group_view, list_groups, save_group
 from hub.members import current_area_path, get_member, members_in
-from models import Area, Broadcast, BroadcastStatus, JoinRequest, Member, WebSession
+from hub.reminders import call_list
+from hub.web.media import first_form_field, read_form
+from models import (
+    Area,
+    Attachment,
+    Broadcast,
+    BroadcastStatus,
+    JoinRequest,
+    Member,
+    MemberGroup,
+    WebSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +121,50 @@ TEXTS = {
     "created": "Pengumuman dibuat dan sedang dikirim.",
     "cancelled": "Pengumuman dibatalkan; pesan yang belum terkirim tidak akan dikirim.",
     "not_cancellable": "Pengumuman ini sudah selesai atau sudah dibatalkan.",
+    "paused": "Pengumuman ditahan; tidak ada yang dikirim sampai dilanjutkan.",
+    "resumed": "Pengumuman dijadwalkan lagi.",
+    "not_pausable": "Hanya pengumuman terjadwal yang dapat ditahan atau dilanjutkan.",
+    "corrected": "Koreksi disimpan dan sedang dikirim ke penerima.",
+    "nothing_to_correct": "Koreksi tidak mengubah apa pun.",
+    "correction_refused": "Koreksi tidak dapat disimpan: {reason}",
     "sandbox_failed": "Aksi tidak dapat dilakukan di ponsel simulasi.",
     "sandbox_no_button": "Tombol itu tidak ada lagi di ponsel ini.",
     "sandbox_empty": "Ketik pesan atau tekan salah satu tombol.",
     "group_area_empty": "Pilih wilayah grup.",
+    "attachment_too_large": "Berkas terlalu besar (maksimal {limit} MB per berkas).",
+    "attachment_type_not_allowed": "Hanya berkas PDF, JPEG atau PNG yang dapat dilampirkan.",
+    "attachment_empty": "Berkas yang dipilih kosong.",
+    "unknown_attachment": "Lampiran tidak ditemukan; unggah ulang berkasnya.",
+    "too_many_attachments": "Terlalu banyak lampiran (maksimal {limit} berkas).",
+    "groups_unknown": "Grup yang dipilih tidak ditemukan lagi.",
+    "send_at_missing": "Isi tanggal dan jam kirim.",
+    "send_at_invalid": "Tanggal dan jam kirim tidak dapat dibaca.",
+    "send_at_past": "Waktu kirim sudah lewat.",
+    "cron_missing": "Isi jadwal cron, misalnya 0 8 * * 1.",
+    "cron_invalid": "Jadwal cron tidak valid: {reason}",
+    "cron_too_frequent": "Jadwal berulang paling sering sekali per jam.",
+    "scheduled": "Pengumuman dijadwalkan.",
+    "group_saved": "Kelompok penerima disimpan.",
+    "group_deleted": "Kelompok penerima dihapus.",
+    "group_exists": "Sudah ada kelompok dengan nama itu.",
+    "group_name_empty": "Nama kelompok wajib diisi.",
 }
 
-FORM_FIELDS = ("summary", "form", "title", "text", "areas")
-NOTICES = ("created", "cancelled", "not_cancellable")
+FORM_FIELDS = ("summary", "form", "title", "text", "areas", "attachments", "when")
+# Forms that may come as multipart/form-data (with files); others are refused in that form.
+UPLOAD_FORMS = {"/broadcasts/new"}
+NOTICES = (
+    "created",
+    "scheduled",
+    "cancelled",
+    "not_cancellable",
+    "paused",
+    "resumed",
+    "not_pausable",
+    "corrected",
+    "nothing_to_correct",
+)
+ERROR_NOTICES = {"not_cancellable", "not_pausable", "nothing_to_correct"}
 
 SANDBOX_ERRORS = {
     "no message on this phone has that button": "sandbox_no_button",
@@ -117,9 +173,11 @@ SANDBOX_ERRORS = {
 
 BROADCAST_STATUS = {
     "scheduled": "Terjadwal",
+    "paused": "Ditahan",
     "sending": "Sedang dikirim",
     "sent": "Selesai dikirim",
     "cancelled": "Dibatalkan",
+    "missed": "Terlewat",
 }
 
 DELIVERY_STATUS = {
@@ -129,6 +187,7 @@ DELIVERY_STATUS = {
     "read": "Dibaca",
     "acknowledged": "Dikonfirmasi",
     "failed": "Gagal",
+    "skipped": "Dilewati",
     "cancelled": "Dibatalkan",
 }
 
@@ -278,7 +337,11 @@ async def _current_session(request: web.Request) -> WebSession | None:
 
 async def _csrf_ok(request: web.Request, expected: str) -> bool:
     given = request.headers.get(CSRF_HEADER, "")
-    if not given:
+    if not given and request.content_type == "multipart/form-data":
+        if request.path not in UPLOAD_FORMS:
+            return False
+        given = await first_form_field(request, CSRF_FIELD)  # files are read only after this
+    elif not given:
         given = _field(await request.post(), CSRF_FIELD)
     return _same(given, expected)
 
@@ -488,6 +551,18 @@ async def _recipient_rows(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> list[d
     ]
 
 
+async def _call_rows(broadcast: Broadcast) -> list[dict[str, Any]]:
+    """The "Daftar telepon": silent recipients with links to call or chat with them."""
+    return [
+        row.as_dict()
+        | {
+            "channel_label": CHANNELS.get(row.channel or "", row.channel or ""),
+            "status_label": DELIVERY_STATUS.get(row.status, row.status),
+        }
+        for row in await call_list(broadcast)
+    ]
+
+
 def _path_id(request: web.Request) -> int:
     return int(request.match_info["id"])
 
@@ -504,9 +579,19 @@ async def broadcast_detail(request: web.Request) -> web.StreamResponse:
         b=await _broadcast_view(broadcast, tz),
         text=broadcast.text,
         recipients=await _recipient_rows(broadcast, tz),
-        cancellable=broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING),
+        calls=await _call_rows(broadcast),
+        escalated=_when(broadcast.escalated_at, tz),
+        cancellable=broadcast.status
+        in (BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED, BroadcastStatus.SENDING),
+        pausable=broadcast.status == BroadcastStatus.SCHEDULED,
+        resumable=broadcast.status == BroadcastStatus.PAUSED,
+        correctable=broadcast.status in (BroadcastStatus.SENDING, BroadcastStatus.SENT),
+        revisions=[
+            r | {"replaced_local": _when(dt.datetime.fromisoformat(r["replaced_at"]), tz)}
+            for r in reversed(broadcast.revisions or [])
+        ],
         notice=TEXTS[notice] if notice in NOTICES else "",
-        notice_is_error=notice == "not_cancellable",
+        notice_is_error=notice in ERROR_NOTICES,
     )
 
 
@@ -528,6 +613,56 @@ async def broadcast_cancel(request: web.Request) -> web.StreamResponse:
     return redirect(f"/broadcasts/{broadcast.id}?notice=cancelled")
 
 
+@page()
+async def broadcast_pause(request: web.Request) -> web.StreamResponse:
+    _require_write(request)
+    broadcast = await get_broadcast(_path_id(request), request[SCOPE])
+    try:
+        await pause_broadcast(broadcast, user=request[SESSION].user, now=_hub(request).clock())
+    except Conflict:
+        return redirect(f"/broadcasts/{broadcast.id}?notice=not_pausable")
+    return redirect(f"/broadcasts/{broadcast.id}?notice=paused")
+
+
+@page()
+async def broadcast_resume(request: web.Request) -> web.StreamResponse:
+    _require_write(request)
+    hub = _hub(request)
+    broadcast = await get_broadcast(_path_id(request), request[SCOPE])
+    try:
+        await resume_broadcast(hub.config, broadcast, user=request[SESSION].user, now=hub.clock())
+    except Conflict:
+        return redirect(f"/broadcasts/{broadcast.id}?notice=not_pausable")
+    return redirect(f"/broadcasts/{broadcast.id}?notice=resumed")
+
+
+@page()
+async def broadcast_correct(request: web.Request) -> web.StreamResponse:
+    _require_write(request)
+    hub = _hub(request)
+    broadcast = await get_broadcast(_path_id(request), request[SCOPE])
+    form = await request.post()
+    try:
+        await correct_broadcast(
+            hub.config,
+            broadcast,
+            title=_field(form, "title") or None,
+            text=_field(form, "text").replace("\r\n", "\n"),
+            user=request[SESSION].user,
+            enabled_channels=hub.enabled_channels,
+            now=hub.clock(),
+        )
+    except Conflict as exc:
+        if exc.code == "nothing_to_correct":
+            return redirect(f"/broadcasts/{broadcast.id}?notice=nothing_to_correct")
+        raise
+    except ValidationFailed as exc:
+        message = TEXTS["correction_refused"].format(reason=exc.message)
+        return await _error_page(request, 422, message)
+    hub.sender.wake()
+    return redirect(f"/broadcasts/{broadcast.id}?notice=corrected")
+
+
 # Composing ------------------------------------------------------------------------------------
 
 
@@ -546,7 +681,7 @@ async def _areas_in_scope(scope: Scope) -> list[dict[str, Any]]:
     ]
 
 
-def _form_error(exc: HubError, text_limit: int) -> tuple[str, str]:
+def _form_error(exc: HubError, text_limit: int, file_mb: int = 0) -> tuple[str, str]:
     """The form field a domain error belongs to, and what to say there in Bahasa Indonesia."""
     field_texts = {
         "empty_audience": ("areas", "areas_empty"),
@@ -556,13 +691,87 @@ def _form_error(exc: HubError, text_limit: int) -> tuple[str, str]:
         "title_too_long": ("title", "title_long"),
         "empty_text": ("text", "text_empty"),
         "text_too_long": ("text", "text_long"),
+        "attachment_too_large": ("attachments", "attachment_too_large"),
+        "attachment_type_not_allowed": ("attachments", "attachment_type_not_allowed"),
+        "attachment_empty": ("attachments", "attachment_empty"),
+        "unknown_attachment": ("attachments", "unknown_attachment"),
+        "too_many_attachments": ("attachments", "too_many_attachments"),
+        "unknown_group": ("areas", "groups_unknown"),
+        "past_schedule": ("when", "send_at_past"),
+        "recurrence_too_frequent": ("when", "cron_too_frequent"),
     }
+    if exc.code == "invalid_cron":
+        return "when", TEXTS["cron_invalid"].format(reason=exc.message.split(": ", 1)[-1])
     if isinstance(exc, Forbidden):
         return "areas", TEXTS["areas_forbidden"]
     if exc.code in field_texts:
         field, key = field_texts[exc.code]
-        return field, TEXTS[key].format(limit=TITLE_MAX if field == "title" else text_limit)
+        limits = {"title": TITLE_MAX, "attachment_too_large": file_mb}
+        limit = limits.get(field, limits.get(key, text_limit))
+        if key == "too_many_attachments":
+            limit = MAX_ATTACHMENTS
+        return field, TEXTS[key].format(limit=limit)
     return "form", TEXTS["bad_request"]
+
+
+def _size_label(size: int) -> str:
+    """`350 KB`, `1,2 MB`: a file's size as Indonesian readers write it."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
+
+
+async def _attachment_views(ids: list[int]) -> list[dict[str, Any]]:
+    """The attachments with these ids that exist, in that order, as the form lists them."""
+    found = {a.id: a for a in await Attachment.filter(id__in=ids)}
+    return [
+        {"id": i, "filename": found[i].filename, "size": _size_label(found[i].size)}
+        for i in ids
+        if i in found
+    ]
+
+
+async def _saved_groups() -> list[dict[str, Any]]:
+    groups = await MemberGroup.all().annotate(size=Count("entries")).order_by("name")
+    return [{"name": g.name, "size": g.size} for g in groups]  # type: ignore[attr-defined]
+
+
+async def _preview(request: web.Request, values: dict[str, Any]) -> dict[str, Any]:
+    """How many the chosen audience reaches, per channel, as the compose form shows it."""
+    hub = _hub(request)
+    audience = await resolve_audience(values["areas"], [], values["groups"], request[SCOPE])
+    windows = {name: channel_traits(name).free_text_window for name in hub.enabled_channels}
+    result = await preview_audience(audience.member_ids, hub.enabled_channels, windows, hub.clock())
+    return {
+        "recipients": result.recipients,
+        "by_channel": [(CHANNELS.get(c, c), n) for c, n in sorted(result.by_channel.items())],
+        "templates": result.templates,
+        "skipped": result.skipped,
+        "unreachable": sum(result.unreachable.values()),
+    }
+
+
+def _schedule_of(values: dict[str, Any]) -> tuple[dt.datetime | None, str | None]:
+    """send_at and cron from the form's "Waktu kirim"; raises _FormError for what is missing."""
+    if values["when"] == "at":
+        if not values["send_at"]:
+            raise _FormError("when", "send_at_missing")
+        try:
+            return dt.datetime.fromisoformat(values["send_at"]), None  # the hub's timezone
+        except ValueError:
+            raise _FormError("when", "send_at_invalid") from None
+    if values["when"] == "repeat":
+        if not values["cron"]:
+            raise _FormError("when", "cron_missing")
+        return None, values["cron"]
+    return None, None
+
+
+class _FormError(Exception):
+    def __init__(self, field: str, key: str) -> None:
+        super().__init__(key)
+        self.field = field
+        self.key = key
 
 
 async def _compose_form(
@@ -570,6 +779,7 @@ async def _compose_form(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status: int = 200,
+    preview: dict[str, Any] | None = None,
 ) -> web.Response:
     return await render(
         request,
@@ -577,17 +787,32 @@ async def _compose_form(
         status=status,
         nav="compose",
         areas=await _areas_in_scope(request[SCOPE]),
+        groups=await _saved_groups(),
+        preview=preview,
+        quiet_hours=_hub(request).config.broadcast.quiet_hours,
         values=values,
         errors=dict.fromkeys(FORM_FIELDS, "") | (errors or {}),
         title_max=TITLE_MAX,
         text_max=_hub(request).config.broadcast.max_text_length,
+        file_mb=_hub(request).config.broadcast.max_attachment_mb,
+        files_max=MAX_ATTACHMENTS,
     )
 
 
 @page()
 async def compose_page(request: web.Request) -> web.StreamResponse:
     _require_write(request)
-    values = {"title": "", "text": "", "areas": [], "ack_required": True}
+    values = {
+        "title": "",
+        "text": "",
+        "areas": [],
+        "groups": [],
+        "ack_required": True,
+        "attachments": [],
+        "when": "now",
+        "send_at": "",
+        "cron": "",
+    }
     return await _compose_form(request, values)
 
 
@@ -595,34 +820,65 @@ async def compose_page(request: web.Request) -> web.StreamResponse:
 async def compose_submit(request: web.Request) -> web.StreamResponse:
     scope = _require_write(request)
     hub = _hub(request)
-    form = await request.post()
+    user = request[SESSION].user
+    refused: HubError | None = None
+    uploaded: list[Attachment] = []
+    if request.content_type == "multipart/form-data":  # the form carries files
+        text_bytes = hub.config.web.max_body_kb * 1024
+        form, uploaded, refused = await read_form(request, hub.media, user, text_bytes=text_bytes)
+    else:
+        form = await request.post()
+    # Files uploaded with an earlier try of this form come back as ids (their checkboxes).
+    kept = [int(v) for v in form.getall("attachments", []) if isinstance(v, str) and v.isdigit()]
+    attachment_ids = list(dict.fromkeys([i for i in kept if i < 2**31] + [a.id for a in uploaded]))
     values = {
         "title": _field(form, "title"),
         # Browsers send textarea line breaks as CRLF; count them as one character, as typed.
         "text": _field(form, "text").replace("\r\n", "\n"),
         "areas": [_text(v) for v in form.getall("areas", []) if isinstance(v, str)],
+        "groups": [_text(v) for v in form.getall("groups", []) if isinstance(v, str)],
         "ack_required": _field(form, "ack_required") == "1",
+        "attachments": await _attachment_views(attachment_ids),
+        "when": _field(form, "when") if _field(form, "when") in ("at", "repeat") else "now",
+        "send_at": _field(form, "send_at"),
+        "cron": " ".join(_field(form, "cron").split()),
     }
+    file_mb = hub.config.broadcast.max_attachment_mb
+    if refused is not None:
+        field, message = _form_error(refused, hub.config.broadcast.max_text_length, file_mb)
+        errors = {field: message, "summary": TEXTS["form_invalid"]}
+        return await _compose_form(request, values, errors, status=refused.status)
     try:
+        if _field(form, "action") == "preview":
+            return await _compose_form(request, values, preview=await _preview(request, values))
+        send_at, cron = _schedule_of(values)
         broadcast = await create_broadcast(
             hub.config,
             BroadcastRequest(
                 title=values["title"],
                 text=values["text"],
                 areas=values["areas"],
+                groups=values["groups"],
+                send_at=send_at,
+                recurrence=cron,
                 ack_required=values["ack_required"],
+                attachments=[a["id"] for a in values["attachments"]],
             ),
-            user=request[SESSION].user,
+            user=user,
             scope=scope,
             enabled_channels=hub.enabled_channels,
             now=hub.clock(),
         )
+    except _FormError as exc:
+        errors = {exc.field: TEXTS[exc.key], "summary": TEXTS["form_invalid"]}
+        return await _compose_form(request, values, errors, status=422)
     except HubError as exc:
-        field, message = _form_error(exc, hub.config.broadcast.max_text_length)
+        field, message = _form_error(exc, hub.config.broadcast.max_text_length, file_mb)
         errors = {field: message, "summary": TEXTS["form_invalid"]}
         return await _compose_form(request, values, errors, status=422)
     hub.sender.wake()
-    return redirect(f"/broadcasts/{broadcast.id}?notice=created")
+    notice = "scheduled" if broadcast.status == BroadcastStatus.SCHEDULED else "created"
+    return redirect(f"/broadcasts/{broadcast.id}?notice={notice}")
 
 
 # Groups and link codes ------------------------------------------------------------------------
@@ -707,6 +963,86 @@ async def link_code_submit(request: web.Request) -> web.StreamResponse:
     return await _groups_page(request, chosen=area.path, link=link)
 
 
+# Saved member groups -------------------------------------------------------------------------
+
+
+async def _member_groups_page(
+    request: web.Request, *, status: int = 200, error: str = "", notice: str = ""
+) -> web.Response:
+    scope = request[SCOPE]
+    groups = []
+    for group in await list_groups():
+        view = await group_view(group)
+        names = (
+            await Member.filter(id__in=view["members"])
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+        groups.append(
+            {"id": group.id, "name": group.name, "members": names, "ids": view["members"]}
+        )
+    editing = None
+    wanted = request.query.get("edit", "")
+    if wanted.isdigit():
+        editing = next(
+            ({"id": g["id"], "name": g["name"], "members": g["ids"]} for g in groups
+             if g["id"] == int(wanted)),
+            None,
+        )  # fmt: skip
+    members = [
+        {"id": m.id, "name": m.name, "area": current_area_path(m) or ""}
+        for m in await members_in(None, scope)
+    ] if scope.can_write else []  # fmt: skip
+    return await render(
+        request,
+        "member_groups.html",
+        status=status,
+        nav="member_groups",
+        groups=groups,
+        editing=editing,
+        members=members,
+        error=error,
+        notice=notice,
+    )
+
+
+@page()
+async def member_groups_page(request: web.Request) -> web.StreamResponse:
+    saved = request.query.get("notice", "")
+    return await _member_groups_page(request, notice=TEXTS.get(f"group_{saved}", ""))
+
+
+@page()
+async def member_group_submit(request: web.Request) -> web.StreamResponse:
+    scope = _require_write(request)
+    form = await request.post()
+    ids = [int(v) for v in form.getall("members", []) if isinstance(v, str) and v.isdigit()]
+    existing = None
+    if _field(form, "id").isdigit():
+        existing = await get_group(int(_field(form, "id")))
+    try:
+        await save_group(
+            _field(form, "name"),
+            [i for i in ids if i < 2**31],
+            scope=scope,
+            user=request[SESSION].user,
+            group=existing,
+        )
+    except HubError as exc:
+        key = {"group_exists": "group_exists", "empty_name": "group_name_empty"}.get(exc.code)
+        message = TEXTS[key] if key else _hub_error_text(exc)
+        return await _member_groups_page(request, status=exc.status, error=message)
+    return redirect("/member-groups?notice=saved")
+
+
+@page()
+async def member_group_delete(request: web.Request) -> web.StreamResponse:
+    scope = _require_write(request)
+    group = await get_group(_path_id(request))
+    await delete_group(group, scope=scope, user=request[SESSION].user)
+    return redirect("/member-groups?notice=deleted")
+
+
 # Join requests --------------------------------------------------------------------------------
 
 
@@ -785,6 +1121,11 @@ def _message_view(
         "buttons": [
             {"label": b.label, "payload": b.payload, "pressed": channel.pressed(address, b.payload)}
             for b in message.buttons
+        ],
+        # Links on this server (the path only), so the page opens them from its own origin.
+        "attachments": [
+            {"filename": f.filename, "url": urlsplit(f.url).path, "image": f.is_image}
+            for f in message.attachments
         ],
     }
 
@@ -907,8 +1248,14 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get(r"/broadcasts/{id:\d{1,9}}", broadcast_detail),
         web.get(r"/broadcasts/{id:\d{1,9}}/live", broadcast_live),
         web.post(r"/broadcasts/{id:\d{1,9}}/cancel", broadcast_cancel),
+        web.post(r"/broadcasts/{id:\d{1,9}}/pause", broadcast_pause),
+        web.post(r"/broadcasts/{id:\d{1,9}}/resume", broadcast_resume),
+        web.post(r"/broadcasts/{id:\d{1,9}}/correction", broadcast_correct),
         web.get("/groups", groups_page),
         web.post("/groups/link-codes", link_code_submit),
+        web.get("/member-groups", member_groups_page),
+        web.post("/member-groups", member_group_submit),
+        web.post(r"/member-groups/{id:\d{1,9}}/delete", member_group_delete),
         web.get("/join-requests", join_requests_page),
         web.get("/static/{name}", static_file),
     ]

@@ -14,6 +14,41 @@ AREA_LIST = {
     "maxItems": 500,
 }
 
+AUDIENCE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "areas": AREA_LIST,
+        "members": {"type": "array", "items": ID},
+        "groups": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+            "maxItems": 100,
+            "description": "Names of saved member groups (see /member-groups)",
+        },
+    },
+}
+
+RECURRENCE: dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["cron"],
+            "properties": {
+                "cron": {
+                    "type": "string",
+                    "minLength": 9,
+                    "maxLength": 120,
+                    "description": "minute hour day month weekday in the hub's timezone "
+                    '(weekday 0 or 7 = Sunday, 1 = Monday): "0 8 * * 1" is every Monday 08:00',
+                }
+            },
+        },
+    ]
+}
+
 BROADCAST_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -21,20 +56,67 @@ BROADCAST_CREATE: dict[str, Any] = {
     "properties": {
         "title": {"type": "string", "minLength": 1, "maxLength": 200},
         "text": {"type": "string", "minLength": 1, "maxLength": 4096},
-        "audience": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "areas": AREA_LIST,
-                "members": {"type": "array", "items": ID},
-            },
+        "audience": AUDIENCE,
+        "send_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "ISO-8601; without an offset it is read in the hub's timezone. "
+            "Null: now (or, with a recurrence, from now on).",
         },
-        "send_at": {"type": ["string", "null"], "format": "date-time"},
-        "recurrence": {
-            "type": "null",
-            "description": "Recurring broadcasts arrive with the broadcast engine; only null now.",
-        },
+        "recurrence": RECURRENCE,
         "ack_required": {"type": "boolean", "default": True},
+        "attachments": {
+            "type": "array",
+            "items": ID,
+            "maxItems": 10,
+            "description": "Ids from POST /attachments, sent with the announcement in this order.",
+        },
+    },
+}
+
+# Changes to a scheduled or paused broadcast; what is left out stays as it was.
+BROADCAST_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        name: BROADCAST_CREATE["properties"][name]
+        for name in (
+            "title",
+            "text",
+            "audience",
+            "send_at",
+            "recurrence",
+            "ack_required",
+            "attachments",
+        )
+    },
+}
+
+BROADCAST_CORRECTION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+    },
+}
+
+AUDIENCE_PREVIEW_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["audience"],
+    "properties": {"audience": AUDIENCE},
+}
+
+MEMBER_GROUP_SAVE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "members"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "members": {"type": "array", "items": ID, "maxItems": 10000},
     },
 }
 
@@ -72,7 +154,16 @@ COUNTS = {
     "type": "object",
     "properties": {
         name: {"type": "integer"}
-        for name in ("pending", "sent", "delivered", "read", "acknowledged", "failed", "cancelled")
+        for name in (
+            "pending",
+            "sent",
+            "delivered",
+            "read",
+            "acknowledged",
+            "failed",
+            "skipped",
+            "cancelled",
+        )
     },
 }
 
@@ -96,11 +187,18 @@ BROADCAST = {
     "properties": {
         "id": {"type": "integer"},
         "title": {"type": "string"},
-        "status": {"enum": ["scheduled", "sending", "sent", "cancelled"]},
+        "status": {"enum": ["scheduled", "paused", "sending", "sent", "cancelled", "missed"]},
         "recipients": {"type": "integer"},
         "ack_required": {"type": "boolean"},
-        "send_at": {"type": ["string", "null"]},
+        "send_at": {"type": ["string", "null"], "description": "a series: its next run"},
+        "recurrence": {
+            "type": ["object", "null"],
+            "properties": {"cron": {"type": "string"}},
+        },
+        "series_id": {"type": ["integer", "null"], "description": "the series of this run"},
+        "audience": {"type": "object"},
         "created_at": {"type": "string"},
+        "corrected_at": {"type": ["string", "null"]},
         "counts": {"$ref": "#/components/schemas/Counts"},
     },
 }
@@ -124,6 +222,22 @@ RECIPIENT = {
     },
 }
 
+CALL_LIST_ENTRY = {
+    "type": "object",
+    "properties": {
+        "member_id": {"type": "integer"},
+        "name": {"type": "string"},
+        "area": {"type": ["string", "null"]},
+        "rt": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]},
+        "channel": {"type": ["string", "null"]},
+        "status": {"type": "string"},
+        "reminders": {"type": "integer"},
+        "tel_link": {"type": ["string", "null"], "description": "tel:+62..."},
+        "whatsapp_link": {"type": ["string", "null"], "description": "https://wa.me/62..."},
+    },
+}
+
 SANDBOX_MESSAGE = {
     "type": "object",
     "properties": {
@@ -138,7 +252,36 @@ SANDBOX_MESSAGE = {
         },
         "sent_at": {"type": "string", "format": "date-time"},
         "from_member": {"type": "boolean"},
+        "attachments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "filename": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+        },
     },
+}
+
+ATTACHMENT = {
+    "type": "object",
+    "required": ["id", "filename", "content_type", "size", "url"],
+    "properties": {
+        "id": {"type": "integer"},
+        "filename": {"type": "string"},
+        "content_type": {"enum": ["application/pdf", "image/jpeg", "image/png"]},
+        "size": {"type": "integer", "description": "bytes"},
+        "url": {"type": "string", "description": "Public download link; its token is the secret"},
+    },
+}
+
+ATTACHMENT_UPLOAD = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}},
 }
 
 
@@ -158,6 +301,10 @@ _ERRORS = {
 }
 
 
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "responses": {**responses, **_ERRORS}, **extra}
 
@@ -169,6 +316,120 @@ _AREA_Q = {
     "required": False,
     "schema": {"type": "string"},
     "description": "Area path, e.g. `Sungai Kunjang/Loa Bakung/RT 012`",
+}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+_CONFLICT = {"409": {"$ref": "#/components/responses/Conflict"}}
+_INVALID = {"422": {"$ref": "#/components/responses/Invalid"}}
+
+
+def _broadcast_lifecycle_paths() -> dict[str, Any]:
+    """Preview, edit, pause, resume and correct broadcasts; saved member groups."""
+    group_list = {
+        "type": "object",
+        "properties": {"groups": {"type": "array", "items": _ref("MemberGroup")}},
+    }
+    return {
+        "/broadcasts/preview": {
+            "post": _op(
+                "How many an audience reaches, per channel, and how many need a template",
+                {"200": _json(_ref("AudiencePreview")), **_INVALID},
+                requestBody=_body("AudiencePreviewRequest"),
+            )
+        },
+        "/broadcasts/{id}/pause": {
+            "post": _op(
+                "Hold a scheduled broadcast or series until it is resumed",
+                {"200": _json(_ref("Broadcast")), **_CONFLICT},
+                parameters=[_ID],
+            )
+        },
+        "/broadcasts/{id}/resume": {
+            "post": _op(
+                "Schedule a paused broadcast again (a time that passed meanwhile becomes now)",
+                {"200": _json(_ref("Broadcast")), **_CONFLICT},
+                parameters=[_ID],
+            )
+        },
+        "/broadcasts/{id}/correction": {
+            "post": _op(
+                "Correct a sent broadcast: edited in place where the platform can, else sent "
+                "again marked as a correction to those who received it",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "broadcast": _ref("Broadcast"),
+                                "edited": {"type": "integer"},
+                                "resent": {"type": "integer"},
+                                "updated_before_sending": {"type": "integer"},
+                            },
+                        }
+                    ),
+                    **_CONFLICT,
+                    **_INVALID,
+                },
+                parameters=[_ID],
+                requestBody=_body("BroadcastCorrection"),
+            )
+        },
+        "/member-groups": {
+            "get": _op("Saved groups of members", {"200": _json(group_list)}),
+            "post": _op(
+                "Save a group of members to address together",
+                {"201": _json(_ref("MemberGroup"), "Created"), **_CONFLICT, **_INVALID},
+                requestBody=_body("MemberGroupSave"),
+            ),
+        },
+        "/member-groups/{id}": {
+            "get": _op("One saved group", {"200": _json(_ref("MemberGroup"))}, parameters=[_ID]),
+            "put": _op(
+                "Replace a group's name and members",
+                {"200": _json(_ref("MemberGroup")), **_CONFLICT, **_INVALID},
+                parameters=[_ID],
+                requestBody=_body("MemberGroupSave"),
+            ),
+            "delete": _op(
+                "Delete a group (broadcasts scheduled for it go to the rest of their audience)",
+                {"204": {"description": "Deleted"}},
+                parameters=[_ID],
+            ),
+        },
+    }
+
+
+_LIFECYCLE_SCHEMAS: dict[str, Any] = {
+    "BroadcastUpdate": BROADCAST_UPDATE,
+    "BroadcastCorrection": BROADCAST_CORRECTION,
+    "AudiencePreviewRequest": AUDIENCE_PREVIEW_REQUEST,
+    "MemberGroupSave": MEMBER_GROUP_SAVE,
+    "AudiencePreview": {
+        "type": "object",
+        "properties": {
+            "recipients": {"type": "integer"},
+            "by_channel": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "templates": {
+                "type": "integer",
+                "description": "recipients outside their channel's free-text window (WhatsApp: "
+                "24 hours since they last wrote) who get the approved template",
+            },
+            "skipped": {"type": "integer", "description": "opted out: not sent, by choice"},
+            "unreachable": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+    "MemberGroup": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "members": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
 }
 
 
@@ -184,7 +445,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": _broadcast_lifecycle_paths()
+        | {
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -271,7 +533,13 @@ def openapi_document() -> dict[str, Any]:
                     "A broadcast and its counts",
                     {"200": _json(_ref("Broadcast"))},
                     parameters=[_ID],
-                )
+                ),
+                "patch": _op(
+                    "Change a scheduled or paused broadcast (validated as at creation)",
+                    {"200": _json(_ref("Broadcast")), **_CONFLICT, **_INVALID},
+                    parameters=[_ID],
+                    requestBody=_body("BroadcastUpdate"),
+                ),
             },
             "/broadcasts/{id}/recipients": {
                 "get": _op(
@@ -282,6 +550,24 @@ def openapi_document() -> dict[str, Any]:
                                 "type": "object",
                                 "properties": {
                                     "recipients": {"type": "array", "items": _ref("Recipient")}
+                                },
+                            }
+                        )
+                    },
+                    parameters=[_ID],
+                )
+            },
+            "/broadcasts/{id}/call-list": {
+                "get": _op(
+                    "Recipients who have not confirmed (or read, when no confirmation was "
+                    "asked), incl. failed ones, with tap-to-call and click-to-chat links",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "broadcast_id": {"type": "integer"},
+                                    "silent": {"type": "array", "items": _ref("CallListEntry")},
                                 },
                             }
                         )
@@ -355,6 +641,22 @@ def openapi_document() -> dict[str, Any]:
                     },
                 )
             },
+            "/attachments": {
+                "post": _op(
+                    "Upload a file to attach to broadcasts (PDF, JPEG or PNG, read from its "
+                    "bytes; at most [broadcast] max_attachment_mb)",
+                    {
+                        "201": _json(_ref("Attachment"), "Created"),
+                        "413": _error_response("Larger than max_attachment_mb"),
+                        "415": _error_response("Not multipart, or not a PDF, JPEG or PNG"),
+                        "422": {"$ref": "#/components/responses/Invalid"},
+                    },
+                    requestBody={
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": _ref("AttachmentUpload")}},
+                    },
+                )
+            },
             "/join-requests": {
                 "get": _op(
                     "People not on the roster who wrote to the hub, not yet resolved",
@@ -382,6 +684,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "BroadcastCreate": BROADCAST_CREATE,
+                **_LIFECYCLE_SCHEMAS,
                 "SandboxAct": SANDBOX_ACT,
                 "GroupLinkCodeCreate": GROUP_LINK_CODE_CREATE,
                 "Group": {
@@ -419,7 +722,10 @@ def openapi_document() -> dict[str, Any]:
                 "Member": MEMBER,
                 "Broadcast": BROADCAST,
                 "Recipient": RECIPIENT,
+                "CallListEntry": CALL_LIST_ENTRY,
                 "SandboxMessage": SANDBOX_MESSAGE,
+                "Attachment": ATTACHMENT,
+                "AttachmentUpload": ATTACHMENT_UPLOAD,
             },
             "responses": {
                 name: {
@@ -431,6 +737,7 @@ def openapi_document() -> dict[str, Any]:
                     ("Unauthorized", "Missing or invalid bearer token"),
                     ("Forbidden", "Outside the token owner's areas or role"),
                     ("NotFound", "No such object"),
+                    ("Conflict", "Not possible in the object's current state"),
                     ("Invalid", "Well-formed but refused; the message says why"),
                 )
             },

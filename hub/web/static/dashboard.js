@@ -101,6 +101,19 @@
     function messageNode(m) {
       const node = el("div", "msg " + (m.own ? "msg-own" : "msg-hub"));
       const bubble = el("div", "bubble");
+      for (const f of m.attachments || []) {
+        const link = el("a", "msg-file", f.image ? undefined : "📄 " + f.filename);
+        link.href = f.url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        if (f.image) {
+          const img = el("img");
+          img.src = f.url;
+          img.alt = f.filename;
+          link.appendChild(img);
+        }
+        bubble.appendChild(link);
+      }
       const text = el("div", "msg-text");
       for (const part of m.parts) {
         text.appendChild(part.bold ? el("strong", "", part.text) : document.createTextNode(part.text));

@@ -1,0 +1,246 @@
+"""Corrections of a broadcast that has gone out: edited in place where the platform can edit,
+else sent again, marked as a correction, to those who got the original.
+
+Nothing is lost or doubled: messages not yet sent simply carry the corrected text. A message in
+flight at the moment of the correction may still carry the old text, so its recipient gets a marked
+correction once it has left (the sender holds that correction while the original is pending and
+drops it if the original fails).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.expressions import Subquery
+from tortoise.transactions import in_transaction
+
+from channels import channel_traits
+from hub import audit
+from hub.broadcasts import check_content, render_broadcast, summarize
+from hub.config import Config
+from hub.deliveries import ack_payload, group_ack_payload
+from hub.errors import Conflict
+from hub.texts import text as say
+from models import (
+    Broadcast,
+    BroadcastStatus,
+    Delivery,
+    DeliveryStatus,
+    MessageKind,
+    OutboundMessage,
+    OutboxState,
+    User,
+)
+
+BATCH = 500
+# Deliveries whose announcement has left: they get the correction.
+_LEFT = [
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.READ,
+    DeliveryStatus.ACKNOWLEDGED,
+]
+# When a message in flight at the moment of the correction is checked again.
+IN_FLIGHT_RECHECK = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class CorrectionResult:
+    edited: int  # messages changed in place
+    resent: int  # marked corrections sent as new messages
+    updated_before_sending: int  # queued messages that will go out corrected
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "edited": self.edited,
+            "resent": self.resent,
+            "updated_before_sending": self.updated_before_sending,
+        }
+
+
+def _can_edit(channel: str) -> bool:
+    return channel_traits(channel).can_edit
+
+
+async def correct_broadcast(
+    config: Config,
+    broadcast: Broadcast,
+    *,
+    title: str | None,
+    text: str,
+    user: User | None,
+    enabled_channels: set[str],
+    now: dt.datetime,
+) -> CorrectionResult:
+    """Replace a sent broadcast's text and bring every recipient's copy up to date."""
+    if broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED):
+        raise Conflict(
+            f"broadcast {broadcast.id} has not been sent yet: edit it instead",
+            code="not_sent_yet",
+        )
+    if broadcast.status == BroadcastStatus.MISSED:
+        raise Conflict(f"broadcast {broadcast.id} was never sent", code="not_sent")
+    new_title, new_text = check_content(
+        config,
+        broadcast.title if title is None else title,
+        text,
+        broadcast.ack_required,
+        enabled_channels,
+    )
+    if (new_title, new_text) == (broadcast.title, broadcast.text):
+        raise Conflict("the correction changes nothing", code="nothing_to_correct")
+    revisions = list(broadcast.revisions or [])
+    revisions.append(
+        {
+            "title": broadcast.title,
+            "text": broadcast.text,
+            "replaced_at": now.isoformat(),
+            "by": user.username if user else None,
+        }
+    )
+    broadcast.title, broadcast.text = new_title, new_text
+    message = render_broadcast(config, broadcast)
+    lang = config.hub.language
+    correction = say(lang, "correction_header") + "\n\n" + message
+    template_params = [say(lang, "correction_title", title=new_title), summarize(new_text)]
+    edited = resent = 0
+    async with in_transaction():
+        await Broadcast.filter(id=broadcast.id).update(
+            title=new_title, text=new_text, corrected_at=now, revisions=revisions
+        )
+        deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
+        updated = await OutboundMessage.filter(
+            kind=MessageKind.BROADCAST,
+            state=OutboxState.QUEUED,
+            delivery_id__in=Subquery(deliveries),
+        ).update(text=message, template_params=[new_title, summarize(new_text)])
+        updated += await OutboundMessage.filter(
+            kind=MessageKind.GROUP_POST, state=OutboxState.QUEUED, broadcast_id=broadcast.id
+        ).update(text=message)
+
+        async for batch in _sent_deliveries(broadcast.id):
+            rows = []
+            for d in batch:
+                acknowledged = d.status == DeliveryStatus.ACKNOWLEDGED
+                buttons = _ack_buttons(config, broadcast, d.id, acknowledged)
+                if _can_edit(d.channel) and d.external_id:
+                    text_now = message
+                    if acknowledged:
+                        text_now += "\n\n" + say(lang, "acknowledged_mark")
+                    rows.append(_row(d, text_now, buttons, now, edit_of=d.external_id))
+                    edited += 1
+                else:
+                    rows.append(_row(d, correction, buttons, now, template=template_params))
+                    resent += 1
+            await OutboundMessage.bulk_create(rows)
+
+        # Announcements in flight right now left with the old text: correct them once they have.
+        in_flight = await OutboundMessage.filter(
+            kind=MessageKind.BROADCAST,
+            state=OutboxState.SENDING,
+            delivery_id__in=Subquery(deliveries),
+        ).values("delivery_id", "member_id", "channel", "address")
+        rows = [
+            OutboundMessage(
+                kind=MessageKind.CORRECTION,
+                delivery_id=m["delivery_id"],
+                member_id=m["member_id"],
+                channel=m["channel"],
+                address=m["address"],
+                text=correction,
+                buttons=_ack_buttons(config, broadcast, m["delivery_id"], False),
+                template="broadcast",
+                template_params=template_params,
+                next_attempt_at=now + IN_FLIGHT_RECHECK,
+            )
+            for m in in_flight
+        ]
+        resent += len(rows)
+        await OutboundMessage.bulk_create(rows)
+        edited_posts, resent_posts = await _correct_group_posts(
+            config, broadcast, message, correction, now
+        )
+        await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
+    return CorrectionResult(edited + edited_posts, resent + resent_posts, updated)
+
+
+async def _sent_deliveries(broadcast_id: int) -> AsyncIterator[list[Delivery]]:
+    """Deliveries whose announcement has left, in batches by id."""
+    last = 0
+    while True:
+        batch = list(
+            await Delivery.filter(broadcast_id=broadcast_id, status__in=_LEFT, id__gt=last)
+            .order_by("id")
+            .limit(BATCH)
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id
+
+
+def _ack_buttons(
+    config: Config, broadcast: Broadcast, delivery_id: int, acknowledged: bool
+) -> list[dict[str, str]]:
+    if not broadcast.ack_required or acknowledged:
+        return []
+    return [{"label": say(config.hub.language, "ack_button"), "payload": ack_payload(delivery_id)}]
+
+
+def _row(
+    delivery: Delivery,
+    text: str,
+    buttons: list[dict[str, str]],
+    now: dt.datetime,
+    *,
+    edit_of: str | None = None,
+    template: list[str] | None = None,
+) -> OutboundMessage:
+    return OutboundMessage(
+        kind=MessageKind.CORRECTION,
+        delivery_id=delivery.id,
+        member_id=delivery.member_id,
+        channel=delivery.channel,
+        address=delivery.address,
+        text=text,
+        buttons=buttons,
+        edit_of=edit_of,
+        template="broadcast" if template else None,
+        template_params=template,
+        next_attempt_at=now,
+    )
+
+
+async def _correct_group_posts(
+    config: Config, broadcast: Broadcast, message: str, correction: str, now: dt.datetime
+) -> tuple[int, int]:
+    """Linked group chats: edit the post in place, or post the marked correction."""
+    buttons: list[dict[str, Any]] = []
+    if broadcast.ack_required:
+        label = say(config.hub.language, "ack_button")
+        buttons = [{"label": label, "payload": group_ack_payload(broadcast.id)}]
+    posts = await OutboundMessage.filter(
+        kind=MessageKind.GROUP_POST, broadcast_id=broadcast.id, state=OutboxState.SENT
+    )
+    rows = []
+    edited = 0
+    for post in posts:
+        editable = _can_edit(post.channel) and post.external_id
+        edited += bool(editable)
+        rows.append(
+            OutboundMessage(
+                kind=MessageKind.GROUP_POST,
+                broadcast_id=broadcast.id,
+                channel=post.channel,
+                address=post.address,
+                text=message if editable else correction,
+                buttons=buttons,
+                edit_of=post.external_id if editable else None,
+                next_attempt_at=now,
+            )
+        )
+    await OutboundMessage.bulk_create(rows)
+    return edited, len(rows) - edited
