@@ -34,14 +34,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import (
     Bot,
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyParameters,
 )
-from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -747,24 +741,24 @@ class TelegramChannel(Channel):
                     bot, ref, to_telegram_html(fit_caption(outgoing.text)), inline, True
                 )
             return SendResult(external_id=outgoing.edit_of, sent_at=_now())
-        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = inline
-        if markup is None and outgoing.phone_button and chat_id > 0:
-            # request_contact works in private chats only.
-            markup = ReplyKeyboardMarkup(
-                [[KeyboardButton(outgoing.phone_button, request_contact=True)]],
-                one_time_keyboard=True,
-                resize_keyboard=True,
-            )
-        reply = None
+        # Parameters as the Bot API's JSON: PTB passes them through as they are, where its
+        # objects (InlineKeyboardMarkup...) would be turned into dicts again for every send.
+        parameters: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+        if inline is not None:
+            parameters["reply_markup"] = inline
+        elif outgoing.phone_button and chat_id > 0:  # request_contact works in private chats only
+            parameters["reply_markup"] = {
+                "keyboard": [[{"text": outgoing.phone_button, "request_contact": True}]],
+                "one_time_keyboard": True,
+                "resize_keyboard": True,
+            }
         if outgoing.reply_to is not None:
             ref = _message_ref(outgoing.reply_to)
             if ref is not None and ref[0] == chat_id:
-                reply = ReplyParameters(ref[1], allow_sending_without_reply=True)
-        parameters: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
-        if markup is not None:
-            parameters["reply_markup"] = markup
-        if reply is not None:
-            parameters["reply_parameters"] = reply
+                parameters["reply_parameters"] = {
+                    "message_id": ref[1],
+                    "allow_sending_without_reply": True,
+                }
         if self._paid:
             parameters["allow_paid_broadcast"] = True
         await self._pace(chat_id)
@@ -780,32 +774,21 @@ class TelegramChannel(Channel):
         bot: _Bot,
         ref: tuple[int, int],
         text: str,
-        inline: InlineKeyboardMarkup | None,
+        inline: dict[str, Any] | None,
         caption: bool = False,
     ) -> None:
         """Change a sent message's text (or caption) and buttons; "not modified" is fine."""
-        # An explicit empty keyboard removes the buttons (PTB drops empty ones).
-        extra = None if inline else {"reply_markup": {"inline_keyboard": []}}
+        parameters: dict[str, Any] = {
+            "chat_id": ref[0],
+            "message_id": ref[1],
+            "caption" if caption else "text": text,
+            "parse_mode": "HTML",
+            # An explicit empty keyboard removes the buttons.
+            "reply_markup": inline or {"inline_keyboard": []},
+        }
         try:
             async with self._flood_guard:
-                if caption:
-                    await bot.edit_message_caption(
-                        chat_id=ref[0],
-                        message_id=ref[1],
-                        caption=text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=inline,
-                        api_kwargs=extra,
-                    )
-                else:
-                    await bot.edit_message_text(
-                        text,
-                        chat_id=ref[0],
-                        message_id=ref[1],
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=inline,
-                        api_kwargs=extra,
-                    )
+                await bot.call("editMessageCaption" if caption else "editMessageText", parameters)
         except BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
                 raise
@@ -965,8 +948,8 @@ class TelegramChannel(Channel):
         return parse_update(data)
 
 
-def _inline_keyboard(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
-    """One button per row; refuses payloads Telegram would refuse (1 to 64 bytes)."""
+def _inline_keyboard(outgoing: Outgoing) -> dict[str, Any] | None:
+    """The buttons as reply_markup JSON, one per row; refuses payloads Telegram would refuse."""
     if not outgoing.buttons:
         return None
     for button in outgoing.buttons:
@@ -976,9 +959,11 @@ def _inline_keyboard(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
                 SendErrorReason.REJECTED,
                 f"button payload is {size} bytes; Telegram takes 1 to {CALLBACK_DATA_LIMIT}",
             )
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in outgoing.buttons]
-    )
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.payload}] for b in outgoing.buttons
+        ]
+    }
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from hub.areas import area_by_path, within
 from hub.errors import ValidationFailed
@@ -13,6 +14,15 @@ from models import Area, ChannelAddress, Member, MemberGroup, MemberGroupEntry, 
 # Seats whose holders receive broadcasts sent to an area.
 RECIPIENT_ROLES = (SeatRole.KETUA_RT, SeatRole.KETUA_RW)
 BATCH = 500
+_ADDRESS_COLUMNS = (
+    "id",
+    "member_id",
+    "channel",
+    "address",
+    "opted_out_at",
+    "blocked_at",
+    "last_inbound_at",
+)
 
 
 @dataclass(frozen=True)
@@ -72,9 +82,40 @@ async def members_of_groups(group_ids: Collection[int]) -> list[int]:
     )
 
 
+class _Address(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def opted_out_at(self) -> dt.datetime | None: ...
+    @property
+    def reachable(self) -> bool: ...
+
+
+AddressT = TypeVar("AddressT", bound=_Address)
+
+
+@dataclass(frozen=True)
+class _AddressRow:
+    """The columns of a ChannelAddress the fan-out needs, without a model object per row."""
+
+    id: int
+    member_id: int
+    channel: str
+    address: str
+    opted_out_at: dt.datetime | None
+    blocked_at: dt.datetime | None
+    last_inbound_at: dt.datetime | None
+
+    @property
+    def reachable(self) -> bool:
+        return self.opted_out_at is None and self.blocked_at is None
+
+
 def choose_address(
-    preferred: str | None, addresses: Sequence[ChannelAddress], enabled: Collection[str]
-) -> tuple[ChannelAddress | None, str]:
+    preferred: str | None, addresses: Sequence[AddressT], enabled: Collection[str]
+) -> tuple[AddressT | None, str]:
     """The preferred reachable address, else another reachable one; else None and the reason."""
     usable = [a for a in addresses if a.channel in enabled]
     if not usable:
@@ -94,15 +135,24 @@ async def recipients(
     """Yield recipients in batches, so a large audience never sits in memory whole."""
     for start in range(0, len(member_ids), BATCH):
         batch_ids = list(member_ids[start : start + BATCH])
-        members = await Member.filter(id__in=batch_ids).prefetch_related("addresses")
+        # Plain rows, not model objects: this runs for every recipient of every broadcast.
+        preferred = dict(
+            await Member.filter(id__in=batch_ids).values_list("id", "preferred_channel")
+        )
+        addresses: dict[int, list[_AddressRow]] = {}
+        for row in await ChannelAddress.filter(member_id__in=batch_ids).values_list(
+            *_ADDRESS_COLUMNS
+        ):
+            address_row = _AddressRow(*row)
+            addresses.setdefault(address_row.member_id, []).append(address_row)
         batch = []
-        for member in sorted(members, key=lambda m: m.id):
+        for member_id in sorted(preferred):
             address, reason = choose_address(
-                member.preferred_channel, list(member.addresses), enabled_channels
+                preferred[member_id], addresses.get(member_id, []), enabled_channels
             )
             batch.append(
                 Recipient(
-                    member.id,
+                    member_id,
                     address.channel if address else None,
                     address.address if address else None,
                     reason,

@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import itertools
 import logging
+import math
 import random
 import time
 import uuid
@@ -38,6 +39,7 @@ from hub.fallback import next_address, queue_elsewhere
 from hub.media import (
     FILE_WAIT_OVER,
     NO_FILES,
+    FilePlan,
     MediaStore,
     plan_files,
     record_refused_file,
@@ -100,20 +102,23 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 class _Round:
     """One claimed batch on its way out: the shared cancellation check and the group commit.
 
-    A successful send hands its outcome to `record_sent()` and waits there until it is
-    committed, so it keeps its place among the sender's `concurrency` until then: at most that
-    many messages are ever sent but not yet written. The outcomes waiting are written together
-    when `flush_after` of them are waiting, when no other message of the round can still join
-    them, or GROUP_COMMIT_SECONDS after the first of them came.
+    A send takes one of the sender's `concurrency` places when its channel's pacing lets it go
+    (`take_place()`), and a successful one hands its outcome to `record_sent()` and waits there
+    until it is committed: at most that many messages are ever sent but not yet written. The
+    outcomes waiting are written together when `flush_after` of them are waiting, when no other
+    send is in flight (the pacing lets sends go together, so their answers come together), or
+    GROUP_COMMIT_SECONDS after the first of them came.
     """
 
-    def __init__(self, claimed: list[OutboundMessage], *, flush_after: int) -> None:
-        self.flush_after = max(1, flush_after)
+    def __init__(self, claimed: list[OutboundMessage], *, places: int, flush_after: int) -> None:
+        self._places = asyncio.Semaphore(places)
+        self._placed: set[int] = set()  # messages holding a place
+        self._in_flight: set[int] = set()  # ...whose outcome is not yet handed over
+        self.flush_after = max(1, min(places, flush_after))
         self._token = claimed[0].claim_token
         self._ours = {m.id for m in claimed}  # the claim itself was the first look
         self._checked_at = time.monotonic()
         self._check_lock = asyncio.Lock()
-        self._unsettled = {m.id for m in claimed}  # neither waiting to be written nor done
         self._closing = False
         self._pending: list[tuple[OutboundMessage, dict[str, Any], dict[str, Any] | None]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -146,17 +151,27 @@ class _Round:
             self._first_at = time.monotonic()
         self._pending.append((message, outbox, delivery))
         self._waiters.append(waiter)
-        self.settled(message)
+        self._in_flight.discard(message.id)
+        self._news.set()
         await asyncio.shield(waiter)  # a cancelled sender still lets the write finish
 
-    def settled(self, message: OutboundMessage) -> None:
-        """The message needs nothing more from the round (written, failed, cancelled...)."""
-        self._unsettled.discard(message.id)
+    async def take_place(self, message: OutboundMessage) -> None:
+        """Wait for a place among the sends in flight or unwritten, and hold it."""
+        await self._places.acquire()
+        self._placed.add(message.id)
+        self._in_flight.add(message.id)
+
+    def give_place(self, message: OutboundMessage) -> None:
+        """The message's outcome is written, or it did not go: its place is free (if it had one)."""
+        self._in_flight.discard(message.id)
+        if message.id in self._placed:
+            self._placed.discard(message.id)
+            self._places.release()
         self._news.set()
 
     def _due(self) -> bool:
-        # Waiting longer would gain nothing once no other message of the round can join.
-        return len(self._pending) >= self.flush_after or not self._unsettled or self._closing
+        # Waiting longer would gain little once the sends that went together have answered.
+        return len(self._pending) >= self.flush_after or not self._in_flight or self._closing
 
     async def _write_loop(self) -> None:
         while True:
@@ -216,13 +231,57 @@ async def _write_sent(
                 status_in=(DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value),
             )
             statements.setdefault(sql, []).append(values)
-    postgres = Tortoise.get_connection("default").capabilities.dialect == "postgres"
-    async with in_transaction() as connection:
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect == "sqlite":
+        await _write_sqlite_script(connection, statements)
+        return
+    async with in_transaction() as transaction:
         for sql, rows in statements.items():
-            if postgres:  # asyncpg numbers its placeholders
-                numbers = itertools.count(1)
-                sql = "".join(f"${next(numbers)}" if c == "?" else c for c in sql)
-            await connection.execute_many(sql, rows)
+            numbers = itertools.count(1)  # asyncpg numbers its placeholders
+            sql = "".join(f"${next(numbers)}" if c == "?" else c for c in sql)
+            await transaction.execute_many(sql, rows)
+
+
+async def _write_sqlite_script(connection: Any, statements: dict[str, list[list[Any]]]) -> None:
+    """The statements in one transaction, handed to SQLite's thread as one script.
+
+    Tortoise's transaction on SQLite costs five round trips to the database thread (its begin,
+    each executemany, the commit), and each round trip wakes two threads: as one script the
+    group commit is one. A script takes no parameters, so the values are written as SQL
+    literals (`sqlite_literal`).
+    """
+    script = ["BEGIN;"]
+    for sql, rows in statements.items():
+        first, *parts = sql.split("?")  # the statements hold no other question marks
+        for values in rows:
+            pieces = [first]
+            for value, part in zip(values, parts, strict=True):
+                pieces += (sqlite_literal(value), part)
+            script.append("".join(pieces) + ";")
+    script.append("COMMIT;")
+    try:
+        await connection.execute_script("\n".join(script))
+    except Exception:
+        with contextlib.suppress(Exception):  # nothing to undo if BEGIN itself failed
+            await connection.execute_script("ROLLBACK;")
+        raise
+
+
+def sqlite_literal(value: Any) -> str:
+    """A value as an SQLite literal, written as the driver would bind it (Tortoise's adapters)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        value = value.isoformat(" ")  # Tortoise's sqlite3 adapter for datetimes
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"  # quotes doubled: SQL knows no escapes
+    raise TypeError(f"no SQLite literal for {type(value).__name__} {value!r:.40}")
 
 
 async def _claimed_rows(token: str) -> list[OutboundMessage]:
@@ -343,23 +402,18 @@ class Sender:
                 self._next_sweep = time.monotonic() + SWEEP_SECONDS
                 await self._finish_left_broadcasts()
             return 0
-        semaphore = asyncio.Semaphore(self.concurrency)
         # A quarter of the places stay free while the rest wait for a group commit, so the
         # next sends never stall for it.
-        round_ = _Round(claimed, flush_after=self.concurrency - self.concurrency // 4)
-
-        async def one(message: OutboundMessage, last_inbound_at: dt.datetime | None) -> None:
-            async with semaphore:
-                try:
-                    await self.deliver(message, last_inbound_at, round_)
-                finally:
-                    round_.settled(message)
+        round_ = _Round(
+            claimed, places=self.concurrency, flush_after=self.concurrency - self.concurrency // 4
+        )
 
         try:
             windows = await self._last_inbound(claimed)
             async with asyncio.TaskGroup() as group:
                 for message in claimed:
-                    group.create_task(one(message, _window_start(message, windows)))
+                    last_inbound_at = _window_start(message, windows)
+                    group.create_task(self.deliver(message, last_inbound_at, round_))
         finally:
             await round_.close()
         await self._finish_broadcasts(round_.sent_deliveries)
@@ -468,7 +522,27 @@ class Sender:
             return
         if message.kind == MessageKind.REMINDER and not await self._still_silent(message):
             return
-        await self.limiter(message.channel).acquire()
+        limiter = self.limiter(message.channel)
+        if round_ is None:
+            await limiter.acquire()
+            await self._send(message, outgoing, files, None)
+            return
+        # Waiting for the pacing holds no place: the places are for sends in flight or unwritten.
+        try:
+            await limiter.acquire(ready=functools.partial(round_.take_place, message))
+            await self._send(message, outgoing, files, round_)
+        finally:
+            round_.give_place(message)
+
+    async def _send(
+        self,
+        message: OutboundMessage,
+        outgoing: Outgoing,
+        files: FilePlan,
+        round_: _Round | None,
+    ) -> None:
+        """Send a message the pacing let go, unless it was cancelled; record what happened."""
+        channel = self.channels[message.channel]
         if round_ is not None:
             ours = await round_.still_ours(message)
         else:

@@ -67,4 +67,11 @@ class OutboundMessage(Model):
 
     class Meta:
         table = "outbound_message"
-        indexes = (("state", "next_attempt_at"), ("channel", "external_id"), ("claim_token",))
+        indexes = (
+            # The claim's order, id included: PostgreSQL would otherwise sort every queued row
+            # of a broadcast (they share one next_attempt_at) for each claim.
+            ("state", "next_attempt_at", "id"),
+            ("channel", "external_id"),
+            ("claim_token",),
+            ("delivery_id",),  # fallbacks, reminders and corrections look messages up by delivery
+        )

@@ -98,6 +98,7 @@ class ChannelAddress(Model):
     class Meta:
         table = "channel_address"
         unique_together = (("channel", "address"),)
+        indexes = (("member_id",),)  # a member's addresses: the fan-out, batch after batch
 
     @property
     def reachable(self) -> bool:

@@ -16,7 +16,7 @@ from channels import Channel, Outgoing, SendError, SendErrorReason, SendResult
 from hub.auth import Scope
 from hub.broadcasts import BroadcastRequest, cancel_broadcast, create_broadcast, delivery_counts
 from hub.members import address_status
-from hub.sender import LEASE, Sender
+from hub.sender import LEASE, Sender, sqlite_literal
 from models import (
     Broadcast,
     BroadcastStatus,
@@ -444,3 +444,37 @@ async def test_a_sender_whose_lease_ran_out_does_not_send_twice(clock: FakeClock
     await stalled.deliver(claimed[0])
     assert len(fast.sent) == 1
     assert slow.sent == []
+
+
+async def test_outcomes_are_written_as_the_platform_gave_them(clock: FakeClock) -> None:
+    """The group commit writes values into SQL on SQLite: quotes and semicolons stay text."""
+    awkward = ["it's; DROP TABLE delivery; --", "wamid.'') OR 1=1 --", "ü\u200bNULL\\n'"]
+
+    class AwkwardChannel(FakeChannel):
+        async def send(self, outgoing: Outgoing) -> SendResult:
+            self.sent.append(outgoing)
+            return SendResult(awkward[len(self.sent) - 1], clock.now)
+
+    broadcast = await queue_broadcast(clock, recipients=len(awkward))
+    sender = sender_for(AwkwardChannel(), clock)
+    assert await sender.run_once() == len(awkward)
+    stored = await OutboundMessage.all().order_by("id").values_list("external_id", "sent_at")
+    assert stored == [(external_id, clock.now) for external_id in awkward]
+    deliveries = await Delivery.filter(broadcast_id=broadcast.id).order_by("id")
+    assert [(d.status, d.external_id) for d in deliveries] == [
+        (DeliveryStatus.SENT, external_id) for external_id in awkward
+    ]
+    assert (await Broadcast.get(id=broadcast.id)).status == BroadcastStatus.SENT
+
+
+def test_sqlite_literals() -> None:
+    assert sqlite_literal(None) == "NULL"
+    assert sqlite_literal(True) == "1"
+    assert sqlite_literal(7) == "7"
+    assert sqlite_literal(0.5) == "0.5"
+    assert sqlite_literal("O'Neil") == "'O''Neil'"
+    at = dt.datetime(2030, 3, 4, 2, 0, 1, 500, tzinfo=dt.UTC)
+    assert sqlite_literal(at) == "'2030-03-04 02:00:01.000500+00:00'"
+    for refused in ("a\x00b", float("nan"), b"bytes", [1]):
+        with pytest.raises(TypeError):
+            sqlite_literal(refused)
