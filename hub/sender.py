@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import itertools
 import logging
 import math
 import random
@@ -217,50 +216,103 @@ class _Round:
 async def _write_sent(
     pending: list[tuple[OutboundMessage, dict[str, Any], dict[str, Any] | None]],
 ) -> None:
-    """The outcomes of successful sends, in one transaction: one executemany per statement."""
-    statements: dict[str, list[list[Any]]] = {}
+    """The outcomes of successful sends, in one transaction and one round trip to the database."""
+    updates = _Updates()
     for message, outbox, delivery in pending:
-        sql, values = _update_sql(OutboundMessage, outbox, message.id)
-        statements.setdefault(sql, []).append(values)
+        updates.add(OutboundMessage, message.id, outbox)
         if delivery is not None and message.delivery_id is not None:
             # Cancelled while the request was in flight: it left all the same, so say so.
-            sql, values = _update_sql(
-                Delivery,
-                delivery,
-                message.delivery_id,
-                status_in=(DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value),
-            )
-            statements.setdefault(sql, []).append(values)
+            updates.add(Delivery, message.delivery_id, delivery, status_in=_STILL_OPEN)
     connection = Tortoise.get_connection("default")
-    if connection.capabilities.dialect == "sqlite":
-        await _write_sqlite_script(connection, statements)
-        return
-    async with in_transaction() as transaction:
-        for sql, rows in statements.items():
-            numbers = itertools.count(1)  # asyncpg numbers its placeholders
-            sql = "".join(f"${next(numbers)}" if c == "?" else c for c in sql)
-            await transaction.execute_many(sql, rows)
+    if connection.capabilities.dialect == "postgres":
+        sql, values = updates.postgres_statement()
+        await connection.execute_query(sql, values)
+    else:
+        await _run_sqlite_script(connection, updates.sqlite_script())
 
 
-async def _write_sqlite_script(connection: Any, statements: dict[str, list[list[Any]]]) -> None:
-    """The statements in one transaction, handed to SQLite's thread as one script.
+_STILL_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
 
-    Tortoise's transaction on SQLite costs five round trips to the database thread (its begin,
-    each executemany, the commit), and each round trip wakes two threads: as one script the
-    group commit is one. A script takes no parameters, so the values are written as SQL
-    literals (`sqlite_literal`).
+
+class _Updates:
+    """Row updates grouped by statement: (model, columns, status condition) → rows.
+
+    Tortoise's transaction costs several round trips (begin, a statement each, commit), each of
+    which wakes the database's thread or backend and then the event loop: written as one
+    statement (PostgreSQL) or one script (SQLite), the group commit is one round trip.
     """
-    script = ["BEGIN;"]
-    for sql, rows in statements.items():
-        first, *parts = sql.split("?")  # the statements hold no other question marks
-        for values in rows:
-            pieces = [first]
-            for value, part in zip(values, parts, strict=True):
-                pieces += (sqlite_literal(value), part)
-            script.append("".join(pieces) + ";")
-    script.append("COMMIT;")
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
+
+    def add(
+        self,
+        model: Any,
+        row_id: int,
+        columns: dict[str, Any],
+        *,
+        status_in: tuple[str, ...] = (),
+    ) -> None:
+        """`UPDATE <model> SET <columns> WHERE id = row_id [AND status IN status_in]`."""
+        names = tuple(columns)
+        fields_map = model._meta.fields_map
+        values = [row_id]
+        values.extend(fields_map[name].to_db_value(value, model) for name, value in columns.items())
+        self.groups.setdefault((model, names, status_in), []).append(values)
+
+    def sqlite_script(self) -> str:
+        """The updates as one transaction; a script takes no parameters: values as literals."""
+        script = ["BEGIN;"]
+        for (model, names, status_in), rows in self.groups.items():
+            meta = model._meta
+            assignments = [f"{meta.fields_db_projection[name]} = " for name in names]
+            condition = ""
+            if status_in:
+                condition = f" AND status IN ({', '.join(map(sqlite_literal, status_in))})"
+            for row_id, *values in rows:
+                sets = ", ".join(
+                    a + sqlite_literal(v) for a, v in zip(assignments, values, strict=True)
+                )
+                script.append(
+                    f"UPDATE {meta.db_table} SET {sets} WHERE id = {sqlite_literal(row_id)}"
+                    f"{condition};"
+                )
+        script.append("COMMIT;")
+        return "\n".join(script)
+
+    def postgres_statement(self) -> tuple[str, list[Any]]:
+        """The updates as one statement: each group an UPDATE ... FROM unnest(arrays)."""
+        parts: list[str] = []
+        values: list[Any] = []
+        for (model, names, status_in), rows in self.groups.items():
+            meta = model._meta
+            columns = ["id", *(meta.fields_db_projection[name] for name in names)]
+            arrays = []
+            for index, name in enumerate(("id", *names)):
+                values.append([row[index] for row in rows])
+                sql_type = meta.fields_map[name].get_for_dialect("postgres", "SQL_TYPE")
+                arrays.append(f"${len(values)}::{sql_type}[]")
+            sets = ", ".join(f"{column} = v.{column}" for column in columns[1:])
+            statement = (
+                f"UPDATE {meta.db_table} AS t SET {sets} "
+                f"FROM unnest({', '.join(arrays)}) AS v({', '.join(columns)}) WHERE t.id = v.id"
+            )
+            if status_in:
+                values.append(list(status_in))
+                statement += f" AND t.status = ANY(${len(values)}::text[])"
+            parts.append(statement)
+        *first, last = parts
+        if not first:
+            return last, values
+        # Data-modifying CTEs: all of them run, in one statement and one transaction.
+        ctes = ", ".join(f"u{n} AS ({part})" for n, part in enumerate(first))
+        return f"WITH {ctes} {last}", values
+
+
+async def _run_sqlite_script(connection: Any, script: str) -> None:
+    """Hand a BEGIN ... COMMIT script to SQLite's thread; roll back if it stopped halfway."""
     try:
-        await connection.execute_script("\n".join(script))
+        await connection.execute_script(script)
     except Exception:
         with contextlib.suppress(Exception):  # nothing to undo if BEGIN itself failed
             await connection.execute_script("ROLLBACK;")
@@ -309,31 +361,6 @@ _DATETIME_COLUMNS = [
     for name, field in OutboundMessage._meta.fields_map.items()
     if isinstance(field, fields.DatetimeField)
 ]
-
-
-def _update_sql(
-    model: Any, columns: dict[str, Any], row_id: int, *, status_in: tuple[str, ...] = ()
-) -> tuple[str, list[Any]]:
-    """`UPDATE <table> SET ... WHERE id = ? [AND status IN (...)]` and its values, for one row."""
-    sql, converters = _update_statement(model, tuple(columns), status_in)
-    values = [
-        convert(value, model) for convert, value in zip(converters, columns.values(), strict=True)
-    ]
-    values.append(row_id)
-    values.extend(status_in)
-    return sql, values
-
-
-@functools.cache
-def _update_statement(
-    model: Any, columns: tuple[str, ...], status_in: tuple[str, ...]
-) -> tuple[str, list[Any]]:
-    meta = model._meta
-    assignments = ", ".join(f"{meta.fields_db_projection[name]} = ?" for name in columns)
-    sql = f"UPDATE {meta.db_table} SET {assignments} WHERE id = ?"
-    if status_in:
-        sql += f" AND status IN ({', '.join('?' for _ in status_in)})"
-    return sql, [meta.fields_map[name].to_db_value for name in columns]
 
 
 class Sender:
