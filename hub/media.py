@@ -13,6 +13,7 @@ WhatsApp takes it only as a sticker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -33,6 +34,7 @@ from hub.errors import ValidationFailed
 from hub.texts import text as say
 from models import (
     Attachment,
+    Broadcast,
     ChannelAddress,
     Delivery,
     MessageKind,
@@ -47,6 +49,11 @@ CHUNK_BYTES = 64 * 1024
 MAX_ATTACHMENTS = 10  # files per broadcast
 FILENAME_MAX = 200  # as long as Attachment.filename
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
+# An upload no broadcast names is deleted after this long (staff uploaded, then changed their
+# mind); a broadcast keeps its files as long as it exists.
+UNUSED_KEEP = dt.timedelta(days=7)
+# What an upload cut short by a crash leaves behind (.upload-<token>.part) goes after a day.
+LEFTOVER_KEEP = dt.timedelta(days=1)
 
 # content type -> (stored extension, extensions a filename of that type may end with)
 ALLOWED_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -223,6 +230,36 @@ class MediaStore:
         if path.parent != self.folder or not path.is_file():
             return None
         return attachment, path
+
+    async def delete_unused(self, now: dt.datetime) -> dict[str, int]:
+        """Delete uploads no broadcast names (older than UNUSED_KEEP) and upload leftovers."""
+        named: set[int] = set()
+        for ids in await Broadcast.filter(attachment_ids__isnull=False).values_list(
+            "attachment_ids", flat=True
+        ):
+            named.update(ids or ())
+        unused = await Attachment.filter(created_at__lt=now - UNUSED_KEEP).exclude(
+            id__in=sorted(named)
+        )
+        deleted = 0
+        for attachment in unused:
+            # The row first: a file without its row is never served; a row without its file is.
+            await Attachment.filter(id=attachment.id).delete()
+            await asyncio.to_thread(self.path_of(attachment).unlink, missing_ok=True)
+            deleted += 1
+        leftovers = await asyncio.to_thread(self._delete_leftovers, now - LEFTOVER_KEEP)
+        return {"attachments_deleted": deleted, "leftovers_deleted": leftovers}
+
+    def _delete_leftovers(self, before: dt.datetime) -> int:
+        if not self.folder.is_dir():
+            return 0
+        deleted = 0
+        for partial in self.folder.glob(".upload-*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if partial.stat().st_mtime < before.timestamp():
+                    partial.unlink()
+                    deleted += 1
+        return deleted
 
     def view(self, attachment: Attachment) -> dict[str, Any]:
         """The API's shape of an attachment."""

@@ -11,7 +11,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hub.leases import SCHEDULER_LEASE_RENEW
 from jobs.broadcasts import start_due_broadcasts
-from jobs.maintenance import delete_expired_sessions, retry_deferred_events
+from jobs.maintenance import (
+    delete_expired_sessions,
+    delete_unused_uploads,
+    retry_deferred_events,
+)
 from jobs.reminders import escalate_silent, send_reminders
 
 if TYPE_CHECKING:
@@ -50,6 +54,9 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         _logged(delete_expired_sessions), "interval", hours=1, args=[hub], id="expired_sessions"
+    )
+    scheduler.add_job(
+        _logged(delete_unused_uploads), "interval", hours=6, args=[hub], id="unused_uploads"
     )
     scheduler.add_job(
         _logged(retry_deferred_events), "interval", seconds=30, args=[hub], id="deferred_events"

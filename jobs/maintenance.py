@@ -1,4 +1,4 @@
-"""Housekeeping: forget expired dashboard sessions, apply deferred inbound events."""
+"""Housekeeping: expired dashboard sessions, deferred inbound events, unused uploads."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ async def delete_expired_sessions(hub: Hub) -> dict[str, int]:
 async def retry_deferred_events(hub: Hub) -> dict[str, int]:
     """Apply stored events that could not be applied yet (a receipt before its send record)."""
     return {"processed": await hub.dispatcher.process_pending(older_than=dt.timedelta(seconds=30))}
+
+
+async def delete_unused_uploads(hub: Hub) -> dict[str, int]:
+    """Delete attachments no broadcast names after a week, and what crashed uploads left."""
+    return await hub.media.delete_unused(hub.clock())
