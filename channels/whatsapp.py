@@ -882,6 +882,7 @@ class WhatsAppChannel(Channel):
         names = {
             "broadcast": self.settings.broadcast_template,
             "reminder": self.settings.reminder_template,
+            "call_list": self.settings.call_list_template,
         }
         if outgoing.template not in names:
             raise SendError(

@@ -85,6 +85,7 @@ class WhatsAppSection:
     messages_per_second: int = 80
     broadcast_template: str = "pengumuman_baru"
     reminder_template: str = "pengingat_pengumuman"
+    call_list_template: str = "daftar_telepon"
     template_language: str = "id"
     access_token: str = secret()
     app_secret: str = secret()

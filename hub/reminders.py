@@ -24,6 +24,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from channels import channel_traits
 from hub.audience import choose_address
 from hub.broadcasts import summarize
 from hub.config import Config
@@ -480,6 +481,31 @@ async def _notices(
         if address is None:
             unreachable.add(member_id)
             continue
+        if _window_closed(address.channel, address.last_inbound_at, now):
+            # Outside WhatsApp's 24-hour window only an approved template may go: one message
+            # with the count and a link to the list on the dashboard, not the list itself.
+            url = f"{config.hub.public_url.rstrip('/')}/broadcasts/{broadcast.id}#daftar-telepon"
+            count = str(len(area_rows))
+            messages.append(
+                OutboundMessage(
+                    kind=MessageKind.NOTICE,
+                    member_id=member_id,
+                    channel=address.channel,
+                    address=address.address,
+                    text=say(
+                        lang,
+                        "call_list_link",
+                        title=broadcast.title,
+                        count=count,
+                        area=area.path,
+                        url=url,
+                    ),
+                    template="call_list",
+                    template_params=[count, broadcast.title, url],
+                    next_attempt_at=now,
+                )
+            )
+            continue
         for body in call_list_messages(lang, broadcast.title, area.path, hours, area_rows):
             messages.append(
                 OutboundMessage(
@@ -498,6 +524,12 @@ async def _notices(
             len(unreachable),
         )
     return messages, len(unreachable)
+
+
+def _window_closed(channel: str, last_inbound_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether only a template may reach this address now (WhatsApp's 24-hour window)."""
+    window = channel_traits(channel).free_text_window
+    return window is not None and (last_inbound_at is None or now - last_inbound_at >= window)
 
 
 def _units(text: str) -> int:

@@ -106,6 +106,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "call_list_links": "📞 {tel}\n💬 {wa}",
         "call_list_no_phone": "Nomor telepon tidak ada di data kelurahan.",
+        "call_list_link": (
+            '📞 *Daftar telepon: "{title}"*\n'
+            "{count} penerima di {area} belum mengonfirmasi. Daftar lengkap dengan nomor "
+            "telepon: {url}"
+        ),
         "channel_telegram": "Telegram",
         "channel_whatsapp": "WhatsApp",
         "channel_sandbox": "Sandbox",
@@ -196,6 +201,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "call_list_row": "{number}. {name} – {area}\n{channel} · {status} · reminded {reminders}×",
         "call_list_links": "📞 {tel}\n💬 {wa}",
         "call_list_no_phone": "No phone number in the kelurahan's roster.",
+        "call_list_link": (
+            '📞 *Call list: "{title}"*\n'
+            "{count} recipients in {area} have not confirmed. The full list with phone "
+            "numbers: {url}"
+        ),
         "channel_none": "no channel",
         "status_pending": "not sent yet",
         "status_sent": "sent",
