@@ -1,4 +1,6 @@
-"""Shared fixtures: a network guard, both databases, the app with a test client, factories."""
+"""Shared fixtures: a network guard, both databases, the app with a test client, factories, and
+the fake Telegram and WhatsApp APIs on loopback with the configuration that points the hub at them.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from hub import auth
 from hub.app import HUB, Hub, create_app
 from hub.config import Config
 from models.config import MODEL_MODULES
+from tests import fake_graph, fake_telegram
+from tests.fake_graph import FakeGraphAPI
+from tests.fake_telegram import FakeBotAPI
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test_{}")
 SERVER_URL = POSTGRES_URL.rsplit("/", 1)[0]  # the server itself, to drop test databases
@@ -214,5 +219,78 @@ def clock() -> FakeClock:
 async def timed(db: str, config: Config, clock: FakeClock) -> AsyncIterator[TestClient]:
     """A client for an app whose clock the test controls."""
     app = create_app(config, clock=clock, manage_database=False, run_workers=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+# The fake platforms on loopback -------------------------------------------------------------
+
+TELEGRAM_WEBHOOK_SECRET = "hub-webhook-secret-5e1a"
+PUBLIC_URL = "https://balai.example.id"
+BUSINESS_PHONE = "+62 811-0001-1100"
+
+
+@pytest_asyncio.fixture
+async def bot_api() -> AsyncIterator[FakeBotAPI]:
+    """The fake Telegram Bot API, started on loopback."""
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture
+async def graph() -> AsyncIterator[FakeGraphAPI]:
+    """The fake WhatsApp Graph API, started on loopback."""
+    server = FakeGraphAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def telegram_settings(bot_api: FakeBotAPI, **values: object) -> dict[str, object]:
+    """`[telegram]` for the hub on the fake Bot API, in webhook mode unless `values` differ."""
+    return {
+        "enabled": True,
+        "mode": "webhook",
+        "api_base_url": bot_api.url,
+        "bot_username": "balaiwarga_bot",
+        "token": fake_telegram.TOKEN,
+        "webhook_secret": TELEGRAM_WEBHOOK_SECRET,
+        **values,
+    }
+
+
+def whatsapp_settings(graph: FakeGraphAPI, **values: object) -> dict[str, object]:
+    """`[whatsapp]` for the hub on the fake Graph API."""
+    return {
+        "enabled": True,
+        "api_base_url": graph.url,
+        "api_version": fake_graph.VERSION,
+        "phone_number_id": fake_graph.PHONE_NUMBER_ID,
+        "business_phone": BUSINESS_PHONE,
+        "access_token": fake_graph.TOKEN,
+        "app_secret": fake_graph.APP_SECRET,
+        "verify_token": fake_graph.VERIFY_TOKEN,
+        **values,
+    }
+
+
+def telegram_config(bot_api: FakeBotAPI, **values: object) -> Config:
+    """The hub with Telegram (and the sandbox) on the fake Bot API; Telegram needs a public URL."""
+    return make_config(
+        telegram=telegram_settings(bot_api, **values), hub={"public_url": PUBLIC_URL}
+    )
+
+
+def whatsapp_config(graph: FakeGraphAPI, **values: object) -> Config:
+    """The hub with WhatsApp (and the sandbox) on the fake Graph API."""
+    return make_config(whatsapp=whatsapp_settings(graph, **values))
+
+
+@pytest_asyncio.fixture
+async def wa(db: str, graph: FakeGraphAPI) -> AsyncIterator[TestClient]:
+    """A test client for the app with WhatsApp enabled against the fake Graph API."""
+    app = create_app(whatsapp_config(graph), manage_database=False, run_workers=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

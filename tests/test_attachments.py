@@ -37,19 +37,18 @@ from models import (
     OutboxState,
     UserRole,
 )
-from tests.conftest import FakeClock, make_config
+from tests.conftest import FakeClock, make_config, telegram_config, whatsapp_config
 from tests.factories import bearer, make_member, make_token
 from tests.fake_graph import FakeGraphAPI
 from tests.fake_telegram import FakeBotAPI
 from tests.test_dashboard import csrf_token, log_in
-from tests.test_telegram_hub import callback_update, post_update, telegram_config, telegram_member
+from tests.test_telegram_hub import callback_update, post_update, telegram_member
 from tests.test_whatsapp_hub import (
     BUDI,
     SITI,
     post_webhook,
     template_button,
     text_from,
-    whatsapp_config,
     whatsapp_member,
 )
 
@@ -524,14 +523,6 @@ async def test_the_text_is_recorded_sent_only_together_with_its_next_file(
 
 
 @pytest_asyncio.fixture
-async def bot_api() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
 async def tg(
     db: str, bot_api: FakeBotAPI, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[TestClient]:
@@ -607,14 +598,6 @@ def test_a_caption_edit_over_the_limit_keeps_its_last_paragraph() -> None:
 
 
 # WhatsApp ------------------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def graph() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest_asyncio.fixture

@@ -5,10 +5,8 @@ WhatsApp reports a number undeliverable after accepting the message)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import HUB, Hub, create_app
@@ -22,14 +20,9 @@ from models import (
     OutboxState,
     UserRole,
 )
-from tests.conftest import make_config
+from tests.conftest import make_config, whatsapp_config
 from tests.factories import bearer, make_member, make_token
 from tests.fake_graph import (
-    APP_SECRET,
-    PHONE_NUMBER_ID,
-    TOKEN,
-    VERIFY_TOKEN,
-    VERSION,
     FakeGraphAPI,
     signed_webhook,
     status_notification,
@@ -38,33 +31,6 @@ from tests.fake_graph import status as status_entry
 
 KELURAHAN = "Sungai Kunjang/Loa Bakung"
 OTHER = "Sungai Kunjang/Karang Asam Ulu"
-
-
-@pytest_asyncio.fixture
-async def graph() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
-async def wa(db: str, graph: FakeGraphAPI) -> AsyncIterator[TestClient]:
-    """The hub with WhatsApp and the sandbox."""
-    config = make_config(
-        whatsapp={
-            "enabled": True,
-            "api_base_url": graph.url,
-            "api_version": VERSION,
-            "phone_number_id": PHONE_NUMBER_ID,
-            "access_token": TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-        }
-    )
-    app = create_app(config, manage_database=False, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def hub_of(client: TestClient) -> Hub:
@@ -310,17 +276,7 @@ async def test_a_channel_disabled_mid_broadcast_waits_while_the_others_go_on(
     member_wa = await on_whatsapp("+6281234567001", wrote=dt.timedelta(hours=1))
     member_sandbox = await make_member(f"{KELURAHAN}/RT 002")
     token = await make_token()
-    enabled = make_config(
-        whatsapp={
-            "enabled": True,
-            "api_base_url": graph.url,
-            "api_version": VERSION,
-            "phone_number_id": PHONE_NUMBER_ID,
-            "access_token": TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-        }
-    )
+    enabled = whatsapp_config(graph)
     async with TestClient(
         TestServer(create_app(enabled, manage_database=False, run_workers=False))
     ) as client:

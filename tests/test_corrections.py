@@ -22,11 +22,9 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
-from tests.conftest import make_config
+from tests.conftest import telegram_config, whatsapp_settings
 from tests.factories import bearer, make_member, make_token
-from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, VERSION, FakeGraphAPI
-from tests.fake_graph import TOKEN as GRAPH_TOKEN
-from tests.fake_telegram import TOKEN as BOT_TOKEN
+from tests.fake_graph import FakeGraphAPI
 from tests.fake_telegram import FakeBotAPI
 from tests.test_telegram_hub import callback_update, post_update
 
@@ -37,44 +35,9 @@ FIXED = "Kerja bakti hari Minggu pukul 08.00 WITA (bukan 07.00)."
 
 
 @pytest_asyncio.fixture
-async def bot() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
-async def graph() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
-async def both(db: str, bot: FakeBotAPI, graph: FakeGraphAPI) -> AsyncIterator[TestClient]:
+async def both(db: str, bot_api: FakeBotAPI, graph: FakeGraphAPI) -> AsyncIterator[TestClient]:
     """The hub with Telegram and WhatsApp (and the sandbox) enabled, against the fakes."""
-    config = make_config(
-        telegram={
-            "enabled": True,
-            "mode": "webhook",
-            "api_base_url": bot.url,
-            "bot_username": "balaiwarga_bot",
-            "token": BOT_TOKEN,
-            "webhook_secret": "hub-webhook-secret-5e1a",
-        },
-        whatsapp={
-            "enabled": True,
-            "api_base_url": graph.url,
-            "api_version": VERSION,
-            "phone_number_id": PHONE_NUMBER_ID,
-            "access_token": GRAPH_TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-        },
-        hub={"public_url": "https://balai.example.id"},
-    )
+    config = telegram_config(bot_api).replace("whatsapp", **whatsapp_settings(graph))
     app = create_app(config, manage_database=False, run_workers=False)
     async with TestClient(TestServer(app)) as client:
         yield client
@@ -122,7 +85,7 @@ async def correct(
 
 
 async def test_telegram_is_edited_in_place_and_whatsapp_gets_a_marked_correction(
-    both: TestClient, bot: FakeBotAPI, graph: FakeGraphAPI
+    both: TestClient, bot_api: FakeBotAPI, graph: FakeGraphAPI
 ) -> None:
     hub = hub_of(both)
     token = await make_token()
@@ -130,7 +93,7 @@ async def test_telegram_is_edited_in_place_and_whatsapp_gets_a_marked_correction
     await member_on("whatsapp", SITI, wrote=dt.timedelta(hours=1))
     broadcast_id = await broadcast(both, token)
     await send_all(hub)
-    [original] = bot.calls_to("sendMessage")
+    [original] = bot_api.calls_to("sendMessage")
     assert "07.00" in original["text"]
 
     status, result = await correct(both, token, broadcast_id)
@@ -139,12 +102,12 @@ async def test_telegram_is_edited_in_place_and_whatsapp_gets_a_marked_correction
     assert result["broadcast"]["corrected_at"] is not None
     await send_all(hub)
 
-    [edit] = bot.calls_to("editMessageText")
+    [edit] = bot_api.calls_to("editMessageText")
     delivery = await Delivery.get(member_id=on_telegram.id)
     assert edit["message_id"] == int(delivery.external_id.split(":")[1])
     assert "08.00" in edit["text"] and "07.00 WITA." not in edit["text"]
     [[button]] = edit["reply_markup"]["inline_keyboard"]  # still to be acknowledged
-    assert len(bot.calls_to("sendMessage")) == 1  # nothing new in the Telegram chat
+    assert len(bot_api.calls_to("sendMessage")) == 1  # nothing new in the Telegram chat
 
     *_, correction = graph.messages(SITI)
     body = correction["interactive"]["body"]["text"]
@@ -158,7 +121,7 @@ async def test_telegram_is_edited_in_place_and_whatsapp_gets_a_marked_correction
         both, callback_update(5001, 5001, edit["message_id"], button["callback_data"])
     )
     await send_all(hub)
-    *_, marked = bot.calls_to("editMessageText")
+    *_, marked = bot_api.calls_to("editMessageText")
     assert "08.00" in marked["text"] and "Sudah dikonfirmasi" in marked["text"]
 
 
@@ -186,7 +149,7 @@ async def test_outside_the_window_the_correction_goes_as_the_template(
 
 
 async def test_an_acknowledged_telegram_announcement_is_edited_without_its_button(
-    both: TestClient, bot: FakeBotAPI
+    both: TestClient, bot_api: FakeBotAPI
 ) -> None:
     hub = hub_of(both)
     token = await make_token()
@@ -199,13 +162,13 @@ async def test_an_acknowledged_telegram_announcement_is_edited_without_its_butto
     status, _ = await correct(both, token, broadcast_id)
     assert status == 200
     await send_all(hub)
-    [edit] = bot.calls_to("editMessageText")
+    [edit] = bot_api.calls_to("editMessageText")
     assert "08.00" in edit["text"] and "Sudah dikonfirmasi" in edit["text"]
     assert not (edit.get("reply_markup") or {}).get("inline_keyboard")
 
 
 async def test_those_not_reached_get_no_correction_and_queued_ones_go_out_corrected(
-    both: TestClient, bot: FakeBotAPI, graph: FakeGraphAPI
+    both: TestClient, bot_api: FakeBotAPI, graph: FakeGraphAPI
 ) -> None:
     hub = hub_of(both)
     token = await make_token()
@@ -223,11 +186,11 @@ async def test_those_not_reached_get_no_correction_and_queued_ones_go_out_correc
     assert status == 200, result
     assert (result["edited"], result["resent"], result["updated_before_sending"]) == (0, 0, 2)
     await send_all(hub)
-    [sent] = bot.calls_to("sendMessage")
+    [sent] = bot_api.calls_to("sendMessage")
     assert sent["chat_id"] == 5001 and "08.00" in sent["text"]
     [whatsapp] = graph.messages(SITI)
     assert "08.00" in whatsapp["interactive"]["body"]["text"]
-    assert not bot.calls_to("editMessageText")
+    assert not bot_api.calls_to("editMessageText")
 
 
 async def test_a_message_in_flight_is_corrected_once_it_has_left(

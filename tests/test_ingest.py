@@ -12,13 +12,12 @@ import dataclasses
 import datetime as dt
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from tortoise.exceptions import OperationalError
 
 from channels import (
@@ -29,7 +28,7 @@ from channels import (
     StatusKind,
     StatusUpdate,
 )
-from hub.app import HUB, Hub, create_app
+from hub.app import HUB, Hub
 from hub.dispatch import Dispatcher, Ingest, event_from_json, event_to_json
 from hub.web.webhooks import INGEST
 from models import (
@@ -43,14 +42,7 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
-from tests.conftest import make_config
 from tests.fake_graph import (
-    APP_SECRET,
-    PHONE_NUMBER_ID,
-    TOKEN,
-    VERIFY_TOKEN,
-    VERSION,
-    FakeGraphAPI,
     signed_webhook,
     status_notification,
     text_notification,
@@ -69,27 +61,6 @@ LADDER_FIELDS = (
     "read_evidence",
     "ack_evidence",
 )
-
-
-@pytest_asyncio.fixture
-async def wa(db: str) -> AsyncIterator[TestClient]:
-    """The app with WhatsApp enabled against a fake Graph API."""
-    fake = FakeGraphAPI()
-    config = make_config(
-        whatsapp={
-            "enabled": True,
-            "api_base_url": await fake.start(),
-            "api_version": VERSION,
-            "phone_number_id": PHONE_NUMBER_ID,
-            "access_token": TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-        }
-    )
-    app = create_app(config, manage_database=False, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
-    await fake.stop()
 
 
 def hub_of(client: TestClient) -> Hub:

@@ -22,6 +22,7 @@ from hub.reminders import NOTICE_LIMIT, CallRow, call_list_messages, queue_remin
 from jobs.reminders import escalate_silent, send_reminders
 from models import (
     Broadcast,
+    ChannelAddress,
     Delivery,
     DeliveryStatus,
     Member,
@@ -31,11 +32,11 @@ from models import (
     SeatRole,
     UserRole,
 )
-from tests.conftest import FakeClock, make_config
+from tests.conftest import FakeClock, make_config, whatsapp_config
 from tests.factories import PASSWORD, bearer, make_member, make_token, make_user
 from tests.fake_graph import FakeGraphAPI, signed_webhook, status_notification
 from tests.fake_graph import status as status_entry
-from tests.test_whatsapp_hub import SITI, SUMMARY, TEXT, TITLE, whatsapp_config, whatsapp_member
+from tests.test_whatsapp_hub import BUDI, SITI, SUMMARY, TEXT, TITLE, whatsapp_member
 
 WITA = zoneinfo.ZoneInfo("Asia/Makassar")
 LOA_BAKUNG = "Sungai Kunjang/Loa Bakung"
@@ -303,14 +304,6 @@ def test_reminder_and_escalation_hours_in_the_config(
 
 
 @pytest_asyncio.fixture
-async def graph() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
 async def wa_timed(db: str, graph: FakeGraphAPI) -> AsyncIterator[tuple[TestClient, FakeClock]]:
     # The channel stamps its sends with the real time; the test clock starts there.
     clock = FakeClock(dt.datetime.now(dt.UTC))
@@ -463,6 +456,40 @@ async def test_escalation_at_48_hours_tells_the_rw_head_and_the_staff_once(
     assert (await escalate_silent(hub))["escalated"] == 0
     # (The other notice is the confirmed announcement edited in place.)
     assert await OutboundMessage.filter(kind=MessageKind.NOTICE, edit_of__isnull=True).count() == 5
+
+
+async def test_a_call_list_outside_the_whatsapp_window_is_one_template(
+    wa_timed: tuple[TestClient, FakeClock], graph: FakeGraphAPI
+) -> None:
+    client, clock = wa_timed
+    hub = hub_of(client)
+    silent = await whatsapp_member(SITI)  # in RT 001 of Loa Bakung; never confirms
+    staff = await make_member(LOA_BAKUNG, name="Staf LB", role=SeatRole.STAFF, channels=())
+    await ChannelAddress.create(member=staff, channel="whatsapp", address=BUDI)  # never wrote
+    staff.preferred_channel = "whatsapp"
+    await staff.save()
+    resp = await client.post(
+        "/api/v1/broadcasts",
+        json={"title": TITLE, "text": TEXT, "audience": {"members": [silent.id]}},
+        headers=bearer(await make_token()),
+    )
+    assert resp.status == 201, await resp.text()
+    broadcast_id = int((await resp.json())["id"])
+    await send_all(hub)
+
+    clock.advance(hours=48, minutes=1)
+    summary = await escalate_silent(hub)
+    assert (summary["escalated"], summary["notices"]) == (1, 1)
+    await send_all(hub)
+    [notice] = graph.messages(BUDI)
+    assert notice["type"] == "template"
+    assert notice["template"]["name"] == "daftar_telepon"
+    [body] = [c for c in notice["template"]["components"] if c["type"] == "body"]
+    url = f"{hub.config.hub.public_url.rstrip('/')}/broadcasts/{broadcast_id}#daftar-telepon"
+    assert [p["text"] for p in body["parameters"]] == ["1", TITLE, url]
+    sent = await OutboundMessage.get(kind=MessageKind.NOTICE, address=BUDI)
+    assert (sent.state, sent.used_template) == (OutboxState.SENT, True)
+    assert url in sent.text  # what goes if the window is open when it is sent
 
 
 async def test_no_call_list_when_everyone_confirmed(timed: TestClient, clock: FakeClock) -> None:

@@ -387,15 +387,7 @@ OpenChannel = Callable[..., Awaitable[TelegramChannel]]
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
-async def open_channel(fake: FakeBotAPI) -> AsyncIterator[OpenChannel]:
+async def open_channel(bot_api: FakeBotAPI) -> AsyncIterator[OpenChannel]:
     """Start a channel on the fake (webhook mode unless told); stopped after the test."""
     opened: list[TelegramChannel] = []
 
@@ -405,7 +397,7 @@ async def open_channel(fake: FakeBotAPI) -> AsyncIterator[OpenChannel]:
         settings = {
             "enabled": True,
             "mode": "webhook",
-            "api_base_url": fake.url,
+            "api_base_url": bot_api.url,
             "token": TOKEN,
             "webhook_secret": SECRET,
         }
@@ -446,14 +438,14 @@ def test_registered_under_its_name() -> None:
     assert TelegramChannel.can_edit is True
 
 
-async def test_send_text_as_html(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_send_text_as_html(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     assert await channel.ready() is None
     first = await channel.send(out(text="📢 *Rapat RT*\nBawa <KTP> & KK"))
     second = await channel.send(out(address="5099887766"))
     assert first.external_id == f"{SITI}:1"
     assert second.external_id == "5099887766:1"
-    sent = fake.calls_to("sendMessage")[0]
+    sent = bot_api.calls_to("sendMessage")[0]
     assert sent["chat_id"] == int(SITI)
     assert sent["text"] == "📢 <b>Rapat RT</b>\nBawa &lt;KTP&gt; &amp; KK"
     assert sent["parse_mode"] == "HTML"
@@ -462,11 +454,11 @@ async def test_send_text_as_html(fake: FakeBotAPI, open_channel: OpenChannel) ->
     assert channel.messages_per_second == 30
 
 
-async def test_inline_buttons_one_per_row(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_inline_buttons_one_per_row(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     buttons = (Button("Sudah dibaca ✅", "ack:917"), Button("Tanya", "ask:917"))
     await channel.send(out(buttons=buttons, phone_button="Bagikan nomor"))
-    assert fake.calls_to("sendMessage")[0]["reply_markup"] == {
+    assert bot_api.calls_to("sendMessage")[0]["reply_markup"] == {
         "inline_keyboard": [
             [{"text": "Sudah dibaca ✅", "callback_data": "ack:917"}],
             [{"text": "Tanya", "callback_data": "ask:917"}],
@@ -476,20 +468,20 @@ async def test_inline_buttons_one_per_row(fake: FakeBotAPI, open_channel: OpenCh
 
 @pytest.mark.parametrize("payload", ["x" * 65, "é" * 33, ""])
 async def test_button_payload_telegram_cannot_carry_is_rejected(
-    fake: FakeBotAPI, open_channel: OpenChannel, payload: str
+    bot_api: FakeBotAPI, open_channel: OpenChannel, payload: str
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
         await channel.send(out(buttons=(Button("OK", payload),)))
     assert caught.value.reason == SendErrorReason.REJECTED
     assert not caught.value.retryable
-    assert fake.calls_to("sendMessage") == []
+    assert bot_api.calls_to("sendMessage") == []
 
 
-async def test_phone_button(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_phone_button(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     await channel.send(out(text="Bagikan nomor Anda", phone_button="📱 Bagikan nomor saya"))
-    assert fake.calls_to("sendMessage")[0]["reply_markup"] == {
+    assert bot_api.calls_to("sendMessage")[0]["reply_markup"] == {
         "keyboard": [[{"text": "📱 Bagikan nomor saya", "request_contact": True}]],
         "one_time_keyboard": True,
         "resize_keyboard": True,
@@ -497,23 +489,23 @@ async def test_phone_button(fake: FakeBotAPI, open_channel: OpenChannel) -> None
 
 
 async def test_reply_to_a_message_of_the_same_chat(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel(channel_kwargs={"private_chat_window": 0.01})
     await channel.send(out(reply_to=f"{SITI}:40"))
     await channel.send(out(reply_to="777:40"))  # another chat's message: sent without reply
-    first, second = fake.calls_to("sendMessage")
+    first, second = bot_api.calls_to("sendMessage")
     assert first["reply_parameters"] == {"message_id": 40, "allow_sending_without_reply": True}
     assert "reply_parameters" not in second
 
 
-async def test_edit_in_place(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_edit_in_place(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel(channel_kwargs={"private_chat_window": 0.01})
     sent = await channel.send(out(text="*Rapat*", buttons=(Button("Sudah dibaca", "ack:1"),)))
     edited = await channel.send(out(text="*Rapat*\n✅ Sudah dibaca", edit_of=sent.external_id))
     again = await channel.send(out(text="*Rapat*\n✅ Sudah dibaca", edit_of=sent.external_id))
     assert edited.external_id == again.external_id == sent.external_id
-    first, second = fake.calls_to("editMessageText")
+    first, second = bot_api.calls_to("editMessageText")
     assert first == {
         "chat_id": int(SITI),
         "message_id": 1,
@@ -525,7 +517,7 @@ async def test_edit_in_place(fake: FakeBotAPI, open_channel: OpenChannel) -> Non
 
 
 async def test_edit_of_a_message_that_does_not_exist(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
@@ -534,10 +526,10 @@ async def test_edit_of_a_message_that_does_not_exist(
     assert "message to edit not found" in caught.value.detail.lower()
 
 
-async def test_paid_broadcast(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_paid_broadcast(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel(paid_broadcast=True)
     await channel.send(out())
-    assert fake.calls_to("sendMessage")[0]["allow_paid_broadcast"] is True
+    assert bot_api.calls_to("sendMessage")[0]["allow_paid_broadcast"] is True
     assert channel.messages_per_second == 1000
 
 
@@ -566,7 +558,7 @@ async def test_paid_broadcast(fake: FakeBotAPI, open_channel: OpenChannel) -> No
     ],
 )
 async def test_send_errors(
-    fake: FakeBotAPI,
+    bot_api: FakeBotAPI,
     open_channel: OpenChannel,
     failure: tuple[int, str, dict[str, Any] | None],
     reason: SendErrorReason,
@@ -574,7 +566,7 @@ async def test_send_errors(
     detail: str,
 ) -> None:
     channel = await open_channel()
-    fake.fail(*failure, chat_id=int(SITI))
+    bot_api.fail(*failure, chat_id=int(SITI))
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == reason
@@ -584,9 +576,9 @@ async def test_send_errors(
         assert caught.value.retry_after == 7
 
 
-async def test_wrong_token_is_bad_config(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_wrong_token_is_bad_config(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
-    fake.token = "987654321:AAOtherTokenSetOnTheServer"  # the bot's token was revoked
+    bot_api.token = "987654321:AAOtherTokenSetOnTheServer"  # the bot's token was revoked
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == SendErrorReason.BAD_CONFIG
@@ -594,10 +586,10 @@ async def test_wrong_token_is_bad_config(fake: FakeBotAPI, open_channel: OpenCha
 
 
 async def test_unreachable_api_is_a_connection_error(
-    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await open_channel()
-    await fake.stop()
+    await bot_api.stop()
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == SendErrorReason.CONNECTION
@@ -605,13 +597,13 @@ async def test_unreachable_api_is_a_connection_error(
     assert TOKEN not in str(caught.value)
 
 
-async def test_group_migration_is_followed(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_group_migration_is_followed(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     sink = Sink()
     channel = await open_channel(sink)
-    fake.fail(*migrated(int(SUPERGROUP)), chat_id=-4012345678)
+    bot_api.fail(*migrated(int(SUPERGROUP)), chat_id=-4012345678)
     result = await channel.send(out(address="-4012345678", text="Rapat"))
     assert result.external_id == f"{SUPERGROUP}:1"
-    assert [call["chat_id"] for call in fake.calls_to("sendMessage")] == [
+    assert [call["chat_id"] for call in bot_api.calls_to("sendMessage")] == [
         -4012345678,
         int(SUPERGROUP),
     ]
@@ -652,8 +644,8 @@ def test_send_error_from(exc: Any, reason: SendErrorReason, retryable: bool) -> 
         assert error.retry_after == 3
 
 
-async def test_send_before_start_is_a_connection_error(fake: FakeBotAPI) -> None:
-    channel = TelegramChannel(TelegramSection(api_base_url=fake.url, token=TOKEN), Sink())
+async def test_send_before_start_is_a_connection_error(bot_api: FakeBotAPI) -> None:
+    channel = TelegramChannel(TelegramSection(api_base_url=bot_api.url, token=TOKEN), Sink())
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == SendErrorReason.CONNECTION
@@ -670,14 +662,14 @@ async def test_address_that_is_not_a_chat_id(open_channel: OpenChannel) -> None:
 # Button answers ---------------------------------------------------------------------------------
 
 
-async def test_answer_a_button_tap(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_answer_a_button_tap(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     [tap] = parse_update(fixture("callback_query"))
     assert isinstance(tap, InboundMessage)
     await channel.answer(tap, "Terima kasih, tercatat ✅")
-    fake.fail(*QUERY_TOO_OLD, method="answerCallbackQuery")
+    bot_api.fail(*QUERY_TOO_OLD, method="answerCallbackQuery")
     await channel.answer(tap, "Terima kasih")  # too old: logged, not raised
-    assert fake.calls_to("answerCallbackQuery") == [
+    assert bot_api.calls_to("answerCallbackQuery") == [
         {"callback_query_id": "4382917364501928374", "text": "Terima kasih, tercatat ✅"},
         {"callback_query_id": "4382917364501928374", "text": "Terima kasih"},
     ]
@@ -731,17 +723,17 @@ def test_parse_webhook() -> None:
 
 
 async def test_webhook_mode_sets_the_webhook(
-    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # PTB logs URLs and parameters at DEBUG
     channel = await open_channel()
     assert await channel.ready() is None
-    assert fake.webhook["url"] == "https://balai.example.id/webhooks/telegram"
-    assert fake.webhook["secret_token"] == SECRET
+    assert bot_api.webhook["url"] == "https://balai.example.id/webhooks/telegram"
+    assert bot_api.webhook["secret_token"] == SECRET
     assert {"message", "callback_query", "message_reaction", "chat_member", "poll_answer"} <= set(
-        fake.webhook["allowed_updates"]
+        bot_api.webhook["allowed_updates"]
     )
-    assert fake.calls_to("getUpdates") == []
+    assert bot_api.calls_to("getUpdates") == []
     assert "setWebhook" in caplog.text
     assert SECRET not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
@@ -750,11 +742,11 @@ async def test_webhook_mode_sets_the_webhook(
 # Polling ----------------------------------------------------------------------------------------
 
 
-async def test_polling_end_to_end(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
-    fake.webhook = {"url": "https://old.example.id/hook"}  # left over: polling must remove it
-    fake.push_update(fixture("private_text"))
-    fake.push_update(fixture("voice"))
-    ignored_id = fake.push_update(fixture("edited_message"))  # unused: confirmed all the same
+async def test_polling_end_to_end(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
+    bot_api.webhook = {"url": "https://old.example.id/hook"}  # left over: polling must remove it
+    bot_api.push_update(fixture("private_text"))
+    bot_api.push_update(fixture("voice"))
+    ignored_id = bot_api.push_update(fixture("edited_message"))  # unused: confirmed all the same
     sink = Sink()
     channel = await open_channel(sink, mode="polling")
     await eventually(lambda: len(sink.events) == 2)
@@ -762,16 +754,16 @@ async def test_polling_end_to_end(fake: FakeBotAPI, open_channel: OpenChannel) -
         f"{SITI}:101",
         f"{SITI}:108",
     ]
-    await eventually(lambda: fake.updates == [])  # the next getUpdates confirmed them
-    polls = fake.calls_to("getUpdates")
+    await eventually(lambda: bot_api.updates == [])  # the next getUpdates confirmed them
+    polls = bot_api.calls_to("getUpdates")
     assert polls[0]["allowed_updates"] == list(ALLOWED_UPDATES)
     assert polls[0]["timeout"] == 25
     assert polls[-1]["offset"] == ignored_id + 1
-    assert fake.calls_to("deleteWebhook")
+    assert bot_api.calls_to("deleteWebhook")
     await channel.stop()
 
     later = Sink()
-    fake.push_update(fixture("location"))
+    bot_api.push_update(fixture("location"))
     await open_channel(later, mode="polling")
     await eventually(lambda: len(later.events) == 1)
     await asyncio.sleep(0.1)
@@ -780,22 +772,22 @@ async def test_polling_end_to_end(fake: FakeBotAPI, open_channel: OpenChannel) -
 
 
 async def test_polled_update_is_read_again_when_the_hub_fails_to_take_it(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     sink = Sink()
     sink.fail = 2
-    fake.push_update(fixture("private_text"))
+    bot_api.push_update(fixture("private_text"))
     await open_channel(sink, mode="polling")
     await eventually(lambda: len(sink.events) == 1)
-    offsets = [call.get("offset") for call in fake.calls_to("getUpdates")]
+    offsets = [call.get("offset") for call in bot_api.calls_to("getUpdates")]
     assert offsets[:3] == [None, None, None]  # not confirmed while the sink failed
 
 
 async def test_conflict_while_polling_is_logged(
-    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await open_channel(mode="polling")
-    fake.webhook = {"url": "https://someone-else.example.id/hook"}
+    bot_api.webhook = {"url": "https://someone-else.example.id/hook"}
     await eventually(lambda: "only one hub may poll a bot" in caplog.text)
     assert await channel.ready() is None
 
@@ -804,33 +796,33 @@ async def test_conflict_while_polling_is_logged(
 
 
 async def test_start_with_a_bad_token_keeps_the_hub_alive(
-    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake.token = "987654321:AAOtherTokenSetOnTheServer"
+    bot_api.token = "987654321:AAOtherTokenSetOnTheServer"
     channel = await open_channel(mode="polling")
     assert await channel.ready() == "Telegram rejected the bot token"
-    await eventually(lambda: len(fake.calls) >= 3)  # still retrying, in the background
+    await eventually(lambda: len(bot_api.calls) >= 3)  # still retrying, in the background
     assert "rejected the bot token" in caplog.text
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
 
 
 async def test_start_retries_until_telegram_answers(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
-    fake.fail(*SERVER_ERROR, method="getMe", times=2)
+    bot_api.fail(*SERVER_ERROR, method="getMe", times=2)
     channel = await open_channel(channel_kwargs={"start_wait": 0.01})
     assert await channel.ready() is not None
-    await eventually(lambda: fake.webhook != {})
+    await eventually(lambda: bot_api.webhook != {})
     assert await channel.ready() is None
-    assert len(fake.calls_to("getMe")) == 3
+    assert len(bot_api.calls_to("getMe")) == 3
 
 
-async def test_commands_are_published(fake: FakeBotAPI, open_channel: OpenChannel) -> None:
+async def test_commands_are_published(bot_api: FakeBotAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     await channel.publish_commands([("/bantuan", "Daftar perintah"), ("berhenti", "Berhenti")])
-    assert fake.calls_to("setMyCommands") == [
+    assert bot_api.calls_to("setMyCommands") == [
         {
             "commands": [
                 {"command": "bantuan", "description": "Daftar perintah"},
@@ -841,38 +833,38 @@ async def test_commands_are_published(fake: FakeBotAPI, open_channel: OpenChanne
 
 
 async def test_set_my_commands_failure_is_tolerated(
-    fake: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await open_channel()
-    fake.fail(*SERVER_ERROR, method="setMyCommands")
+    bot_api.fail(*SERVER_ERROR, method="setMyCommands")
     await channel.publish_commands([("bantuan", "Daftar perintah")])
     assert "setMyCommands failed" in caplog.text
     assert await channel.ready() is None
 
 
 async def test_commands_given_before_connecting_are_published_once_connected(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
-    fake.fail(*SERVER_ERROR, method="getMe")
+    bot_api.fail(*SERVER_ERROR, method="getMe")
     channel = await open_channel(channel_kwargs={"start_wait": 0.01})
     await channel.publish_commands([("bantuan", "Daftar perintah")])
-    await eventually(lambda: len(fake.calls_to("setMyCommands")) == 1)
+    await eventually(lambda: len(bot_api.calls_to("setMyCommands")) == 1)
 
 
 # Per-chat pacing --------------------------------------------------------------------------------
 
 
 async def test_two_sends_to_one_private_chat_are_a_second_apart(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     await asyncio.gather(channel.send(out(text="satu")), channel.send(out(text="dua")))
-    first, second = (call.at for call in fake.calls if call.method == "sendMessage")
+    first, second = (call.at for call in bot_api.calls if call.method == "sendMessage")
     assert second - first >= 1.0
 
 
 async def test_a_chat_too_far_behind_is_throttled(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel(channel_kwargs={"private_chat_window": 0.3, "max_chat_wait": 0.45})
     results = await asyncio.gather(
@@ -883,7 +875,7 @@ async def test_a_chat_too_far_behind_is_throttled(
     assert isinstance(error, SendError)
     assert error.reason == SendErrorReason.THROTTLED
     assert error.retry_after is not None and 0.45 < error.retry_after <= 0.7
-    assert len(fake.calls_to("sendMessage")) == 2
+    assert len(bot_api.calls_to("sendMessage")) == 2
     # Other chats are not held up by this one.
     started = time.monotonic()
     await channel.send(out(address=BUDI))
@@ -891,7 +883,7 @@ async def test_a_chat_too_far_behind_is_throttled(
 
 
 async def test_group_chats_get_their_messages_per_minute(
-    fake: FakeBotAPI, open_channel: OpenChannel
+    bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel(group_messages_per_minute=2)
     await channel.send(out(address=SUPERGROUP))
@@ -900,7 +892,7 @@ async def test_group_chats_get_their_messages_per_minute(
         await channel.send(out(address=SUPERGROUP))
     assert caught.value.reason == SendErrorReason.THROTTLED
     assert caught.value.retry_after is not None and caught.value.retry_after > 55
-    assert len(fake.calls_to("sendMessage")) == 2
+    assert len(bot_api.calls_to("sendMessage")) == 2
 
 
 async def test_idle_chats_are_forgotten(open_channel: OpenChannel) -> None:

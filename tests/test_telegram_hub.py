@@ -19,7 +19,6 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import HUB, Hub, create_app
-from hub.config import Config
 from models import (
     ChannelAddress,
     Delivery,
@@ -30,41 +29,19 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
-from tests.conftest import make_config
+from tests.conftest import TELEGRAM_WEBHOOK_SECRET as SECRET
+from tests.conftest import telegram_config
 from tests.factories import bearer, make_member, make_token
-from tests.fake_telegram import BLOCKED, TOKEN, FakeBotAPI, migrated, retry_after
+from tests.fake_telegram import BLOCKED, FakeBotAPI, migrated, retry_after
 
-SECRET = "hub-webhook-secret-5e1a"
 KELURAHAN = "Sungai Kunjang/Loa Bakung"
 GROUP = -1002233445566
 _ids = itertools.count(1000)
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def telegram_config(fake: FakeBotAPI, mode: str = "webhook") -> Config:
-    return make_config(
-        telegram={
-            "enabled": True,
-            "mode": mode,
-            "api_base_url": fake.url,
-            "bot_username": "balaiwarga_bot",
-            "token": TOKEN,
-            "webhook_secret": SECRET,
-        },
-        hub={"public_url": "https://balai.example.id"},
-    )
-
-
-@pytest_asyncio.fixture
-async def tg(db: str, fake: FakeBotAPI) -> AsyncIterator[TestClient]:
-    app = create_app(telegram_config(fake), manage_database=False, run_workers=False)
+async def tg(db: str, bot_api: FakeBotAPI) -> AsyncIterator[TestClient]:
+    app = create_app(telegram_config(bot_api), manage_database=False, run_workers=False)
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -163,14 +140,14 @@ async def broadcast(client: TestClient, **audience: Any) -> int:
 # Start-up ------------------------------------------------------------------------------------
 
 
-async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, fake: FakeBotAPI):
-    [webhook] = fake.calls_to("setWebhook")
+async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, bot_api: FakeBotAPI):
+    [webhook] = bot_api.calls_to("setWebhook")
     assert webhook["url"] == "https://balai.example.id/webhooks/telegram"
     assert webhook["secret_token"] == SECRET
     assert {"message_reaction", "chat_member", "poll_answer", "callback_query"} <= set(
         webhook["allowed_updates"]
     )
-    [commands] = fake.calls_to("setMyCommands")
+    [commands] = bot_api.calls_to("setMyCommands")
     assert [c["command"] for c in commands["commands"]] == ["bantuan", "berhenti", "mulai"]
     assert (await tg.get("/readyz")).status == 200
 
@@ -178,18 +155,18 @@ async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, fake:
 # Onboarding and acknowledgement --------------------------------------------------------------
 
 
-async def test_deep_link_then_broadcast_then_tap(tg: TestClient, fake: FakeBotAPI) -> None:
+async def test_deep_link_then_broadcast_then_tap(tg: TestClient, bot_api: FakeBotAPI) -> None:
     hub = hub_of(tg)
     member = await make_member(f"{KELURAHAN}/RT 001", channels=())
     assert await post_update(tg, message_update(5001, f"/start {member.invite_code}")) == 200
     address = await ChannelAddress.get(channel="telegram", address="5001")
     assert address.member_id == member.id
     await send_all(hub)
-    assert "terhubung" in fake.calls_to("sendMessage")[-1]["text"]
+    assert "terhubung" in bot_api.calls_to("sendMessage")[-1]["text"]
 
     broadcast_id = await broadcast(tg)
     await send_all(hub)
-    sent = fake.calls_to("sendMessage")[-1]
+    sent = bot_api.calls_to("sendMessage")[-1]
     assert sent["chat_id"] == 5001
     assert sent["parse_mode"] == "HTML"
     assert "<b>Minggu</b>" in sent["text"] and "&lt;WITA&gt;" in sent["text"]
@@ -203,25 +180,25 @@ async def test_deep_link_then_broadcast_then_tap(tg: TestClient, fake: FakeBotAP
     await delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.ACKNOWLEDGED
     assert delivery.ack_evidence == "button"
-    [toast] = fake.calls_to("answerCallbackQuery")
+    [toast] = bot_api.calls_to("answerCallbackQuery")
     assert "tercatat" in toast["text"]
 
     await send_all(hub)  # the announcement is edited in place
-    [edit] = fake.calls_to("editMessageText")
+    [edit] = bot_api.calls_to("editMessageText")
     assert edit["chat_id"] == 5001 and edit["message_id"] == message_id
     assert "Sudah dikonfirmasi" in edit["text"]
     assert not (edit.get("reply_markup") or {}).get("inline_keyboard")
 
     # A second tap: nothing changes, nothing more is sent, the toast says it was recorded before.
-    before = len(fake.calls_to("sendMessage"))
+    before = len(bot_api.calls_to("sendMessage"))
     await post_update(tg, callback_update(5001, 5001, message_id, button["callback_data"]))
     await send_all(hub)
-    assert len(fake.calls_to("sendMessage")) == before
-    assert len(fake.calls_to("editMessageText")) == 1
-    assert "sebelumnya" in fake.calls_to("answerCallbackQuery")[-1]["text"]
+    assert len(bot_api.calls_to("sendMessage")) == before
+    assert len(bot_api.calls_to("editMessageText")) == 1
+    assert "sebelumnya" in bot_api.calls_to("answerCallbackQuery")[-1]["text"]
 
 
-async def test_reaction_and_reply_are_read_evidence(tg: TestClient, fake: FakeBotAPI) -> None:
+async def test_reaction_and_reply_are_read_evidence(tg: TestClient, bot_api: FakeBotAPI) -> None:
     hub = hub_of(tg)
     await telegram_member(5002)
     await telegram_member(5003)
@@ -241,14 +218,14 @@ async def test_reaction_and_reply_are_read_evidence(tg: TestClient, fake: FakeBo
     assert (replied.status, replied.read_evidence) == (DeliveryStatus.READ, "reply")
 
 
-async def test_contacts_bind_only_the_senders_own_number(tg: TestClient, fake: FakeBotAPI):
+async def test_contacts_bind_only_the_senders_own_number(tg: TestClient, bot_api: FakeBotAPI):
     hub = hub_of(tg)
     member = await make_member(f"{KELURAHAN}/RT 001", channels=(), phone="+6281234567890")
     foreign = {"phone_number": "6281234567890", "first_name": "Siti", "user_id": 999}
     await post_update(tg, message_update(5004, contact=foreign))
     assert not await ChannelAddress.exists(channel="telegram", address="5004")
     await send_all(hub)
-    assert "nomor Anda sendiri" in fake.calls_to("sendMessage")[-1]["text"]
+    assert "nomor Anda sendiri" in bot_api.calls_to("sendMessage")[-1]["text"]
 
     own = {"phone_number": "6281234567890", "first_name": "Siti", "user_id": 5004}
     await post_update(tg, message_update(5004, contact=own))
@@ -257,11 +234,11 @@ async def test_contacts_bind_only_the_senders_own_number(tg: TestClient, fake: F
 
 
 async def test_a_stranger_is_told_how_to_join_and_staff_see_the_request(
-    tg: TestClient, fake: FakeBotAPI
+    tg: TestClient, bot_api: FakeBotAPI
 ) -> None:
     await post_update(tg, message_update(5005, "Selamat pagi, saya ketua RT 05"))
     await send_all(hub_of(tg))
-    sent = fake.calls_to("sendMessage")[-1]
+    sent = bot_api.calls_to("sendMessage")[-1]
     assert "DAFTAR" in sent["text"]
     keyboard = sent["reply_markup"]["keyboard"]
     assert keyboard[0][0]["request_contact"] is True
@@ -281,14 +258,14 @@ async def test_a_wrong_secret_is_403_and_stores_nothing(tg: TestClient, secret: 
     assert await InboundEvent.all().count() == 0
 
 
-async def test_a_replayed_update_is_processed_once(tg: TestClient, fake: FakeBotAPI) -> None:
+async def test_a_replayed_update_is_processed_once(tg: TestClient, bot_api: FakeBotAPI) -> None:
     await telegram_member(5007)
     update = message_update(5007, "BANTUAN")
     assert await post_update(tg, update) == 200
     assert await post_update(tg, update) == 200
     assert await InboundEvent.filter(channel="telegram").count() == 1
     await send_all(hub_of(tg))
-    assert len(fake.calls_to("sendMessage")) == 1
+    assert len(bot_api.calls_to("sendMessage")) == 1
 
 
 async def test_malformed_and_unused_updates(tg: TestClient) -> None:
@@ -307,11 +284,11 @@ async def test_malformed_and_unused_updates(tg: TestClient) -> None:
 
 
 async def test_429_pauses_the_bot_and_the_message_is_sent_later(
-    tg: TestClient, fake: FakeBotAPI
+    tg: TestClient, bot_api: FakeBotAPI
 ) -> None:
     hub = hub_of(tg)
     await telegram_member(5008)
-    fake.fail(*retry_after(3))
+    bot_api.fail(*retry_after(3))
     await broadcast(tg)
     before = dt.datetime.now(dt.UTC)
     await hub.sender.run_once()
@@ -323,12 +300,12 @@ async def test_429_pauses_the_bot_and_the_message_is_sent_later(
 
 
 async def test_blocked_marks_the_address_and_falls_back_to_the_next_channel(
-    tg: TestClient, fake: FakeBotAPI
+    tg: TestClient, bot_api: FakeBotAPI
 ) -> None:
     hub = hub_of(tg)
     member = await telegram_member(5009)
     await ChannelAddress.create(member=member, channel="sandbox", address=f"sandbox-{member.id}")
-    fake.fail(*BLOCKED, chat_id=5009)
+    bot_api.fail(*BLOCKED, chat_id=5009)
     broadcast_id = await broadcast(tg)
     await send_all(hub)
     blocked = await ChannelAddress.get(channel="telegram", address="5009")
@@ -343,7 +320,7 @@ async def test_blocked_marks_the_address_and_falls_back_to_the_next_channel(
 
 
 async def test_a_linked_group_gets_the_post_and_follows_a_migration(
-    tg: TestClient, fake: FakeBotAPI
+    tg: TestClient, bot_api: FakeBotAPI
 ) -> None:
     hub = hub_of(tg)
     member = await telegram_member(5010)
@@ -359,12 +336,12 @@ async def test_a_linked_group_gets_the_post_and_follows_a_migration(
     group = await GroupChat.get(channel="telegram")
     assert (group.address, group.title) == (str(GROUP), "Ketua RT Loa Bakung")
     await send_all(hub)
-    assert "terhubung" in fake.calls_to("sendMessage")[-1]["text"]
+    assert "terhubung" in bot_api.calls_to("sendMessage")[-1]["text"]
 
     broadcast_id = await broadcast(tg)
     await send_all(hub)
     [post] = [
-        c for c in fake.calls_to("sendMessage") if c["chat_id"] == GROUP and "Kerja" in c["text"]
+        c for c in bot_api.calls_to("sendMessage") if c["chat_id"] == GROUP and "Kerja" in c["text"]
     ]
     [[button]] = post["reply_markup"]["inline_keyboard"]
     assert button["callback_data"] == f"ackb:{broadcast_id}"
@@ -378,12 +355,12 @@ async def test_a_linked_group_gets_the_post_and_follows_a_migration(
 
     # The group becomes a supergroup with a new id: the next post follows it.
     new_id = -1009988776655
-    fake.fail(*migrated(new_id), chat_id=GROUP)
+    bot_api.fail(*migrated(new_id), chat_id=GROUP)
     await broadcast(tg)
     await send_all(hub)
     group = await GroupChat.get(id=group.id)
     assert group.address == str(new_id)
-    assert any(c["chat_id"] == new_id for c in fake.calls_to("sendMessage"))
+    assert any(c["chat_id"] == new_id for c in bot_api.calls_to("sendMessage"))
 
 
 # Long polling ----------------------------------------------------------------------------------
@@ -397,18 +374,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
         await asyncio.sleep(0.02)
 
 
-async def test_polling_mode_receives_updates(db: str, fake: FakeBotAPI) -> None:
+async def test_polling_mode_receives_updates(db: str, bot_api: FakeBotAPI) -> None:
     app = create_app(
-        telegram_config(fake, mode="polling"), manage_database=False, run_workers=False
+        telegram_config(bot_api, mode="polling"), manage_database=False, run_workers=False
     )
     async with TestClient(TestServer(app)) as client:
         member = await make_member(f"{KELURAHAN}/RT 001", channels=())
-        fake.push_update(message_update(5011, f"/start {member.invite_code}"))
+        bot_api.push_update(message_update(5011, f"/start {member.invite_code}"))
 
         async def bound() -> bool:
             await hub_of(client).tasks.wait()
             return await ChannelAddress.exists(channel="telegram", address="5011")
 
         await eventually(bound)
-        assert fake.calls_to("deleteWebhook")
-        assert not fake.calls_to("setWebhook")
+        assert bot_api.calls_to("deleteWebhook")
+        assert not bot_api.calls_to("setWebhook")

@@ -527,21 +527,13 @@ OpenChannel = Callable[..., Awaitable[WhatsAppChannel]]
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
-async def open_channel(fake: FakeGraphAPI) -> AsyncIterator[OpenChannel]:
+async def open_channel(graph: FakeGraphAPI) -> AsyncIterator[OpenChannel]:
     """Start a channel on the fake with a fixed clock; stopped after the test."""
     opened: list[WhatsAppChannel] = []
 
     async def open_(channel_kwargs: Any = None, **values: Any) -> WhatsAppChannel:
         channel = WhatsAppChannel(
-            settings(**{"api_base_url": fake.url, **values}),
+            settings(**{"api_base_url": graph.url, **values}),
             Sink(),
             clock=lambda: NOW,
             **(channel_kwargs or {}),
@@ -569,16 +561,16 @@ def test_registered_under_its_name() -> None:
     assert webhook_channel().messages_per_second == 80
 
 
-async def test_start_checks_the_number(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_start_checks_the_number(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     assert await channel.ready() is None
-    assert [(c.method, c.path) for c in fake.calls] == [("GET", f"/{VERSION}/{PHONE_NUMBER_ID}")]
+    assert [(c.method, c.path) for c in graph.calls] == [("GET", f"/{VERSION}/{PHONE_NUMBER_ID}")]
 
 
-async def test_send_text(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_send_text(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     result = await channel.send(out(text="📢 *Rapat RT*\nBawa KTP & KK"))
-    assert fake.messages() == [
+    assert graph.messages() == [
         {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -587,16 +579,16 @@ async def test_send_text(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
             "text": {"body": "📢 *Rapat RT*\nBawa KTP & KK", "preview_url": False},
         }
     ]
-    assert result.external_id == fake.accepted[0][0]
+    assert result.external_id == graph.accepted[0][0]
     assert result.external_id.startswith("wamid.")
     assert (result.sent_at, result.used_template) == (NOW, False)
 
 
-async def test_reply_buttons(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_reply_buttons(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     buttons = (ACK, Button("Tanya pengurus kelurahan", "ask:917"))
     await channel.send(out(text="*Kerja bakti* Minggu", buttons=buttons, phone_button="Nomor"))
-    [sent] = fake.messages()
+    [sent] = graph.messages()
     assert sent["type"] == "interactive"
     assert sent["interactive"] == {
         "type": "button",
@@ -611,13 +603,13 @@ async def test_reply_buttons(fake: FakeGraphAPI, open_channel: OpenChannel) -> N
 
 
 async def test_four_to_ten_buttons_make_a_list(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     labels = ["Pengumuman", "Kirim aduan", "Jadwal posyandu", "Hubungi pengurus kelurahan"]
     buttons = tuple(Button(label, f"menu:{i}") for i, label in enumerate(labels))
     await channel.send(out(text="Menu", buttons=buttons))
-    [sent] = fake.messages()
+    [sent] = graph.messages()
     assert sent["interactive"] == {
         "type": "list",
         "body": {"text": "Menu"},
@@ -641,7 +633,7 @@ async def test_four_to_ten_buttons_make_a_list(
     }
     ten = tuple(Button(f"Pilihan {i}", f"p:{i}") for i in range(10))
     await channel.send(out(text="Menu", buttons=ten))
-    assert len(fake.messages()[1]["interactive"]["action"]["sections"][0]["rows"]) == 10
+    assert len(graph.messages()[1]["interactive"]["action"]["sections"][0]["rows"]) == 10
 
 
 @pytest.mark.parametrize(
@@ -655,63 +647,63 @@ async def test_four_to_ten_buttons_make_a_list(
     ids=["eleven", "id over 256", "empty id", "row id over 200"],
 )
 async def test_buttons_whatsapp_cannot_show_are_rejected(
-    fake: FakeGraphAPI, open_channel: OpenChannel, buttons: tuple[Button, ...]
+    graph: FakeGraphAPI, open_channel: OpenChannel, buttons: tuple[Button, ...]
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
         await channel.send(out(buttons=buttons))
     assert caught.value.reason == SendErrorReason.REJECTED
     assert not caught.value.retryable
-    assert fake.messages() == []
+    assert graph.messages() == []
 
 
 async def test_long_text_with_buttons_goes_as_two_messages(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     text = "📢 *Kerja bakti*\n\n" + "Rincian kegiatan. " * 70 + "\n\nMohon tekan Sudah dibaca."
     assert 1024 < len(text) <= 4096
     result = await channel.send(out(text=text, buttons=(ACK,), reply_to=OUR1))
-    first, second = fake.messages()
+    first, second = graph.messages()
     assert first["type"] == "text"
     assert first["text"]["body"] == text
     assert first["context"] == {"message_id": OUR1}
     assert second["type"] == "interactive"
     assert second["interactive"]["body"] == {"text": "Mohon tekan Sudah dibaca."}
     assert "context" not in second
-    assert result.external_id == fake.accepted[0][0] != fake.accepted[1][0]
+    assert result.external_id == graph.accepted[0][0] != graph.accepted[1][0]
 
 
 async def test_long_last_paragraph_is_cut_to_the_interactive_limit(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     await channel.send(out(text="x" * 2000, buttons=(ACK,)))
-    body = fake.messages()[1]["interactive"]["body"]["text"]
+    body = graph.messages()[1]["interactive"]["body"]["text"]
     assert len(body) == 1024 and body.endswith("…")
 
 
 async def test_buttons_that_fail_after_the_long_text_do_not_fail_the_send(
-    fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    graph: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await open_channel()
-    fake.fail(131000, message_type="interactive")
+    graph.fail(131000, message_type="interactive")
     result = await channel.send(out(text="y" * 1500, buttons=(ACK,)))
-    assert result.external_id == fake.accepted[0][0]
-    assert len(fake.accepted) == 1
+    assert result.external_id == graph.accepted[0][0]
+    assert len(graph.accepted) == 1
     assert "went out but its buttons did not" in caplog.text
 
 
-async def test_reply_context(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_reply_context(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     await channel.send(out(text="Terima kasih, Bu", reply_to=OUR1))
-    assert fake.messages()[0]["context"] == {"message_id": OUR1}
+    assert graph.messages()[0]["context"] == {"message_id": OUR1}
 
 
-async def test_business_scoped_address(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_business_scoped_address(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     await channel.send(out(address=f"bsuid:{BSUID}"))
-    [sent] = fake.messages()
+    [sent] = graph.messages()
     assert sent["recipient"] == BSUID
     assert "to" not in sent
 
@@ -741,7 +733,7 @@ async def test_edits_and_empty_texts_are_refused(open_channel: OpenChannel) -> N
     ids=["never wrote", "a day ago", "inside the safety margin"],
 )
 async def test_template_outside_the_window(
-    fake: FakeGraphAPI, open_channel: OpenChannel, last_inbound_at: dt.datetime | None
+    graph: FakeGraphAPI, open_channel: OpenChannel, last_inbound_at: dt.datetime | None
 ) -> None:
     channel = await open_channel()
     result = await channel.send(
@@ -754,8 +746,8 @@ async def test_template_outside_the_window(
         )
     )
     assert result.used_template is True
-    assert result.external_id == fake.accepted[0][0]
-    [sent] = fake.messages()
+    assert result.external_id == graph.accepted[0][0]
+    [sent] = graph.messages()
     assert sent["type"] == "template"
     assert sent["template"] == {
         "name": "pengumuman_baru",
@@ -779,39 +771,39 @@ async def test_template_outside_the_window(
 
 
 async def test_free_text_just_inside_the_window(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     wrote = NOW - dt.timedelta(hours=23, minutes=50)
     result = await channel.send(out(last_inbound_at=wrote, template="broadcast"))
     assert result.used_template is False
-    assert fake.messages()[0]["type"] == "text"
+    assert graph.messages()[0]["type"] == "text"
     assert channel.window_open(wrote.replace(tzinfo=None))  # naive times are taken as UTC
 
 
-async def test_reminder_template(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_reminder_template(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     result = await channel.send(
         out(last_inbound_at=None, template="reminder", template_params=("Kerja bakti", "Minggu"))
     )
     assert result.used_template
-    [sent] = fake.messages()
+    [sent] = graph.messages()
     assert sent["template"]["name"] == "pengingat_pengumuman"
     assert [c["type"] for c in sent["template"]["components"]] == ["body"]
 
 
 async def test_no_template_outside_the_window(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
         await channel.send(out(last_inbound_at=NOW - dt.timedelta(days=3)))
     assert caught.value.reason == SendErrorReason.WINDOW_CLOSED
     assert not caught.value.retryable
-    assert fake.messages() == []
+    assert graph.messages() == []
 
 
-async def test_unknown_or_unset_template(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_unknown_or_unset_template(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel(reminder_template="")
     with pytest.raises(SendError) as caught:
         await channel.send(out(last_inbound_at=None, template="survey"))
@@ -819,43 +811,43 @@ async def test_unknown_or_unset_template(fake: FakeGraphAPI, open_channel: OpenC
     with pytest.raises(SendError) as caught:
         await channel.send(out(last_inbound_at=None, template="reminder"))
     assert caught.value.reason == SendErrorReason.BAD_CONFIG
-    assert fake.messages() == []
+    assert graph.messages() == []
 
 
 async def test_closed_window_on_free_text_is_retried_once_as_the_template(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
-    fake.fail(131047, to=SITI, free_form_only=True)
+    graph.fail(131047, to=SITI, free_form_only=True)
     result = await channel.send(
         out(buttons=(ACK,), template="broadcast", template_params=("Rapat", "Senin"))
     )
     assert result.used_template is True
-    assert [m["type"] for m in fake.messages()] == ["interactive", "template"]
-    assert result.external_id == fake.accepted[0][0]
+    assert [m["type"] for m in graph.messages()] == ["interactive", "template"]
+    assert result.external_id == graph.accepted[0][0]
 
 
 async def test_closed_window_without_a_template(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
-    fake.fail(131047, to=SITI)
+    graph.fail(131047, to=SITI)
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == SendErrorReason.WINDOW_CLOSED
     assert caught.value.detail.startswith("131047 Re-engagement message")
-    assert len(fake.messages()) == 1
+    assert len(graph.messages()) == 1
 
 
 async def test_a_template_meta_refuses_is_not_retried(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:  # one variable where the template has two
         await channel.send(out(last_inbound_at=None, template="broadcast", template_params=("a",)))
     assert caught.value.reason == SendErrorReason.REJECTED
     assert caught.value.detail.startswith("132000 Number of parameters does not match")
-    assert len(fake.messages()) == 1
+    assert len(graph.messages()) == 1
 
 
 # Errors -----------------------------------------------------------------------------------------
@@ -891,7 +883,7 @@ ERROR_CASES = [
     ids=[str(case[0]) for case in ERROR_CASES],
 )
 async def test_send_errors(
-    fake: FakeGraphAPI,
+    graph: FakeGraphAPI,
     open_channel: OpenChannel,
     code: int,
     reason: SendErrorReason,
@@ -900,7 +892,7 @@ async def test_send_errors(
     recipient_only: bool,
 ) -> None:
     channel = await open_channel()
-    fake.fail(code, to=SITI)
+    graph.fail(code, to=SITI)
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     error = caught.value
@@ -947,19 +939,19 @@ def test_send_error_keeps_code_title_and_details() -> None:
     )
 
 
-async def test_retry_after_header(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_retry_after_header(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
-    fake.fail(130429, retry_after="12")
+    graph.fail(130429, retry_after="12")
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.retry_after == 12.0
 
 
 async def test_5xx_without_meta_error_is_a_connection_error(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
-    fake.fail(None, status=502)
+    graph.fail(None, status=502)
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert (caught.value.reason, caught.value.retryable) == (SendErrorReason.CONNECTION, True)
@@ -967,16 +959,16 @@ async def test_5xx_without_meta_error_is_a_connection_error(
 
 
 async def test_spam_limit_pauses_the_channel_until_a_send_goes_through(
-    fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    graph: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await open_channel()
-    fake.fail(131048)
+    graph.fail(131048)
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.retry_after == 3600.0
     assert await channel.ready() == SPAM_PAUSED == "WhatsApp spam limit: sending paused"
     assert "sending is paused" in caplog.text
-    fake.fail(131026)  # another failure does not lift the pause
+    graph.fail(131026)  # another failure does not lift the pause
     with pytest.raises(SendError):
         await channel.send(out())
     assert await channel.ready() == SPAM_PAUSED
@@ -985,24 +977,24 @@ async def test_spam_limit_pauses_the_channel_until_a_send_goes_through(
 
 
 async def test_revoked_token(
-    fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    graph: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     channel = await open_channel()
     assert await channel.ready() is None
-    fake.token = "EAAJanotherTokenOnTheServer"
+    graph.token = "EAAJanotherTokenOnTheServer"
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert (caught.value.reason, caught.value.retryable) == (SendErrorReason.BAD_CONFIG, True)
     reason = await channel.ready()
     assert reason is not None and reason.startswith("WhatsApp channel down: 190 ")
     assert TOKEN not in reason and TOKEN not in str(caught.value) and TOKEN not in caplog.text
-    fake.token = TOKEN  # staff put the right token back
+    graph.token = TOKEN  # staff put the right token back
     await channel.send(out())
     assert await channel.ready() is None
 
 
-async def test_start_with_a_wrong_token(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_start_with_a_wrong_token(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel(access_token="EAAJwrongTokenFromAnOldApp")
     reason = await channel.ready()
     assert reason is not None and "190" in reason and "EAAJwrong" not in reason
@@ -1012,9 +1004,9 @@ async def test_start_with_a_wrong_token(fake: FakeGraphAPI, open_channel: OpenCh
 
 
 async def test_permission_missing_on_the_number(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
-    fake.fail(10, endpoint="phone")
+    graph.fail(10, endpoint="phone")
     channel = await open_channel()
     assert await channel.ready() == (
         "WhatsApp channel down: 10 Permission denied: "
@@ -1029,9 +1021,9 @@ async def test_start_with_a_phone_number_id_meta_does_not_know(open_channel: Ope
 
 
 async def test_start_while_the_app_is_throttled_probes_again(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
-    fake.fail(4, endpoint="phone")
+    graph.fail(4, endpoint="phone")
     channel = await open_channel()
     reason = await channel.ready()
     assert reason is not None and reason.startswith("cannot reach the WhatsApp Graph API: 4 ")
@@ -1059,12 +1051,12 @@ async def test_unreachable_graph_api_recovers(open_channel: OpenChannel) -> None
 
 
 async def test_secrets_never_reach_logs_or_errors(
-    fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    graph: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     channel = await open_channel()
-    fake.fail(100, message=f"(#100) Invalid parameter near access_token={TOKEN}")
-    fake.fail(131009, details=f"app secret {APP_SECRET} is not a parameter")
+    graph.fail(100, message=f"(#100) Invalid parameter near access_token={TOKEN}")
+    graph.fail(131009, details=f"app secret {APP_SECRET} is not a parameter")
     errors = []
     for _ in range(2):
         with pytest.raises(SendError) as caught:
@@ -1086,52 +1078,52 @@ async def test_connection_errors_do_not_show_the_token(
     assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
 
 
-async def test_send_before_start(fake: FakeGraphAPI) -> None:
-    channel = WhatsAppChannel(settings(api_base_url=fake.url), Sink())
+async def test_send_before_start(graph: FakeGraphAPI) -> None:
+    channel = WhatsAppChannel(settings(api_base_url=graph.url), Sink())
     assert await channel.ready() == "not started"
     with pytest.raises(SendError) as caught:
         await channel.send(out())
     assert caught.value.reason == SendErrorReason.CONNECTION
-    assert fake.calls == []
+    assert graph.calls == []
 
 
 # Mark as read -----------------------------------------------------------------------------------
 
 
 async def test_answer_marks_the_tapped_message_read(
-    fake: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
+    graph: FakeGraphAPI, open_channel: OpenChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="channels.whatsapp")
     channel = await open_channel()
     [tap] = channel.parse_webhook(fixture("button_reply"))
     assert isinstance(tap, InboundMessage)
     await channel.answer(tap, "Terima kasih, tercatat ✅")
-    assert fake.read_marks == [tap.external_id]
-    fake.fail(131000, endpoint="read")
+    assert graph.read_marks == [tap.external_id]
+    graph.fail(131000, endpoint="read")
     await channel.answer(tap, "Terima kasih")  # logged, not raised
     assert "marking" in caplog.text
-    assert fake.messages() == []  # nothing was sent to the person
+    assert graph.messages() == []  # nothing was sent to the person
 
 
 async def test_mark_read_raises_for_direct_callers(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     await channel.mark_read(OUR1)
     with pytest.raises(SendError) as caught:
         await channel.mark_read("not-a-wamid")
     assert caught.value.reason == SendErrorReason.REJECTED
-    assert fake.read_marks == [OUR1]
+    assert graph.read_marks == [OUR1]
 
 
 # Media ------------------------------------------------------------------------------------------
 
 
-async def test_upload_and_send_media(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_upload_and_send_media(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     media_id = await channel.upload_media(b"%PDF-1.7 jadwal", "application/pdf", "jadwal.pdf")
-    assert fake.media[media_id].data == b"%PDF-1.7 jadwal"
-    upload = next(c for c in fake.calls if c.path.endswith("/media"))
+    assert graph.media[media_id].data == b"%PDF-1.7 jadwal"
+    upload = next(c for c in graph.calls if c.path.endswith("/media"))
     assert upload.body == {
         "messaging_product": "whatsapp",
         "type": "application/pdf",
@@ -1147,8 +1139,8 @@ async def test_upload_and_send_media(fake: FakeGraphAPI, open_channel: OpenChann
         caption="Peta lokasi",
         reply_to=OUR2,
     )
-    assert [document.external_id, image.external_id] == [wamid for wamid, _ in fake.accepted]
-    first, second = fake.messages()
+    assert [document.external_id, image.external_id] == [wamid for wamid, _ in graph.accepted]
+    first, second = graph.messages()
     assert first["document"] == {"id": media_id, "caption": "Jadwal", "filename": "jadwal.pdf"}
     assert second["type"] == "image"
     assert second["image"] == {
@@ -1159,7 +1151,7 @@ async def test_upload_and_send_media(fake: FakeGraphAPI, open_channel: OpenChann
 
 
 async def test_media_needs_the_window_and_one_source(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
@@ -1172,10 +1164,10 @@ async def test_media_needs_the_window_and_one_source(
     assert (caught.value.reason, caught.value.detail[:6]) == (SendErrorReason.REJECTED, "131053")
 
 
-async def test_download_media(fake: FakeGraphAPI, open_channel: OpenChannel) -> None:
+async def test_download_media(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:
     channel = await open_channel()
     photo = b"\xff\xd8\xff\xe0" + b"foto selokan" * 100
-    media_id = fake.add_media(photo, "image/jpeg")
+    media_id = graph.add_media(photo, "image/jpeg")
     assert await channel.download_media(media_id) == (photo, "image/jpeg")
     with pytest.raises(SendError) as caught:
         await channel.download_media("1234")
@@ -1183,11 +1175,11 @@ async def test_download_media(fake: FakeGraphAPI, open_channel: OpenChannel) -> 
 
 
 async def test_download_with_a_revoked_token_takes_the_channel_down(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     channel = await open_channel()
-    media_id = fake.add_media(b"foto")
-    fake.fail(190, endpoint="download")
+    media_id = graph.add_media(b"foto")
+    graph.fail(190, endpoint="download")
     with pytest.raises(SendError) as caught:
         await channel.download_media(media_id)
     assert caught.value.reason == SendErrorReason.BAD_CONFIG
@@ -1196,20 +1188,20 @@ async def test_download_with_a_revoked_token_takes_the_channel_down(
 
 
 async def test_download_refuses_files_over_the_limit(
-    fake: FakeGraphAPI, open_channel: OpenChannel
+    graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:
     assert MAX_MEDIA_BYTES == 16 * 1024 * 1024
     channel = await open_channel(channel_kwargs={"max_media_bytes": 1000})
-    declared = fake.add_media(b"x" * 10, declared_size=20 * 1024 * 1024)
+    declared = graph.add_media(b"x" * 10, declared_size=20 * 1024 * 1024)
     with pytest.raises(MediaTooLarge) as caught:
         await channel.download_media(declared)
     assert "20.0 MB" in str(caught.value)
     assert caught.value.reason == SendErrorReason.REJECTED and not caught.value.retryable
-    assert not any("attachments" in c.path for c in fake.calls)  # refused before downloading
+    assert not any("attachments" in c.path for c in graph.calls)  # refused before downloading
     for untold in (
-        fake.add_media(b"y" * 5000, omit_size=True),
-        fake.add_media(b"z" * 5000, declared_size=500),
+        graph.add_media(b"y" * 5000, omit_size=True),
+        graph.add_media(b"z" * 5000, declared_size=500),
     ):
         with pytest.raises(MediaTooLarge):
             await channel.download_media(untold)
-    assert await channel.download_media(fake.add_media(b"k" * 1000)) == (b"k" * 1000, "image/jpeg")
+    assert await channel.download_media(graph.add_media(b"k" * 1000)) == (b"k" * 1000, "image/jpeg")

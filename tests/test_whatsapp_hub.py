@@ -12,15 +12,12 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import HUB, Hub, create_app
-from hub.config import Config
 from hub.texts import text as say
 from models import (
     ChannelAddress,
@@ -32,15 +29,13 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
-from tests.conftest import make_config
+from tests.conftest import BUSINESS_PHONE, make_config, whatsapp_config
 from tests.factories import bearer, make_member, make_token
 from tests.fake_graph import (
     APP_SECRET,
-    PHONE_NUMBER_ID,
     TEMPLATE_LANGUAGE,
     TOKEN,
     VERIFY_TOKEN,
-    VERSION,
     FakeGraphAPI,
     notification,
     sign,
@@ -52,44 +47,12 @@ from tests.fake_graph import status as status_entry
 
 KELURAHAN = "Sungai Kunjang/Loa Bakung"
 RT1 = f"{KELURAHAN}/RT 001"
-BUSINESS_PHONE = "+62 811-0001-1100"
 SITI = "+6281234567001"
 BUDI = "+6281234567003"
 AHMAD = "+6281234567005"
 TITLE = "Kerja bakti"
 TEXT = "Kerja bakti hari Minggu pukul 07.00 WITA.\n\nMohon  warga membawa cangkul."
 SUMMARY = "Kerja bakti hari Minggu pukul 07.00 WITA. Mohon warga membawa cangkul."
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeGraphAPI]:
-    server = FakeGraphAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def whatsapp_config(fake: FakeGraphAPI, **values: Any) -> Config:
-    return make_config(
-        whatsapp={
-            "enabled": True,
-            "api_base_url": fake.url,
-            "api_version": VERSION,
-            "phone_number_id": PHONE_NUMBER_ID,
-            "business_phone": BUSINESS_PHONE,
-            "access_token": TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-            **values,
-        }
-    )
-
-
-@pytest_asyncio.fixture
-async def wa(db: str, fake: FakeGraphAPI) -> AsyncIterator[TestClient]:
-    app = create_app(whatsapp_config(fake), manage_database=False, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def hub_of(client: TestClient) -> Hub:
@@ -208,9 +171,9 @@ def same_time(value: dt.datetime | None, timestamp: int) -> bool:
     return value is not None and value.timestamp() == timestamp
 
 
-def texts_to(fake: FakeGraphAPI, phone: str) -> list[str]:
+def texts_to(graph: FakeGraphAPI, phone: str) -> list[str]:
     """The free-text bodies the fake took for `phone`, oldest first."""
-    return [m["text"]["body"] for m in fake.messages(phone) if m.get("type") == "text"]
+    return [m["text"]["body"] for m in graph.messages(phone) if m.get("type") == "text"]
 
 
 # The webhook itself --------------------------------------------------------------------------
@@ -262,7 +225,7 @@ async def test_a_valid_signature_over_garbage_is_400(wa: TestClient, garbage: by
 
 
 async def test_a_roster_member_with_an_address_is_known_by_their_first_message(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     member = await whatsapp_member(SITI)
     written = int(time.time())
@@ -273,11 +236,11 @@ async def test_a_roster_member_with_an_address_is_known_by_their_first_message(
     assert same_time(address.last_inbound_at, written)
     assert await JoinRequest.all().count() == 0
     await send_all(hub_of(wa))
-    assert texts_to(fake, SITI) == [said("message_received")]
+    assert texts_to(graph, SITI) == [said("message_received")]
 
 
 async def test_a_roster_number_binds_itself_on_the_first_message(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     member = await make_member(RT1, channels=(), phone=SITI)  # on the roster, no address yet
     await post_webhook(wa, text_from(SITI, "halo"))
@@ -289,15 +252,15 @@ async def test_a_roster_number_binds_itself_on_the_first_message(
     await post_webhook(wa, text_from(SITI, "halo lagi"))
     assert await ChannelAddress.filter(member_id=member.id).count() == 1
     await send_all(hub_of(wa))
-    assert len(texts_to(fake, SITI)) == 2
+    assert len(texts_to(graph, SITI)) == 2
 
 
 async def test_a_stranger_is_told_how_to_join_and_staff_see_the_request(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     assert await post_webhook(wa, text_from(BUDI, "Selamat pagi, saya ketua RT 05")) == 200
     await send_all(hub_of(wa))
-    [instructions] = texts_to(fake, BUDI)
+    [instructions] = texts_to(graph, BUDI)
     assert instructions == said("stranger")
     assert "DAFTAR" in instructions
     [request] = await JoinRequest.all()
@@ -311,7 +274,7 @@ async def test_a_stranger_is_told_how_to_join_and_staff_see_the_request(
     "typed", ["daftar {code}", "  Daftar    {lower}  ", "DAFTAR\n{code}", "daftar {spaced}"]
 )
 async def test_daftar_with_the_invite_code_binds_a_stranger(
-    wa: TestClient, fake: FakeGraphAPI, typed: str
+    wa: TestClient, graph: FakeGraphAPI, typed: str
 ) -> None:
     hub = hub_of(wa)
     member = await make_member(RT1, channels=(), phone="+6281300000999")  # another number
@@ -328,57 +291,59 @@ async def test_daftar_with_the_invite_code_binds_a_stranger(
     assert address.last_inbound_at is not None  # they just wrote: free text may answer
     assert await JoinRequest.filter(resolved_at__isnull=True).count() == 0
     await send_all(hub)
-    assert texts_to(fake, BUDI)[-1] == said("joined", name=member.name, area=RT1)
+    assert texts_to(graph, BUDI)[-1] == said("joined", name=member.name, area=RT1)
 
 
-async def test_a_wrong_code_is_answered(wa: TestClient, fake: FakeGraphAPI) -> None:
+async def test_a_wrong_code_is_answered(wa: TestClient, graph: FakeGraphAPI) -> None:
     await post_webhook(wa, text_from(BUDI, "DAFTAR ZZZZ9999"))
     assert not await ChannelAddress.exists(channel="whatsapp", address=BUDI)
     await send_all(hub_of(wa))
-    assert texts_to(fake, BUDI) == [said("bad_code", code="ZZZZ9999")]
+    assert texts_to(graph, BUDI) == [said("bad_code", code="ZZZZ9999")]
 
 
 @pytest.mark.parametrize("stop_word", ["BERHENTI", "stop", " Berhenti "])
-async def test_stop_and_start_again(wa: TestClient, fake: FakeGraphAPI, stop_word: str) -> None:
+async def test_stop_and_start_again(wa: TestClient, graph: FakeGraphAPI, stop_word: str) -> None:
     hub = hub_of(wa)
     member = await whatsapp_member(SITI)
     await post_webhook(wa, text_from(SITI, stop_word))
     address = await ChannelAddress.get(channel="whatsapp", address=SITI)
     assert address.opted_out_at is not None
     await send_all(hub)
-    assert texts_to(fake, SITI) == [said("opted_out")]
+    assert texts_to(graph, SITI) == [said("opted_out")]
 
     # Opted out: the next announcement is not sent to them.
     broadcast_id = await broadcast(wa, members=[member.id])
     await send_all(hub)
     delivery = await Delivery.get(broadcast_id=broadcast_id)
     assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.SKIPPED, "opted_out")
-    assert len(fake.messages(SITI)) == 1
+    assert len(graph.messages(SITI)) == 1
 
     await post_webhook(wa, text_from(SITI, "MULAI"))
     await address.refresh_from_db()
     assert address.opted_out_at is None
     await send_all(hub)
-    assert texts_to(fake, SITI)[-1] == said("opted_in", name=member.name)
+    assert texts_to(graph, SITI)[-1] == said("opted_in", name=member.name)
 
 
 @pytest.mark.parametrize("typed", ["BANTAUN", "bantuan", "Bantuan "])
-async def test_help_forgives_case_and_typos(wa: TestClient, fake: FakeGraphAPI, typed: str) -> None:
+async def test_help_forgives_case_and_typos(
+    wa: TestClient, graph: FakeGraphAPI, typed: str
+) -> None:
     await whatsapp_member(SITI)
     await post_webhook(wa, text_from(SITI, typed))
     await send_all(hub_of(wa))
-    assert texts_to(fake, SITI) == [said("help")]
+    assert texts_to(graph, SITI) == [said("help")]
 
 
 # The 24-hour window --------------------------------------------------------------------------
 
 
 async def test_inside_the_window_the_announcement_has_the_button(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     delivery = await sent_announcement(wa, member)
-    [sent] = fake.messages(SITI)
+    [sent] = graph.messages(SITI)
     assert sent["to"] == SITI.removeprefix("+")
     assert sent["type"] == "interactive"
     interactive = sent["interactive"]
@@ -386,7 +351,7 @@ async def test_inside_the_window_the_announcement_has_the_button(
     assert TITLE in interactive["body"]["text"] and "cangkul" in interactive["body"]["text"]
     [button] = interactive["action"]["buttons"]
     assert button["reply"] == {"id": f"ack:{delivery.id}", "title": "✅ Sudah dibaca"}
-    [(wamid, _)] = fake.accepted
+    [(wamid, _)] = graph.accepted
     assert delivery.external_id == wamid
     message = await OutboundMessage.get(delivery_id=delivery.id)
     assert (message.state, message.used_template) == (OutboxState.SENT, False)
@@ -394,11 +359,11 @@ async def test_inside_the_window_the_announcement_has_the_button(
 
 @pytest.mark.parametrize("wrote", [None, dt.timedelta(hours=25)], ids=["never", "25-hours-ago"])
 async def test_outside_the_window_the_announcement_goes_as_the_template(
-    wa: TestClient, fake: FakeGraphAPI, wrote: dt.timedelta | None
+    wa: TestClient, graph: FakeGraphAPI, wrote: dt.timedelta | None
 ) -> None:
     member = await whatsapp_member(SITI, wrote=wrote)
     delivery = await sent_announcement(wa, member)
-    [sent] = fake.messages(SITI)
+    [sent] = graph.messages(SITI)
     assert sent["type"] == "template"
     template = sent["template"]
     assert template["name"] == "pengumuman_baru"
@@ -411,23 +376,23 @@ async def test_outside_the_window_the_announcement_goes_as_the_template(
     ]
     message = await OutboundMessage.get(delivery_id=delivery.id)
     assert (message.state, message.used_template) == (OutboxState.SENT, True)
-    assert delivery.external_id == fake.accepted[0][0]
+    assert delivery.external_id == graph.accepted[0][0]
 
 
 async def test_a_window_meta_says_is_closed_gets_the_template(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=23))
-    fake.fail(131047, free_form_only=True)
+    graph.fail(131047, free_form_only=True)
     delivery = await sent_announcement(wa, member)
-    assert [m["type"] for m in fake.messages(SITI)] == ["interactive", "template"]
+    assert [m["type"] for m in graph.messages(SITI)] == ["interactive", "template"]
     message = await OutboundMessage.get(delivery_id=delivery.id)
     assert (message.state, message.attempts, message.used_template) == (OutboxState.SENT, 1, True)
-    assert delivery.external_id == fake.accepted[0][0]
+    assert delivery.external_id == graph.accepted[0][0]
 
 
 async def test_a_window_closed_reported_in_a_failed_status_gets_the_template(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     """Meta accepts the free text, then reports 131047 in a failed status: send the template."""
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=23))
@@ -439,7 +404,7 @@ async def test_a_window_closed_reported_in_a_failed_status_gets_the_template(
     assert (delivery.status, delivery.external_id) == (DeliveryStatus.PENDING, None)
 
     await send_all(hub_of(wa))
-    assert [m["type"] for m in fake.messages(SITI)] == ["interactive", "template"]
+    assert [m["type"] for m in graph.messages(SITI)] == ["interactive", "template"]
     await delivery.refresh_from_db()
     message = await OutboundMessage.get(delivery_id=delivery.id)
     assert (delivery.status, message.used_template) == (DeliveryStatus.SENT, True)
@@ -448,11 +413,11 @@ async def test_a_window_closed_reported_in_a_failed_status_gets_the_template(
     # The same failure delivered again (Meta retries) resends nothing more.
     assert await post_webhook(wa, status_notification([failed])) == 200
     await send_all(hub_of(wa))
-    assert len(fake.messages(SITI)) == 2
+    assert len(graph.messages(SITI)) == 2
 
 
 async def test_the_window_counts_from_when_the_member_wrote_not_when_meta_told_us(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     """After an outage Meta retries a member's message for hours, with its own timestamp."""
     member = await whatsapp_member(SITI)
@@ -461,7 +426,7 @@ async def test_the_window_counts_from_when_the_member_wrote_not_when_meta_told_u
     address = await ChannelAddress.get(channel="whatsapp", address=SITI)
     assert same_time(address.last_inbound_at, written)
     delivery = await sent_announcement(wa, member)
-    assert [m["type"] for m in fake.messages(SITI)] == ["template"]
+    assert [m["type"] for m in graph.messages(SITI)] == ["template"]
     assert (await OutboundMessage.get(delivery_id=delivery.id)).used_template is True
 
     # An older message retried after a newer one does not move the time back.
@@ -476,7 +441,7 @@ async def test_the_window_counts_from_when_the_member_wrote_not_when_meta_told_u
     ids=["reply-button", "template-quick-reply"],
 )
 async def test_the_tap_acknowledges_and_is_answered(
-    wa: TestClient, fake: FakeGraphAPI, wrote: dt.timedelta | None, tap: Any
+    wa: TestClient, graph: FakeGraphAPI, wrote: dt.timedelta | None, tap: Any
 ) -> None:
     hub = hub_of(wa)
     member = await whatsapp_member(SITI, wrote=wrote)
@@ -489,27 +454,27 @@ async def test_the_tap_acknowledges_and_is_answered(
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.ack_evidence) == (DeliveryStatus.ACKNOWLEDGED, "button")
     assert delivery.acknowledged_at is not None and delivery.acknowledged_at >= before
-    assert fake.read_marks == [wamid_of(tapped)]  # blue ticks on the tap: WhatsApp has no toast
+    assert graph.read_marks == [wamid_of(tapped)]  # blue ticks on the tap: WhatsApp has no toast
     await send_all(hub)
     # WhatsApp cannot edit the announcement: the thanks come as a reply (free text, the window
     # is open now they wrote), and the outbox holds no edit.
-    assert texts_to(fake, SITI) == [said("ack_thanks", name=member.name, title=TITLE)]
+    assert texts_to(graph, SITI) == [said("ack_thanks", name=member.name, title=TITLE)]
     assert not await OutboundMessage.filter(edit_of__isnull=False).exists()
 
     # Meta retries the same notification: nothing changes, nothing more is sent.
     assert await post_webhook(wa, tapped) == 200
     await send_all(hub)
-    assert len(texts_to(fake, SITI)) == 1
+    assert len(texts_to(graph, SITI)) == 1
     # A second tap of their own is told it was recorded before.
     await post_webhook(wa, tap(SITI, f"ack:{delivery.id}", delivery.external_id))
     await send_all(hub)
-    assert texts_to(fake, SITI)[-1] == said("ack_already", title=TITLE)
+    assert texts_to(graph, SITI)[-1] == said("ack_already", title=TITLE)
     await delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.ACKNOWLEDGED
 
 
 async def test_a_tap_on_someone_elses_announcement_counts_for_nobody(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     siti = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     await whatsapp_member(BUDI, wrote=dt.timedelta(hours=1))
@@ -518,7 +483,7 @@ async def test_a_tap_on_someone_elses_announcement_counts_for_nobody(
     await delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT
     await send_all(hub_of(wa))
-    assert texts_to(fake, BUDI) == [said("ack_unknown")]
+    assert texts_to(graph, BUDI) == [said("ack_unknown")]
 
 
 # Statuses ------------------------------------------------------------------------------------
@@ -658,9 +623,9 @@ async def test_a_batch_of_statuses_applies_each_once(wa: TestClient) -> None:
 # Errors through the sender -------------------------------------------------------------------
 
 
-async def test_undeliverable_fails_for_good(wa: TestClient, fake: FakeGraphAPI) -> None:
+async def test_undeliverable_fails_for_good(wa: TestClient, graph: FakeGraphAPI) -> None:
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
-    fake.fail(131026, to=SITI)
+    graph.fail(131026, to=SITI)
     broadcast_id = await broadcast(wa, members=[member.id])
     await send_all(hub_of(wa))
     delivery = await Delivery.get(broadcast_id=broadcast_id)
@@ -669,14 +634,14 @@ async def test_undeliverable_fails_for_good(wa: TestClient, fake: FakeGraphAPI) 
     assert "131026 Message undeliverable" in delivery.failure_reason
     message = await OutboundMessage.get(delivery_id=delivery.id)
     assert (message.state, message.attempts) == (OutboxState.FAILED, 1)
-    assert len(fake.messages(SITI)) == 1  # not retried
+    assert len(graph.messages(SITI)) == 1  # not retried
 
 
-async def test_undeliverable_falls_back_to_the_sandbox(wa: TestClient, fake: FakeGraphAPI) -> None:
+async def test_undeliverable_falls_back_to_the_sandbox(wa: TestClient, graph: FakeGraphAPI) -> None:
     hub = hub_of(wa)
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     await ChannelAddress.create(member=member, channel="sandbox", address=f"sandbox-{member.id}")
-    fake.fail(131026, to=SITI)
+    graph.fail(131026, to=SITI)
     broadcast_id = await broadcast(wa, members=[member.id])
     await send_all(hub)
     delivery = await Delivery.get(broadcast_id=broadcast_id)
@@ -689,19 +654,19 @@ async def test_undeliverable_falls_back_to_the_sandbox(wa: TestClient, fake: Fak
 
 
 async def test_undeliverable_falls_back_to_the_members_other_number(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     """The member's second WhatsApp number never wrote: the fallback goes as the template."""
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     await ChannelAddress.create(member=member, channel="whatsapp", address=BUDI)
-    fake.fail(131026, to=SITI)
+    graph.fail(131026, to=SITI)
     broadcast_id = await broadcast(wa, members=[member.id])
     await send_all(hub_of(wa))
     delivery = await Delivery.get(broadcast_id=broadcast_id)
     assert (delivery.address, delivery.status) == (BUDI, DeliveryStatus.SENT), (
         delivery.failure_reason
     )
-    [sent] = fake.messages(BUDI)
+    [sent] = graph.messages(BUDI)
     assert sent["type"] == "template"
     components = {c["type"]: c for c in sent["template"]["components"]}
     assert [p["text"] for p in components["body"]["parameters"]] == [TITLE, SUMMARY]
@@ -711,11 +676,11 @@ async def test_undeliverable_falls_back_to_the_members_other_number(
 
 
 async def test_throughput_limit_requeues_and_pauses_the_number(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     hub = hub_of(wa)
     await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
-    fake.fail(130429)
+    graph.fail(130429)
     await broadcast(wa)
     before = dt.datetime.now(dt.UTC)
     assert await hub.sender.run_once() == 1
@@ -729,11 +694,11 @@ async def test_throughput_limit_requeues_and_pauses_the_number(
     assert (await wa.get("/readyz")).status == 200
 
 
-async def test_spam_limit_requeues_and_tells_staff(wa: TestClient, fake: FakeGraphAPI) -> None:
+async def test_spam_limit_requeues_and_tells_staff(wa: TestClient, graph: FakeGraphAPI) -> None:
     hub = hub_of(wa)
     await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     assert (await wa.get("/readyz")).status == 200
-    fake.fail(131048)
+    graph.fail(131048)
     await broadcast(wa)
     before = dt.datetime.now(dt.UTC)
     await hub.sender.run_once()
@@ -748,16 +713,16 @@ async def test_spam_limit_requeues_and_tells_staff(wa: TestClient, fake: FakeGra
 
 @pytest.mark.parametrize("how", ["revoked", "quoted"])
 async def test_a_bad_token_keeps_the_message_and_never_shows_the_token(
-    wa: TestClient, fake: FakeGraphAPI, caplog: pytest.LogCaptureFixture, how: str
+    wa: TestClient, graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture, how: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     hub = hub_of(wa)
     await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     assert (await wa.get("/readyz")).status == 200
     if how == "revoked":
-        fake.token = "EAAJanotherTokenOnTheServer"  # staff revoked ours at Meta
+        graph.token = "EAAJanotherTokenOnTheServer"  # staff revoked ours at Meta
     else:  # Meta quotes what it could not parse
-        fake.fail(190, message=f"Malformed access token {TOKEN}")
+        graph.fail(190, message=f"Malformed access token {TOKEN}")
     await broadcast(wa)
     await hub.sender.run_once()
     message = await OutboundMessage.get(kind="broadcast")
@@ -773,7 +738,7 @@ async def test_a_bad_token_keeps_the_message_and_never_shows_the_token(
         assert TOKEN not in text and APP_SECRET not in text
 
     # The right token is back: the message goes at its next turn and the hub is ready again.
-    fake.token = TOKEN
+    graph.token = TOKEN
     await OutboundMessage.filter(id=message.id).update(next_attempt_at=dt.datetime.now(dt.UTC))
     await send_all(hub)
     await message.refresh_from_db()
@@ -782,11 +747,11 @@ async def test_a_bad_token_keeps_the_message_and_never_shows_the_token(
 
 
 async def test_a_token_revoked_for_longer_than_all_retries_loses_nothing(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     hub = hub_of(wa)
     await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
-    fake.token = "EAAJanotherTokenOnTheServer"
+    graph.token = "EAAJanotherTokenOnTheServer"
     await broadcast(wa)
     message = await OutboundMessage.get(kind="broadcast")
     for _ in range(hub.config.broadcast.max_attempts + 2):  # a weekend of retries, compressed
@@ -798,7 +763,7 @@ async def test_a_token_revoked_for_longer_than_all_retries_loses_nothing(
     delivery = await Delivery.get(id=message.delivery_id)  # type: ignore[arg-type]
     assert delivery.status == DeliveryStatus.PENDING
 
-    fake.token = TOKEN  # staff fixed it on Monday
+    graph.token = TOKEN  # staff fixed it on Monday
     await OutboundMessage.filter(id=message.id).update(next_attempt_at=dt.datetime.now(dt.UTC))
     await send_all(hub)
     await delivery.refresh_from_db()
@@ -810,10 +775,10 @@ async def test_a_token_revoked_for_longer_than_all_retries_loses_nothing(
 
 @pytest.mark.parametrize("business_phone", [BUSINESS_PHONE, "0811-0001-1100", "6281100011100"])
 async def test_the_invite_opens_a_chat_with_daftar_ready(
-    db: str, fake: FakeGraphAPI, business_phone: str
+    db: str, graph: FakeGraphAPI, business_phone: str
 ) -> None:
     app = create_app(
-        whatsapp_config(fake, business_phone=business_phone),
+        whatsapp_config(graph, business_phone=business_phone),
         manage_database=False,
         run_workers=False,
     )
@@ -833,7 +798,7 @@ async def test_the_invite_opens_a_chat_with_daftar_ready(
 
 
 async def test_an_image_and_a_voice_note_are_stored_and_answered(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     await whatsapp_member(SITI)
     image = {"caption": "Selokan tersumbat di gang 4", "mime_type": "image/jpeg", "id": "1480331"}
@@ -853,21 +818,21 @@ async def test_an_image_and_a_voice_note_are_stored_and_answered(
     }
     assert all(e.processed_at is not None and e.error is None for e in await InboundEvent.all())
     await send_all(hub_of(wa))
-    assert texts_to(fake, SITI) == [said("media_received")] * 2
+    assert texts_to(graph, SITI) == [said("media_received")] * 2
 
 
-async def test_a_sticker_is_stored_and_otherwise_ignored(wa: TestClient, fake: FakeGraphAPI):
+async def test_a_sticker_is_stored_and_otherwise_ignored(wa: TestClient, graph: FakeGraphAPI):
     await whatsapp_member(SITI)
     sticker = {"mime_type": "image/webp", "id": "5551234", "animated": False}
     assert await post_webhook(wa, inbound(SITI, "sticker", sticker)) == 200
     [event] = await InboundEvent.all()
     assert event.payload["event"]["kind"] == "other"
     await send_all(hub_of(wa))
-    assert fake.messages(SITI) == []
+    assert graph.messages(SITI) == []
 
 
 async def test_a_reaction_on_the_announcement_marks_it_read(
-    wa: TestClient, fake: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI
 ) -> None:
     member = await whatsapp_member(SITI, wrote=dt.timedelta(hours=1))
     delivery = await sent_announcement(wa, member)
@@ -876,4 +841,4 @@ async def test_a_reaction_on_the_announcement_marks_it_read(
     assert (delivery.status, delivery.read_evidence) == (DeliveryStatus.READ, "reaction")
     assert delivery.read_at is not None
     await send_all(hub_of(wa))
-    assert len(fake.messages(SITI)) == 1  # a reaction needs no answer
+    assert len(graph.messages(SITI)) == 1  # a reaction needs no answer
