@@ -18,6 +18,7 @@ uploading it again. An edit of a message that is a file with a caption changes t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
 import html
@@ -27,7 +28,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,8 @@ WEBHOOK_MAX_CONNECTIONS = 40
 SINK_ATTEMPTS = 5  # a polled update the hub failed to take this often is skipped (logged)
 CAPTION_LIMIT = 1024  # characters of a photo's or document's caption
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # larger images go as documents
+# Round trips the flood guard remembers; the fastest of them stands for the network's delay.
+ROUND_TRIP_SAMPLES = 100
 UPLOAD_READ_TIMEOUT = 60.0  # seconds to wait for the answer to an upload (Telegram stores it first)
 
 
@@ -391,32 +394,40 @@ class FloodGuard:
     The hub paces the bot with a RateLimiter at the moment it grants a send; between that moment
     and Telegram's own count lie our event loop, the network and Telegram's queues, and a burst
     that arrives late against the next one that arrives early trips the limit. This guard counts
-    a request from when it leaves until `window` after its answer came back: a request Telegram
-    counted within the last window is either still in flight or answered within it, so keeping
-    (in flight + answered within the window) below `limit` keeps Telegram's count within it.
-    Used as `async with guard:` around each request; waiters queue in order.
+    a request from when it leaves until `window` after Telegram counted it, which is at the
+    latest its answer less the way back. The way back is not measured apart; half the fastest
+    recent round trip stands for it: a request that leaves a window after that moment still
+    arrives a window after the earlier one was counted, as its own way there takes at least the
+    other half (see docs/telegram.md). Keeping (in flight + counted within the window) below
+    `limit` keeps Telegram's count within it.
+    Used as `async with guard.request():` around each request; waiters queue in order.
     """
 
     def __init__(self, limit: int, window: float = 1.0) -> None:
         self.limit = max(1, limit)
         self.window = window
-        self._answered: deque[float] = deque()  # answer times within the window, oldest first
+        self._counted: deque[float] = (
+            deque()
+        )  # when Telegram counted answered requests, oldest first
         self._in_flight = 0
         self._lock = asyncio.Lock()
         self._answer = asyncio.Event()
+        self._round_trips: deque[float] = deque(maxlen=ROUND_TRIP_SAMPLES)
 
     def _wait(self) -> float | None:
         """Seconds until a request may leave; 0 for now, None until the next answer."""
         now = time.monotonic()
-        while self._answered and self._answered[0] <= now - self.window:
-            self._answered.popleft()
-        if len(self._answered) + self._in_flight < self.limit:
+        while self._counted and self._counted[0] <= now - self.window:
+            self._counted.popleft()
+        if len(self._counted) + self._in_flight < self.limit:
             return 0.0
-        if not self._answered:
+        if not self._counted:
             return None
-        return self._answered[0] + self.window - now
+        return self._counted[0] + self.window - now
 
-    async def __aenter__(self) -> None:
+    @contextlib.asynccontextmanager
+    async def request(self) -> AsyncIterator[None]:
+        """Wait for the request's turn, then hold its place until a window after its count."""
         if self._lock.locked() or self._wait() != 0.0:
             async with self._lock:  # one waiter polls the clock; the rest queue behind it
                 while (wait := self._wait()) != 0.0:
@@ -426,11 +437,19 @@ class FloodGuard:
                     else:
                         await asyncio.sleep(wait)
         self._in_flight += 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._in_flight -= 1
-        self._answered.append(time.monotonic())
-        self._answer.set()
+        left_at = time.monotonic()
+        try:
+            yield
+        finally:
+            answered_at = time.monotonic()
+            self._round_trips.append(answered_at - left_at)
+            self._in_flight -= 1
+            counted_at = answered_at - min(self._round_trips) / 2
+            # Kept in order, later rather than sooner: the oldest leaves the window first.
+            if self._counted and counted_at < self._counted[-1]:
+                counted_at = self._counted[-1]
+            self._counted.append(counted_at)
+            self._answer.set()
 
 
 @dataclass
@@ -765,7 +784,7 @@ class TelegramChannel(Channel):
         if outgoing.attachments:
             message = await self._send_file(bot, parameters, outgoing)
         else:
-            async with self._flood_guard:
+            async with self._flood_guard.request():
                 message = await bot.call("sendMessage", parameters)
         return SendResult(external_id=f"{chat_id}:{message['message_id']}", sent_at=_now())
 
@@ -787,7 +806,7 @@ class TelegramChannel(Channel):
             "reply_markup": inline or {"inline_keyboard": []},
         }
         try:
-            async with self._flood_guard:
+            async with self._flood_guard.request():
                 await bot.call("editMessageCaption" if caption else "editMessageText", parameters)
         except BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
@@ -825,7 +844,7 @@ class TelegramChannel(Channel):
         key = f"{field}:{file.sha256}"
         if (file_id := self._file_ids.get(key)) is not None:
             try:
-                async with self._flood_guard:
+                async with self._flood_guard.request():
                     return dict(await bot.call(method, {**parameters, field: file_id}))
             except BadRequest as exc:
                 if "file" not in exc.message.lower():
@@ -833,7 +852,7 @@ class TelegramChannel(Channel):
                 self._file_ids.pop(key, None)  # the id went stale: upload it again
         async with self._uploading.setdefault(key, asyncio.Lock()):
             if (file_id := self._file_ids.get(key)) is not None:  # uploaded while we waited
-                async with self._flood_guard:
+                async with self._flood_guard.request():
                     return dict(await bot.call(method, {**parameters, field: file_id}))
             try:
                 handle = await asyncio.to_thread(open, file.path, "rb")
@@ -841,7 +860,7 @@ class TelegramChannel(Channel):
                 raise SendError(SendErrorReason.REJECTED, f"the file is gone: {exc}") from None
             with handle:
                 upload = InputFile(handle, filename=file.filename, read_file_handle=False)
-                async with self._flood_guard:
+                async with self._flood_guard.request():
                     message = dict(
                         await bot.call(
                             method,
