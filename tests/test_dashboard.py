@@ -828,7 +828,8 @@ async def test_the_badge_costs_one_count_per_page_and_none_elsewhere(
         counted.append(getattr(request, "path", ""))
         return await real(request)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dashboard, "_pending_join_requests", counting)
+    # Patched where render() looks it up: the package re-exports it, but from base.
+    monkeypatch.setattr(dashboard.base, "_pending_join_requests", counting)
     await JoinRequest.create(channel="telegram", address="tg-1")
     await log_in(client)
     counted.clear()

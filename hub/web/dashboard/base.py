@@ -1,0 +1,266 @@
+"""What every dashboard page shares: the `page()` wrapper, rendering, error pages and form helpers.
+
+`page()` does the session check, CSRF on every POST, error pages and security headers; the
+modules beside this one hold the pages themselves and import from here, never the other way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hmac
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from channels.sandbox import SandboxChannel
+from hub.app import HUB, Hub
+from hub.auth import Scope, session_for_cookie
+from hub.errors import Forbidden, HubError, NotFound
+from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
+from hub.web.media import first_form_field
+from models import Area, JoinRequest, WebSession
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Templates and static files sit in hub/web, beside this package.
+HERE = Path(__file__).parent.parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+SESSION_COOKIE = "bw_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+SESSION = web.RequestKey("dashboard_session", WebSession)
+SCOPE = web.RequestKey("dashboard_scope", Scope)
+
+# Forms that may come as multipart/form-data (with files); others are refused in that form.
+UPLOAD_FORMS = {"/broadcasts/new"}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class Refused(Exception):
+    """A dashboard request turned down with an HTTP status and one of TEXTS."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+# Plumbing: rendering, redirects, headers ------------------------------------------------------
+
+
+def _hub(request: web.Request) -> Hub:
+    return request.app[HUB]
+
+
+def _sandbox(hub: Hub) -> SandboxChannel | None:
+    channel = hub.channels.get("sandbox")
+    return channel if isinstance(channel, SandboxChannel) else None
+
+
+def _context(request: web.Request) -> dict[str, Any]:
+    """What every template sees: the hub's name, the user, their CSRF token and permissions."""
+    hub = _hub(request)
+    session = request.get(SESSION)
+    scope = request.get(SCOPE)
+    return {
+        "hub_name": hub.config.hub.name,
+        "user": session.user if session else None,
+        "role_label": ROLES.get(session.user.role.value, "") if session else "",
+        "csrf_token": session.csrf_token if session else "",
+        "can_write": bool(scope and scope.can_write),
+        "sandbox_enabled": _sandbox(hub) is not None,
+        "tz_label": dt.datetime.now(hub.config.tz).tzname(),
+        "nav": "",
+        "pending_requests": 0,
+    }
+
+
+async def _pending_join_requests(request: web.Request) -> int:
+    """The navigation's badge: one COUNT of unresolved join requests, for staff and admins."""
+    scope = request.get(SCOPE)
+    if scope is None or not scope.can_write:
+        return 0
+    return await JoinRequest.filter(resolved_at=None).count()
+
+
+async def render(
+    request: web.Request, template: str, *, status: int = 200, **values: Any
+) -> web.Response:
+    """A template rendered with the common context."""
+    context = _context(request)
+    context["pending_requests"] = await _pending_join_requests(request)
+    html = _env.get_template(template).render(**(context | values))
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(location: str, status: int = 303) -> web.Response:
+    """A redirect; 303 by default, so a POST is followed by a GET."""
+    return web.Response(status=status, headers={"Location": location})
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": {"code": str(status), "message": message}}, status=status)
+
+
+async def _error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    if _wants_json(request):
+        return _json_error(status, message)
+    return await render(request, "error.html", status=status, message=message)
+
+
+def _hub_error_text(exc: HubError) -> str:
+    if isinstance(exc, NotFound):
+        return TEXTS["not_found"]
+    if isinstance(exc, Forbidden):
+        return TEXTS["forbidden"]
+    return TEXTS["bad_request"]
+
+
+def _secure(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _text(value: Any) -> str:
+    """Form text with NUL removed (PostgreSQL stores none); file uploads read as ""."""
+    return value.replace("\x00", "") if isinstance(value, str) else ""
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str:
+    return _text(form.get(name))
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that never raises on non-ASCII input."""
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _when(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str:
+    """`7 Jan 2026, 08.15` in the hub's timezone; "" for no time."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H.%M}"
+
+
+def _path_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+def _area_label(area: Area) -> str:
+    kind = AREA_KINDS.get(area.kind.value, "")
+    return f"{kind} {area.name}" if kind else area.name
+
+
+async def _areas_in_scope(scope: Scope) -> list[dict[str, Any]]:
+    """Areas the user may address, in tree order (kecamatan, its kelurahan, their RTs)."""
+    areas = [a for a in await Area.all() if scope.covers(a.path_key)]
+    areas.sort(key=lambda a: a.path_key.split("/"))
+    return [
+        {"path": a.path, "label": _area_label(a), "kind": a.kind.value, "depth": a.path.count("/")}
+        for a in areas
+    ]
+
+
+# The wrapper every dashboard handler goes through --------------------------------------------
+
+
+async def _current_session(request: web.Request) -> WebSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await session_for_cookie(token, _hub(request).clock())
+
+
+async def _csrf_ok(request: web.Request, expected: str) -> bool:
+    given = request.headers.get(CSRF_HEADER, "")
+    if not given and request.content_type == "multipart/form-data":
+        if request.path not in UPLOAD_FORMS:
+            return False
+        given = await first_form_field(request, CSRF_FIELD)  # files are read only after this
+    elif not given:
+        given = _field(await request.post(), CSRF_FIELD)
+    return _same(given, expected)
+
+
+def _wants_json(request: web.Request) -> bool:
+    """The endpoints the page's script calls answer in JSON, pages in HTML."""
+    return request.path.endswith(("/live", "/open"))
+
+
+def _logged_out(request: web.Request) -> web.Response:
+    if _wants_json(request):
+        return _json_error(401, "login")
+    if request.method not in ("GET", "HEAD"):
+        return redirect("/login")
+    if request.path == "/":
+        return redirect("/login", 302)
+    return redirect("/login?next=" + quote(request.path_qs, safe="/?=&"), 302)
+
+
+def page(*, login: bool = True) -> Callable[[Handler], Handler]:
+    """Wrap a dashboard handler: session (if `login`), CSRF on POST, error pages, headers."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                response = await _guarded(request, handler, login)
+            except Refused as exc:
+                response = await _error_page(request, exc.status, TEXTS[exc.key])
+            except HubError as exc:
+                response = await _error_page(request, exc.status, _hub_error_text(exc))
+            return _secure(response)
+
+        return wrapped
+
+    return decorate
+
+
+async def _guarded(request: web.Request, handler: Handler, login: bool) -> web.StreamResponse:
+    if login:
+        session = await _current_session(request)
+        if session is None:
+            return _logged_out(request)
+        request[SESSION] = session
+        request[SCOPE] = await Scope.of(session.user)
+        if request.method == "POST" and not await _csrf_ok(request, session.csrf_token):
+            raise Refused(403, "csrf_failed")
+    return await handler(request)
+
+
+def _require_write(request: web.Request) -> Scope:
+    scope = request[SCOPE]
+    if not scope.can_write:
+        raise Refused(403, "read_only")
+    return scope

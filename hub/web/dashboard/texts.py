@@ -1,0 +1,84 @@
+"""Every sentence and label the dashboard code says; the rest of the wording is in templates."""
+
+from __future__ import annotations
+
+TEXTS = {
+    "login_failed": "Nama pengguna atau kata sandi salah",
+    "login_throttled": "Terlalu banyak percobaan, coba lagi dalam {seconds} detik",
+    "login_expired": "Formulir masuk kedaluwarsa. Silakan coba lagi.",
+    "csrf_failed": "Permintaan ditolak karena token keamanan tidak cocok. Muat ulang halaman.",
+    "forbidden": "Anda tidak berwenang membuka atau melakukan ini.",
+    "read_only": "Akun pejabat hanya dapat melihat; membuat dan mengubah tidak diizinkan.",
+    "not_found": "Halaman atau data yang dicari tidak ditemukan.",
+    "bad_request": "Permintaan tidak dapat diproses.",
+    "title_empty": "Judul wajib diisi.",
+    "title_long": "Judul terlalu panjang (maksimal {limit} karakter).",
+    "text_empty": "Isi pengumuman wajib diisi.",
+    "text_long": "Isi pengumuman terlalu panjang (maksimal {limit} karakter).",
+    "areas_empty": "Pilih minimal satu wilayah penerima.",
+    "areas_nobody": "Belum ada ketua RT yang menjabat di wilayah yang dipilih.",
+    "areas_unknown": "Wilayah yang dipilih tidak dikenal.",
+    "areas_forbidden": "Wilayah yang dipilih berada di luar wilayah Anda.",
+    "form_invalid": "Pengumuman belum dibuat. Periksa isian yang ditandai.",
+    "created": "Pengumuman dibuat dan sedang dikirim.",
+    "cancelled": "Pengumuman dibatalkan; pesan yang belum terkirim tidak akan dikirim.",
+    "not_cancellable": "Pengumuman ini sudah selesai atau sudah dibatalkan.",
+    "paused": "Pengumuman ditahan; tidak ada yang dikirim sampai dilanjutkan.",
+    "resumed": "Pengumuman dijadwalkan lagi.",
+    "not_pausable": "Hanya pengumuman terjadwal yang dapat ditahan atau dilanjutkan.",
+    "corrected": "Koreksi disimpan dan sedang dikirim ke penerima.",
+    "nothing_to_correct": "Koreksi tidak mengubah apa pun.",
+    "correction_refused": "Koreksi tidak dapat disimpan: {reason}",
+    "sandbox_failed": "Aksi tidak dapat dilakukan di ponsel simulasi.",
+    "sandbox_no_button": "Tombol itu tidak ada lagi di ponsel ini.",
+    "sandbox_empty": "Ketik pesan atau tekan salah satu tombol.",
+    "group_area_empty": "Pilih wilayah grup.",
+    "attachment_too_large": "Berkas terlalu besar (maksimal {limit} MB per berkas).",
+    "attachment_type_not_allowed": "Hanya berkas PDF, JPEG atau PNG yang dapat dilampirkan.",
+    "attachment_empty": "Berkas yang dipilih kosong.",
+    "unknown_attachment": "Lampiran tidak ditemukan; unggah ulang berkasnya.",
+    "too_many_attachments": "Terlalu banyak lampiran (maksimal {limit} berkas).",
+    "groups_unknown": "Grup yang dipilih tidak ditemukan lagi.",
+    "send_at_missing": "Isi tanggal dan jam kirim.",
+    "send_at_invalid": "Tanggal dan jam kirim tidak dapat dibaca.",
+    "send_at_past": "Waktu kirim sudah lewat.",
+    "cron_missing": "Isi jadwal cron, misalnya 0 8 * * 1.",
+    "cron_invalid": "Jadwal cron tidak valid: {reason}",
+    "cron_too_frequent": "Jadwal berulang paling sering sekali per jam.",
+    "scheduled": "Pengumuman dijadwalkan.",
+    "group_saved": "Kelompok penerima disimpan.",
+    "group_deleted": "Kelompok penerima dihapus.",
+    "group_exists": "Sudah ada kelompok dengan nama itu.",
+    "group_name_empty": "Nama kelompok wajib diisi.",
+}
+
+BROADCAST_STATUS = {
+    "scheduled": "Terjadwal",
+    "paused": "Ditahan",
+    "sending": "Sedang dikirim",
+    "sent": "Selesai dikirim",
+    "cancelled": "Dibatalkan",
+    "missed": "Terlewat",
+}
+
+DELIVERY_STATUS = {
+    "pending": "Menunggu",
+    "sent": "Terkirim",
+    "delivered": "Diterima",
+    "read": "Dibaca",
+    "acknowledged": "Dikonfirmasi",
+    "failed": "Gagal",
+    "skipped": "Dilewati",
+    "cancelled": "Dibatalkan",
+}
+
+FAILURE_REASONS = {
+    "no_channel": "Tidak punya alamat di kanal yang aktif",
+    "opted_out": "Berhenti berlangganan",
+    "blocked": "Memblokir atau tidak dapat dihubungi",
+}
+
+CHANNELS = {"sandbox": "Sandbox", "telegram": "Telegram", "whatsapp": "WhatsApp"}
+ROLES = {"admin": "Admin", "staff": "Staf", "official": "Pejabat"}
+AREA_KINDS = {"kecamatan": "Kecamatan", "kelurahan": "Kelurahan", "rw": "", "rt": ""}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
