@@ -70,11 +70,15 @@ RELEASE_EVERY = dt.timedelta(seconds=15)  # how often files waiting for a window
 BASE_BACKOFF = 5.0  # seconds before the first retry
 MAX_BACKOFF = 3600.0
 # A claimed message is sent only if it was still ours (not cancelled) at most this long before.
-CANCEL_CHECK_SECONDS = 0.2
+CANCEL_CHECK_SECONDS = 0.5
 # How often an idle sender looks for broadcasts a stopped sender left unfinished.
 SWEEP_SECONDS = 60.0
 # Successful sends wait at most this long for company before their outcome is written.
-GROUP_COMMIT_SECONDS = 0.1
+# Outcomes waiting to be written are written together, once the sends that went together have
+# answered and the oldest of them has waited GATHER_SECONDS (a few pacing ticks), or sooner when
+# `flush_after` are waiting or a send wants a place; never later than GROUP_COMMIT_SECONDS.
+GATHER_SECONDS = 0.25
+GROUP_COMMIT_SECONDS = 1.0
 
 
 def _window_start(
@@ -104,9 +108,9 @@ class _Round:
     A send takes one of the sender's `concurrency` places when its channel's pacing lets it go
     (`take_place()`), and a successful one hands its outcome to `record_sent()` and waits there
     until it is committed: at most that many messages are ever sent but not yet written. The
-    outcomes waiting are written together when `flush_after` of them are waiting, when no other
-    send is in flight (the pacing lets sends go together, so their answers come together), or
-    GROUP_COMMIT_SECONDS after the first of them came.
+    outcomes waiting are written together when `flush_after` of them are waiting, when a send
+    waits for a place, or once the oldest has waited GATHER_SECONDS and no send is in flight (the
+    pacing lets sends go together, so their answers come together): one write for a few bursts.
     """
 
     def __init__(self, claimed: list[OutboundMessage], *, places: int, flush_after: int) -> None:
@@ -114,6 +118,7 @@ class _Round:
         self._placed: set[int] = set()  # messages holding a place
         self._in_flight: set[int] = set()  # ...whose outcome is not yet handed over
         self.flush_after = max(1, min(places, flush_after))
+        self._wanted = 0  # sends waiting for a place
         self._token = claimed[0].claim_token
         self._ours = {m.id for m in claimed}  # the claim itself was the first look
         self._checked_at = time.monotonic()
@@ -156,7 +161,15 @@ class _Round:
 
     async def take_place(self, message: OutboundMessage) -> None:
         """Wait for a place among the sends in flight or unwritten, and hold it."""
-        await self._places.acquire()
+        if self._places.locked():  # every place taken: the outcomes waiting must be written
+            self._wanted += 1
+            self._news.set()
+            try:
+                await self._places.acquire()
+            finally:
+                self._wanted -= 1
+        else:
+            await self._places.acquire()
         self._placed.add(message.id)
         self._in_flight.add(message.id)
 
@@ -169,8 +182,9 @@ class _Round:
         self._news.set()
 
     def _due(self) -> bool:
-        # Waiting longer would gain little once the sends that went together have answered.
-        return len(self._pending) >= self.flush_after or not self._in_flight or self._closing
+        if self._closing or self._wanted or len(self._pending) >= self.flush_after:
+            return True
+        return not self._in_flight and time.monotonic() - self._first_at >= GATHER_SECONDS
 
     async def _write_loop(self) -> None:
         while True:
@@ -181,11 +195,14 @@ class _Round:
                 self._news.clear()
                 continue
             while not self._due():
-                left = self._first_at + GROUP_COMMIT_SECONDS - time.monotonic()
-                if left <= 0:
+                waited = time.monotonic() - self._first_at
+                if waited >= GROUP_COMMIT_SECONDS:
                     break
+                # Until the gathering time is up only news can make the write due; after it, the
+                # end of the sends in flight (news too), or the longest wait.
+                limit = GATHER_SECONDS if waited < GATHER_SECONDS else GROUP_COMMIT_SECONDS
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._news.wait(), left)
+                    await asyncio.wait_for(self._news.wait(), limit - waited)
                 self._news.clear()
             await self._flush()
 
