@@ -386,7 +386,7 @@ class Sender:
         channels: Mapping[str, Channel],
         *,
         max_attempts: int = 8,
-        batch_size: int = 100,
+        batch_size: int = 250,
         concurrency: int = 16,
         clock: Clock = utcnow,
         metrics: Metrics | None = None,
