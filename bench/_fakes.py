@@ -1,7 +1,8 @@
 """The fake Bot API and Graph API of the tests, served for the benchmarks.
 
-`serve_fakes()` runs both in a process of their own (so their CPU is not counted as the hub's),
-each enforcing its platform's limit in a sliding one-second window and answering 429 / 130429
+`start_fakes()` runs each in a process of its own (their CPU is not counted as the hub's, and
+neither platform's requests wait behind the other's, as they would not in the world), each
+enforcing its platform's limit in a sliding one-second window and answering 429 / 130429
 above it, and timing the first and the last message it accepted on the system-wide monotonic
 clock, which the benchmark process shares. `/_fake/stats` of each answers with its counts.
 """
@@ -70,29 +71,44 @@ class TimedGraphAPI(FakeGraphAPI, _Timed):
         )
 
 
-def serve_fakes(ready: Any, telegram_rate: int | None, whatsapp_rate: int | None) -> None:
-    """Process target: both fakes until terminated; puts {"telegram": url, "whatsapp": url}."""
+def serve_fake(ready: Any, platform: str, rate: int | None) -> None:
+    """Process target: one fake until terminated; puts its base URL."""
 
     async def main() -> None:
-        telegram = TimedBotAPI(strict_rate=telegram_rate, record=False)
-        whatsapp = TimedGraphAPI(strict_rate=whatsapp_rate, record=False)
-        ready.put({"telegram": await telegram.start(), "whatsapp": await whatsapp.start()})
+        fake = (TimedBotAPI if platform == "telegram" else TimedGraphAPI)(
+            strict_rate=rate, record=False
+        )
+        ready.put(await fake.start())
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def start_fakes(
-    telegram_rate: int | None, whatsapp_rate: int | None
-) -> tuple[multiprocessing.process.BaseProcess, dict[str, str]]:
-    """Both fakes in a fresh process; (the process, their base URLs)."""
+class Fakes:
+    """The two fakes' processes and base URLs ({"telegram": url, "whatsapp": url})."""
+
+    def __init__(self, processes: list[multiprocessing.process.BaseProcess], urls: dict[str, str]):
+        self.processes = processes
+        self.urls = urls
+
+    def terminate(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.join()
+
+
+def start_fakes(telegram_rate: int | None, whatsapp_rate: int | None) -> Fakes:
+    """The fake Bot API and the fake Graph API, each in a fresh process of its own."""
     context = multiprocessing.get_context("spawn")
-    ready = context.Queue()
-    process = context.Process(
-        target=serve_fakes, args=(ready, telegram_rate, whatsapp_rate), daemon=True
-    )
-    process.start()
-    return process, ready.get(timeout=60)
+    processes, urls = [], {}
+    for platform, rate in (("telegram", telegram_rate), ("whatsapp", whatsapp_rate)):
+        ready = context.Queue()
+        process = context.Process(target=serve_fake, args=(ready, platform, rate), daemon=True)
+        process.start()
+        processes.append(process)
+        urls[platform] = ready.get(timeout=60)
+    return Fakes(processes, urls)
 
 
 async def fake_stats(url: str) -> dict[str, Any]:

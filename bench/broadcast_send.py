@@ -411,7 +411,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database and temp dir")
     args = parser.parse_args()
     scale = args.rate_scale
-    fakes, urls = start_fakes(TELEGRAM_RATE * scale, WHATSAPP_RATE * scale)
+    fakes = start_fakes(TELEGRAM_RATE * scale, WHATSAPP_RATE * scale)
+    urls = fakes.urls
     try:
         with database(args.database, args.keep) as (db_url, work):
             print(f"… seeding {args.recipients} members", file=sys.stderr, flush=True)
@@ -433,7 +434,6 @@ def main() -> None:
         stats = {name: asyncio.run(fake_stats(url)) for name, url in urls.items()}
     finally:
         fakes.terminate()
-        fakes.join()
     print(report(args, tg, wa, hub, stats))
 
 

@@ -4,29 +4,28 @@ Platforms count requests in sliding windows (Telegram: about 30 a second per bot
 group; WhatsApp: 80 a second per number). A token bucket lets a full burst through and then refills,
 which can put twice the limit into one window; this limiter remembers the last `limit` grants and
 waits until the oldest leaves the window, with a margin of 1 % (10 ms a second) for the jitter
-between the moment a send is granted and the moment the platform counts it. (Telegram sends also
-pass the channel's FloodGuard, which counts them as Telegram does.)
+between the moment a send is counted here and the moment the platform counts it. (Telegram sends
+also pass the channel's FloodGuard, which counts them as Telegram does.)
 
-A limiter that has to wait wakes on a grid of ticks shared by every limiter in the process (about
-a tenth of a second, a whole fraction of its window): the sends that became due in between go
-together, and the limiters of all channel accounts wake at the same moments. Each wake-up of a
-sleeping process costs CPU (on a virtual machine, more than the work of several sends), so the
-pacing wakes the process about ten times a second whatever the rates and the number of accounts.
-Nothing leaves earlier than the window allows and a send leaves at most a tick later; the
-throughput stays the limit's, because the window is a whole number of ticks: sends that went
-together on a tick become due together exactly on a later tick.
+A limiter that had to sleep sleeps again no sooner than TICK after it woke: the sends that became
+due in between go together, so the pacing wakes the process at most 1/TICK times a second per
+channel account whatever the rate (each wake-up of a sleeping process costs CPU, on a virtual
+machine as much as the work of a send). Nothing leaves earlier than the window allows and a send
+leaves at most TICK later; the throughput stays the limit's, because sends that went together
+become due together one window later, when the limiter wakes for them at once, exactly then.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-# The longest tick. A limiter's own tick divides its window: 0.101 s for the usual 1.01 s.
-MAX_TICK = 0.101
+TICK = 0.1  # seconds
+# A wake-up this close before the window allows counts as on time: event loops fire timers up to
+# their clock's resolution early, and sleeping again for that would cost a tick.
+EARLY = 0.001
 
 
 class RateLimiter:
@@ -43,11 +42,7 @@ class RateLimiter:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self.window = per * (1 + margin)
-        self.tick = self.window / math.ceil(self.window / MAX_TICK)
-        # A send due this close ahead may go now: a timer fires a little early or late, and
-        # waiting a whole tick for that would lose throughput. Half the margin: the window
-        # still holds, with half of its margin left for the jitter.
-        self.early = per * margin / 2
+        self._woke_at = -TICK  # when a wait for the window last ended
         self._grants: deque[float] = deque(maxlen=limit)
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
@@ -70,27 +65,26 @@ class RateLimiter:
         """Record a send made now (after delay() said 0)."""
         self._grants.append(self._clock())
 
-    async def acquire(self, ready: Callable[[], Awaitable[object]] | None = None) -> None:
-        """Wait until a send may go, and count it.
+    async def acquire(self, ready: Callable[[], Awaitable[bool]] | None = None) -> bool:
+        """Wait until a send may go, and count it; False if `ready` said it is not to go.
 
         `ready`, when given, is awaited once the window allows and before the send is counted:
-        the caller's own limit (a place among the sends in flight) is waited for in turn, so a
-        send waiting for the window holds no such place, and a send is counted only when it goes.
+        what the caller must wait for or look at first (a place among the sends in flight, the
+        database) is done in turn, so a send waiting for the window holds no such place, and the
+        send is counted right before it goes: the time counted is the time it leaves, whatever
+        `ready` waited for.
         """
         async with self._lock:
             await self._wait_for_window()
             if ready is not None:
-                await ready()
+                if not await ready():
+                    return False
                 await self._wait_for_window()  # a pause may have come meanwhile
             self.take()
+            return True
 
     async def _wait_for_window(self) -> None:
         # A computed wait, not a poll: the window tells exactly when the next send may go.
-        while True:
-            now = self._clock()
-            due = now + max(0.0, self._paused_until - now)  # the platform's pause: not a bit early
-            if len(self._grants) == self.limit:
-                due = max(due, self._grants[0] + self.window - self.early)
-            if due <= now:
-                return
-            await self._sleep(math.ceil(due / self.tick) * self.tick - now)
+        while (wait := self.delay()) > EARLY:
+            await self._sleep(max(wait, self._woke_at + TICK - self._clock()))
+            self._woke_at = self._clock()

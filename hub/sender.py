@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
 import math
 import random
@@ -571,10 +570,17 @@ class Sender:
             await limiter.acquire()
             await self._send(message, outgoing, files, None)
             return
-        # Waiting for the pacing holds no place: the places are for sends in flight or unwritten.
+
+        async def ready() -> bool:
+            # Waiting for the pacing holds no place: the places are for sends in flight or
+            # unwritten. The look at the database comes before the send is counted, so that the
+            # pacing counts the moment it really leaves.
+            await round_.take_place(message)
+            return await round_.still_ours(message)
+
         try:
-            await limiter.acquire(ready=functools.partial(round_.take_place, message))
-            await self._send(message, outgoing, files, round_)
+            if await limiter.acquire(ready=ready):
+                await self._send(message, outgoing, files, round_)
         finally:
             round_.give_place(message)
 
@@ -585,16 +591,14 @@ class Sender:
         files: FilePlan,
         round_: _Round | None,
     ) -> None:
-        """Send a message the pacing let go, unless it was cancelled; record what happened."""
+        """Send a message the pacing let go (and a round found still ours); record the outcome."""
         channel = self.channels[message.channel]
-        if round_ is not None:
-            ours = await round_.still_ours(message)
-        else:
+        if round_ is None:  # a round looked before the pacing counted the send
             ours = await OutboundMessage.filter(
                 id=message.id, state=OutboxState.SENDING, claim_token=message.claim_token
             ).exists()
-        if not ours:
-            return  # cancelled (or its lease ran out) while it waited for its turn
+            if not ours:
+                return  # cancelled (or its lease ran out) while it waited for its turn
         attempts = message.attempts + 1
         try:
             result = await channel.send(outgoing)
