@@ -10,9 +10,7 @@ clock, which the benchmark process shares. `/_fake/stats` of each answers with i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,13 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from tests.fake_graph import FakeGraphAPI
 from tests.fake_telegram import FakeBotAPI
-
-FAKE_PRIORITY = -10  # nice value of the fakes' processes
-
-
-def fakes_prioritised(fakes: Fakes) -> bool:
-    """Whether the fakes' processes run ahead of the others (see serve_fake)."""
-    return all(os.getpriority(os.PRIO_PROCESS, p.pid) == FAKE_PRIORITY for p in fakes.processes)
 
 
 class _Timed:
@@ -82,12 +73,6 @@ class TimedGraphAPI(FakeGraphAPI, _Timed):
 
 def serve_fake(ready: Any, platform: str, rate: int | None) -> None:
     """Process target: one fake until terminated; puts its base URL."""
-    # The fake stands for a platform on machines of its own: it counts a request when it handles
-    # it, and on a busy 2-core machine a fake waiting for the CPU would count a burst late (and
-    # the next window's sends too early). Ahead of the hub and the database it counts on time.
-    # Raising a priority needs root; without it the fake runs as it is (the report says so).
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, FAKE_PRIORITY)
 
     async def main() -> None:
         fake = (TimedBotAPI if platform == "telegram" else TimedGraphAPI)(

@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere
 
-from bench._fakes import fake_stats, fakes_prioritised, start_fakes  # noqa: E402
+from bench._fakes import fake_stats, start_fakes  # noqa: E402
 from bench._roster import is_whatsapp, kecamatan_paths, seed_roster  # noqa: E402
 
 TELEGRAM_RATE = 30  # sendMessage a second per bot
@@ -413,7 +413,6 @@ def main() -> None:
     scale = args.rate_scale
     fakes = start_fakes(TELEGRAM_RATE * scale, WHATSAPP_RATE * scale)
     urls = fakes.urls
-    prioritised = fakes_prioritised(fakes)
     try:
         with database(args.database, args.keep) as (db_url, work):
             print(f"… seeding {args.recipients} members", file=sys.stderr, flush=True)
@@ -436,8 +435,6 @@ def main() -> None:
     finally:
         fakes.terminate()
     print(report(args, tg, wa, hub, stats))
-    if not prioritised:
-        print("(fakes at normal priority, not root: busy cores can make them count late)")
 
 
 if __name__ == "__main__":
