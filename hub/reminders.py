@@ -481,42 +481,38 @@ async def _notices(
         if address is None:
             unreachable.add(member_id)
             continue
+        template, template_params = None, None
         if _window_closed(address.channel, address.last_inbound_at, now):
             # Outside WhatsApp's 24-hour window only an approved template may go: one message
             # with the count and a link to the list on the dashboard, not the list itself.
             url = f"{config.hub.public_url.rstrip('/')}/broadcasts/{broadcast.id}#daftar-telepon"
             count = str(len(area_rows))
-            messages.append(
-                OutboundMessage(
-                    kind=MessageKind.NOTICE,
-                    member_id=member_id,
-                    channel=address.channel,
-                    address=address.address,
-                    text=say(
-                        lang,
-                        "call_list_link",
-                        title=broadcast.title,
-                        count=count,
-                        area=area.path,
-                        url=url,
-                    ),
-                    template="call_list",
-                    template_params=[count, broadcast.title, url],
-                    next_attempt_at=now,
+            template, template_params = "call_list", [count, broadcast.title, url]
+            bodies = [
+                say(
+                    lang,
+                    "call_list_link",
+                    title=broadcast.title,
+                    count=count,
+                    area=area.path,
+                    url=url,
                 )
+            ]
+        else:
+            bodies = call_list_messages(lang, broadcast.title, area.path, hours, area_rows)
+        messages += [
+            OutboundMessage(
+                kind=MessageKind.NOTICE,
+                member_id=member_id,
+                channel=address.channel,
+                address=address.address,
+                text=body,
+                template=template,
+                template_params=template_params,
+                next_attempt_at=now,
             )
-            continue
-        for body in call_list_messages(lang, broadcast.title, area.path, hours, area_rows):
-            messages.append(
-                OutboundMessage(
-                    kind=MessageKind.NOTICE,
-                    member_id=member_id,
-                    channel=address.channel,
-                    address=address.address,
-                    text=body,
-                    next_attempt_at=now,
-                )
-            )
+            for body in bodies
+        ]
     if unreachable:
         log.warning(
             "broadcast %s: no reachable address for %d RW head(s) or staff member(s) to call",
