@@ -118,7 +118,15 @@ def create_app(
     demo: bool = False,
 ) -> web.Application:
     """The aiohttp application; tests pass manage_database=False inside their own database."""
-    from hub.web import api, dashboard, health, media, middleware, webhooks  # web needs app
+    from hub.web import (  # web needs app
+        api,
+        dashboard,
+        health,
+        media,
+        middleware,
+        permissions,
+        webhooks,
+    )
 
     hub = Hub(config, clock=clock)
     app = web.Application(
@@ -164,6 +172,9 @@ def create_app(
     webhooks.setup(app)
     app.add_subapp("/api/v1", api.create_api(hub))
     dashboard.setup(app, hub)
+    undeclared = permissions.undeclared_routes(app)
+    if undeclared:  # every route says who may use it; see hub/web/permissions.py
+        raise RuntimeError(f"routes without a declared permission: {', '.join(undeclared)}")
     return app
 
 

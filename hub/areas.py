@@ -64,3 +64,15 @@ def within(area: Area, prefix: str = "") -> Q:
 def is_within(area_key: str, scope_keys: list[str]) -> bool:
     """True when `area_key` is one of `scope_keys` or below one of them."""
     return any(area_key == key or area_key.startswith(key + "/") for key in scope_keys)
+
+
+def common_area(keys: list[str]) -> str | None:
+    """The deepest area key every key lies at or below; None when they share none."""
+    if not keys:
+        return None
+    common: list[str] = []
+    for parts in zip(*(key.split("/") for key in keys), strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return "/".join(common) or None

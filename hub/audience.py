@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from tortoise.expressions import Q
+
 from hub.areas import area_by_path, within
+from hub.auth import Scope
 from hub.errors import ValidationFailed
 from models import Area, ChannelAddress, Member, MemberGroup, MemberGroupEntry, Seat, SeatRole
 
@@ -57,18 +60,82 @@ async def audience_member_ids(areas: Sequence[Area], member_ids: Sequence[int]) 
     return sorted(ids)
 
 
-async def resolve_groups(names: Sequence[str], *, missing_ok: bool = False) -> dict[str, int]:
-    """Saved groups by name (case and extra spaces ignored) → {name as saved: id}."""
+async def resolve_groups(names: Sequence[str], scope: Scope) -> dict[str, int]:
+    """Saved groups in scope by name (case and extra spaces ignored) → {name as saved: id}."""
     if not names:
         return {}
     wanted = {" ".join(n.split()).casefold(): n for n in names}
-    found = {g.name.casefold(): g for g in await MemberGroup.all()}  # groups are few
+    groups = MemberGroup.all()
+    group_filter = scope.area_filter("area_key")
+    if group_filter is not None:
+        groups = groups.filter(group_filter)
+    found: dict[str, list[MemberGroup]] = {}
+    for group in await groups.order_by("id"):
+        found.setdefault(group.name.casefold(), []).append(group)
     missing = [original for key, original in wanted.items() if key not in found]
-    if missing and not missing_ok:
+    if missing:
         raise ValidationFailed(
             f"unknown group(s): {', '.join(missing)}", field="audience.groups", code="unknown_group"
         )
-    return {found[key].name: found[key].id for key in wanted if key in found}
+    ambiguous = [original for key, original in wanted.items() if len(found[key]) > 1]
+    if ambiguous:  # one name in two of the user's areas
+        raise ValidationFailed(
+            f"more than one group is named {ambiguous[0]!r}: name it by its id in group_ids",
+            field="audience.groups",
+            code="ambiguous_group",
+        )
+    return {found[key][0].name: found[key][0].id for key in wanted}
+
+
+async def groups_by_id(group_ids: Sequence[int], scope: Scope) -> dict[str, int]:
+    """Saved groups in scope by id → {name: id}; raises naming the first unknown id."""
+    if not group_ids:
+        return {}
+    groups = MemberGroup.filter(id__in=list(group_ids))
+    group_filter = scope.area_filter("area_key")
+    if group_filter is not None:
+        groups = groups.filter(group_filter)
+    found = {g.id: g.name for g in await groups}
+    missing = [i for i in group_ids if i not in found]
+    if missing:
+        raise ValidationFailed(
+            f"unknown group id(s): {', '.join(map(str, missing))}",
+            field="audience.group_ids",
+            code="unknown_group",
+        )
+    return {found[i]: i for i in group_ids}
+
+
+async def reach_of(areas: Sequence[Area], member_ids: Collection[int], scope: Scope) -> list[str]:
+    """The area keys an audience reaches: the areas named, and the seat of each member named or
+    in a group (the seats in the sender's scope when they hold several); "" for a member with no
+    seat, whom only unscoped users may see."""
+    keys = {area.path_key for area in areas}
+    seats: dict[int, list[str]] = {}
+    for member_id, key in await Seat.filter(
+        member_id__in=list(member_ids), ended_at__isnull=True
+    ).values_list("member_id", "area__path_key"):
+        seats.setdefault(member_id, []).append(key)
+    for member_id in member_ids:
+        own = seats.get(member_id, [])
+        covered = [key for key in own if scope.covers(key)]
+        keys.update(covered or own or [""])
+    return sorted(keys)
+
+
+async def reached_members(member_ids: Collection[int], reach: Collection[str]) -> list[int]:
+    """Of these members, those holding a seat within the reached areas."""
+    areas = [key for key in reach if key]
+    if not member_ids or not areas:
+        return []
+    inside = Q()
+    for key in areas:
+        inside |= Q(area__path_key=key) | Q(area__path_key__startswith=key + "/")
+    return list(
+        await Seat.filter(inside, member_id__in=list(member_ids), ended_at__isnull=True)
+        .distinct()
+        .values_list("member_id", flat=True)
+    )
 
 
 async def members_of_groups(group_ids: Collection[int]) -> list[int]:

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.expressions import Q, Subquery
 
-from hub.areas import is_within, path_key
+from hub.areas import is_within
 from hub.errors import Forbidden, ValidationFailed
 from models import (
     ApiToken,
     Area,
     Broadcast,
+    BroadcastArea,
     Member,
-    MemberGroupEntry,
     Seat,
     User,
     UserRole,
@@ -191,6 +192,21 @@ class Scope:
         if not self.can_write:
             raise Forbidden("officials have read-only access")
 
+    def area_filter(self, field: str = "area__path_key") -> Q | None:
+        """A filter for rows whose area (reached through `field`) is in scope; None: all are."""
+        if self.keys is None:
+            return None
+        query = Q()
+        for key in self.keys:
+            query |= Q(**{field: key}) | Q(**{f"{field}__startswith": key + "/"})
+        return query
+
+    def covers_all(self, area_keys: Sequence[str] | None) -> bool:
+        """True when every key is in scope; None (an unscoped owner's) is for unscoped users."""
+        if self.keys is None:
+            return True
+        return area_keys is not None and all(self.covers(key) for key in area_keys)
+
     async def member_area_keys(self, member_id: int) -> list[str]:
         return list(
             await Seat.filter(member_id=member_id, ended_at__isnull=True).values_list(
@@ -204,29 +220,30 @@ class Scope:
         return any(self.covers(key) for key in await self.member_area_keys(member.id))
 
     async def require_members(self, member_ids: Sequence[int]) -> None:
-        if self.keys is None:
+        if self.keys is None or not member_ids:
             return
-        for member_id in member_ids:
-            if not any(self.covers(k) for k in await self.member_area_keys(member_id)):
-                raise Forbidden(f"member {member_id} is outside your areas")
+        seats = Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True)
+        area_filter = self.area_filter()
+        assert area_filter is not None
+        inside = set(await seats.filter(area_filter).values_list("member_id", flat=True))
+        outside = sorted(set(member_ids) - inside)
+        if outside:
+            raise Forbidden(f"member {outside[0]} is outside your areas")
+
+    def broadcasts(self) -> Q | None:
+        """A filter for the broadcasts in scope: every area they reach (stored when created) lies
+        in the user's areas, or the user created them. None: all are."""
+        area_filter = self.area_filter("area_key")
+        if area_filter is None:
+            return None
+        reaching_out = BroadcastArea.exclude(area_filter).values("broadcast_id")
+        query = ~Q(id__in=Subquery(reaching_out))
+        if self.user is not None:
+            query |= Q(created_by_id=self.user.id)
+        return query
 
     async def sees_broadcast(self, broadcast: Broadcast) -> bool:
-        """A scoped user sees broadcasts whose named areas and members all lie in their areas."""
-        if self.keys is None:
+        query = self.broadcasts()
+        if query is None:
             return True
-        if self.user is not None and broadcast.created_by_id == self.user.id:
-            return True
-        for path in broadcast.audience.get("areas", []):
-            if not self.covers(path_key(path)):
-                return False
-        members = set(broadcast.audience.get("members", []))
-        if broadcast.audience.get("groups"):
-            members.update(
-                await MemberGroupEntry.filter(
-                    group__name__in=broadcast.audience["groups"]
-                ).values_list("member_id", flat=True)
-            )
-        for member_id in sorted(members):
-            if not any(self.covers(k) for k in await self.member_area_keys(member_id)):
-                return False
-        return True
+        return await Broadcast.filter(query, id=broadcast.id).exists()

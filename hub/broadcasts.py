@@ -11,13 +11,17 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from channels import channel_traits
 from hub import audit
 from hub.audience import (
     audience_member_ids,
+    groups_by_id,
     members_of_groups,
+    reach_of,
+    reached_members,
     recipients,
     resolve_areas,
     resolve_groups,
@@ -33,6 +37,7 @@ from hub.texts import text as say
 from models import (
     Area,
     Broadcast,
+    BroadcastArea,
     BroadcastStatus,
     Delivery,
     DeliveryStatus,
@@ -163,20 +168,28 @@ class Audience:
     areas: list[Area]
     member_ids: list[int]
     stored: dict[str, Any]  # as kept on the broadcast, to be resolved again when it goes out
+    reach: list[str]  # the area keys it reaches: who may see the broadcast (BroadcastArea)
 
 
 async def resolve_audience(
-    areas: Sequence[str], members: Sequence[int], groups: Sequence[str], scope: Scope
+    areas: Sequence[str],
+    members: Sequence[int],
+    groups: Sequence[str],
+    scope: Scope,
+    group_ids: Sequence[int] = (),
 ) -> Audience:
-    """Who a request addresses, checked against the scope; raises for unknown or empty ones."""
-    if not areas and not members and not groups:
+    """Who a request addresses, checked against the scope; raises for unknown or empty ones.
+
+    Saved groups are named by name (`groups`) or by id (`group_ids`), only among those in scope.
+    """
+    if not areas and not members and not groups and not group_ids:
         raise ValidationFailed(
             "the audience is empty: name areas, groups or members", code="empty_audience"
         )
     resolved = await resolve_areas(areas)
     for area in resolved:
         scope.require_area(area)
-    saved_groups = await resolve_groups(groups)
+    saved_groups = await resolve_groups(groups, scope) | await groups_by_id(group_ids, scope)
     group_members = await members_of_groups(saved_groups.values())
     named = sorted(set(members) | set(group_members))
     member_ids = await audience_member_ids(resolved, named)
@@ -187,8 +200,18 @@ async def resolve_audience(
         "areas": [a.path for a in resolved],
         "members": sorted(set(members)),
         "groups": sorted(saved_groups),
+        "group_ids": sorted(saved_groups.values()),
     }
-    return Audience(resolved, member_ids, stored)
+    reach = await reach_of(resolved, named, scope)
+    return Audience(resolved, member_ids, stored, reach)
+
+
+async def _store_reach(broadcast_id: int, reach: Sequence[str]) -> None:
+    """Replace the areas a broadcast reaches (inside the caller's transaction)."""
+    await BroadcastArea.filter(broadcast_id=broadcast_id).delete()
+    await BroadcastArea.bulk_create(
+        [BroadcastArea(broadcast_id=broadcast_id, area_key=key) for key in reach]
+    )
 
 
 async def create_broadcast(
@@ -206,7 +229,7 @@ async def create_broadcast(
     )
     schedule = check_schedule(config, request.send_at, request.recurrence, now)
     audience = await resolve_audience(request.areas, request.members, request.groups, scope)
-    attachment_ids = await check_attachment_ids(request.attachments)
+    attachment_ids = await check_attachment_ids(request.attachments, scope)
 
     scheduled = schedule.send_at is not None and (
         schedule.recurrence is not None or schedule.send_at > now
@@ -224,6 +247,7 @@ async def create_broadcast(
             attachment_ids=attachment_ids or None,
             created_by=user,
         )
+        await _store_reach(broadcast.id, audience.reach)
         if not scheduled:
             await _fan_out(
                 config, broadcast, audience.areas, audience.member_ids, enabled_channels, now
@@ -235,13 +259,17 @@ async def create_broadcast(
 
 
 async def _stored_audience(broadcast: Broadcast) -> tuple[list[Area], list[int]]:
-    """The audience of a broadcast as it is now (seats change hands; groups change)."""
+    """The audience of a broadcast as it is now (seats change hands; groups change), kept
+    within the areas it reached when it was created: a group edited since cannot widen it."""
     stored = broadcast.audience or {}
     areas = await resolve_areas(stored.get("areas", []))
     named = set(stored.get("members", []))
-    # A group deleted since is left out: the broadcast goes to the rest of its audience.
-    saved_groups = await resolve_groups(stored.get("groups", []), missing_ok=True)
-    named.update(await members_of_groups(saved_groups.values()))
+    group_members = await members_of_groups(stored.get("group_ids", []))
+    if group_members:
+        reach = await BroadcastArea.filter(broadcast_id=broadcast.id).values_list(
+            "area_key", flat=True
+        )
+        named.update(await reached_members(group_members, reach))
     # Members deleted since the broadcast was scheduled are left out, not an error.
     existing = await Member.filter(id__in=sorted(named)).values_list("id", flat=True)
     return areas, await audience_member_ids(areas, sorted(existing))
@@ -302,6 +330,10 @@ async def start_series_run(
             created_by_id=series.created_by_id,
             finished_at=now if missed else None,
         )
+        reach = await BroadcastArea.filter(broadcast_id=series.id).values_list(
+            "area_key", flat=True
+        )
+        await _store_reach(run.id, reach)
         if not missed:
             areas, member_ids = await _stored_audience(series)
             await Broadcast.filter(id=run.id).update(recipients=len(member_ids))
@@ -551,14 +583,21 @@ async def update_broadcast(
             code="missing_schedule",
         )
     schedule = check_schedule(config, send_at, cron, now)
-    stored = broadcast.audience or {}
-    wanted = changes.audience if changes.audience is not None else stored
+    if changes.audience is not None:
+        wanted, wanted_ids = changes.audience, []
+    else:  # kept as it was: its groups by id, whatever they are called now
+        wanted = {**(broadcast.audience or {}), "groups": []}
+        wanted_ids = (broadcast.audience or {}).get("group_ids", [])
     audience = await resolve_audience(
-        wanted.get("areas", []), wanted.get("members", []), wanted.get("groups", []), scope
+        wanted.get("areas", []),
+        wanted.get("members", []),
+        wanted.get("groups", []),
+        scope,
+        wanted_ids,
     )
     attachment_ids = broadcast.attachment_ids
     if changes.attachments is not None:
-        attachment_ids = await check_attachment_ids(changes.attachments) or None
+        attachment_ids = await check_attachment_ids(changes.attachments, scope) or None
     values = {
         "title": title,
         "text": body,
@@ -577,6 +616,7 @@ async def update_broadcast(
         if not changed:
             await broadcast.refresh_from_db()
             _require_editable(broadcast, "edit")
+        await _store_reach(broadcast.id, audience.reach)
         await audit.record(user, "broadcast.edit", f"broadcast:{broadcast.id}", title=title)
     await broadcast.refresh_from_db()
     return broadcast
@@ -620,13 +660,25 @@ async def resume_broadcast(
 
 async def delivery_counts(broadcast_id: int) -> dict[str, int]:
     """Cumulative counts: an acknowledged delivery also counts as read, delivered and sent."""
-    rows = (
-        await Delivery.filter(broadcast_id=broadcast_id)
-        .annotate(n=Count("id"))
-        .group_by("status")
-        .values_list("status", "n")
-    )
-    by_status = {DeliveryStatus(status): n for status, n in rows}
+    return (await delivery_counts_of([broadcast_id]))[broadcast_id]
+
+
+async def delivery_counts_of(broadcast_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """delivery_counts for several broadcasts in one query."""
+    by_broadcast: dict[int, dict[DeliveryStatus, int]] = {i: {} for i in broadcast_ids}
+    if broadcast_ids:
+        rows = (
+            await Delivery.filter(broadcast_id__in=list(broadcast_ids))
+            .annotate(n=Count("id"))
+            .group_by("broadcast_id", "status")
+            .values_list("broadcast_id", "status", "n")
+        )
+        for broadcast_id, status, n in rows:
+            by_broadcast[broadcast_id][DeliveryStatus(status)] = n
+    return {i: _cumulative(by_status) for i, by_status in by_broadcast.items()}
+
+
+def _cumulative(by_status: dict[DeliveryStatus, int]) -> dict[str, int]:
     counts = {
         "pending": by_status.get(DeliveryStatus.PENDING, 0),
         "failed": by_status.get(DeliveryStatus.FAILED, 0),
@@ -638,18 +690,25 @@ async def delivery_counts(broadcast_id: int) -> dict[str, int]:
     return counts
 
 
-async def deliveries_of(broadcast: Broadcast) -> list[Delivery]:
-    """Every delivery of a broadcast with its member and their seats, in order of creation."""
-    return list(
-        await Delivery.filter(broadcast_id=broadcast.id)
+def deliveries_of(broadcast: Broadcast) -> QuerySet[Delivery]:
+    """The deliveries of a broadcast with their member and their seats, in order of creation."""
+    return (
+        Delivery.filter(broadcast_id=broadcast.id)
         .prefetch_related("member__seats__area")
         .order_by("id")
     )
 
 
+def broadcasts_in(scope: Scope) -> QuerySet[Broadcast]:
+    """The broadcasts a user may see, newest first, filtered in the database."""
+    query = scope.broadcasts()
+    broadcasts = Broadcast.all() if query is None else Broadcast.filter(query)
+    return broadcasts.order_by("-id")
+
+
 async def get_broadcast(broadcast_id: int, scope: Scope) -> Broadcast:
-    broadcast = await Broadcast.get_or_none(id=broadcast_id)
-    if broadcast is None or not await scope.sees_broadcast(broadcast):
+    broadcast = await broadcasts_in(scope).get_or_none(id=broadcast_id)
+    if broadcast is None:
         raise NotFound(f"no broadcast with id {broadcast_id}")
     return broadcast
 

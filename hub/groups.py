@@ -7,6 +7,8 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from tortoise.queryset import QuerySet
+
 from hub import audit
 from hub.areas import is_within
 from hub.auth import Scope
@@ -84,7 +86,10 @@ async def groups_for(areas: Sequence[Area], channels: Collection[str]) -> list[G
     return [g for g in groups if is_within(g.area.path_key, keys)]
 
 
-async def linked_groups(scope: Scope) -> list[GroupChat]:
+def linked_groups(scope: Scope) -> QuerySet[GroupChat]:
     """The group chats linked to areas the user may see, with their area, oldest link first."""
-    groups = await GroupChat.filter(removed_at=None).select_related("area").order_by("id")
-    return [g for g in groups if scope.covers(g.area.path_key)]
+    groups = GroupChat.filter(removed_at=None)
+    area_filter = scope.area_filter()
+    if area_filter is not None:
+        groups = groups.filter(area_filter)
+    return groups.select_related("area").order_by("id")

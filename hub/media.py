@@ -29,6 +29,7 @@ from urllib.parse import quote
 from tortoise.transactions import in_transaction
 
 from channels import Channel, OutgoingFile, SendResult
+from hub.auth import Scope
 from hub.config import Config
 from hub.errors import ValidationFailed
 from hub.texts import text as say
@@ -135,9 +136,12 @@ class MediaStore:
         return _too_large(self.max_bytes)
 
     async def save(
-        self, chunks: AsyncIterable[bytes], filename: str, *, user: User | None
+        self, chunks: AsyncIterable[bytes], filename: str, *, user: User | None, scope: Scope
     ) -> Attachment:
-        """Stream an upload to disk and record it; raises ValidationFailed and keeps nothing."""
+        """Stream an upload to disk and record it; raises ValidationFailed and keeps nothing.
+
+        The file belongs to the uploader's areas: only users whose areas cover them may use it.
+        """
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
         token = secrets.token_hex(16)
         partial = self.folder / f".upload-{token}.part"
@@ -181,6 +185,7 @@ class MediaStore:
                 sha256=digest.hexdigest(),
                 stored_name=stored.name,
                 uploaded_by=user,
+                area_keys=scope.keys,
             )
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -272,8 +277,9 @@ class MediaStore:
         }
 
 
-async def check_attachment_ids(ids: Sequence[int]) -> list[int]:
-    """The ids without repeats, in their order; raises ValidationFailed for unknown ones."""
+async def check_attachment_ids(ids: Sequence[int], scope: Scope) -> list[int]:
+    """The ids without repeats, in their order; raises ValidationFailed for unknown ones and for
+    those uploaded in areas the user does not cover (as if unknown: ids are sequential)."""
     unique = list(dict.fromkeys(ids))
     if len(unique) > MAX_ATTACHMENTS:
         raise ValidationFailed(
@@ -283,7 +289,8 @@ async def check_attachment_ids(ids: Sequence[int]) -> list[int]:
         )
     if not unique:
         return []
-    known = set(await Attachment.filter(id__in=unique).values_list("id", flat=True))
+    rows = await Attachment.filter(id__in=unique).values_list("id", "area_keys")
+    known = {attachment_id for attachment_id, keys in rows if scope.covers_all(keys)}
     missing = [i for i in unique if i not in known]
     if missing:
         raise ValidationFailed(

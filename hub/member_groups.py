@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from hub import audit
+from hub.areas import common_area, is_within
 from hub.audience import audience_member_ids
 from hub.auth import Scope
-from hub.errors import Conflict, NotFound, ValidationFailed
-from models import MemberGroup, MemberGroupEntry, User
+from hub.broadcasts import EDITABLE
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from models import Area, Broadcast, MemberGroup, MemberGroupEntry, Seat, User
 
 NAME_MAX = 100
 
@@ -35,19 +38,68 @@ async def _check_members(member_ids: Sequence[int], scope: Scope) -> list[int]:
 
 
 async def group_view(group: MemberGroup) -> dict[str, Any]:
-    members = await MemberGroupEntry.filter(group_id=group.id).values_list("member_id", flat=True)
-    return {"id": group.id, "name": group.name, "members": sorted(members)}
+    return {
+        "id": group.id,
+        "name": group.name,
+        "area": await _area_path(group.area_key),
+        "members": sorted(await _members(group)),
+    }
 
 
-async def list_groups() -> list[MemberGroup]:
-    return list(await MemberGroup.all().order_by("name"))
+async def _area_path(key: str | None) -> str | None:
+    if key is None:
+        return None
+    area = await Area.get_or_none(path_key=key)
+    return area.path if area else None
 
 
-async def get_group(group_id: int) -> MemberGroup:
-    group = await MemberGroup.get_or_none(id=group_id)
+def groups_in(scope: Scope) -> QuerySet[MemberGroup]:
+    """The saved groups a user may see and use: those of their areas, by name."""
+    group_filter = scope.area_filter("area_key")
+    groups = MemberGroup.all() if group_filter is None else MemberGroup.filter(group_filter)
+    return groups.order_by("name", "id")
+
+
+async def get_group(group_id: int, scope: Scope) -> MemberGroup:
+    group = await groups_in(scope).get_or_none(id=group_id)
     if group is None:
         raise NotFound(f"no group with id {group_id}")
     return group
+
+
+async def _group_area(member_ids: Sequence[int], scope: Scope) -> str | None:
+    """The area a new group belongs to: the deepest one holding all its members' seats (in the
+    user's areas), else the user's own area; None (installation-wide) for unscoped users only."""
+    seats = Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True)
+    area_filter = scope.area_filter()
+    if area_filter is not None:
+        seats = seats.filter(area_filter)
+    keys = list(await seats.values_list("area__path_key", flat=True)) if member_ids else []
+    common = common_area(keys)
+    if scope.keys is None or (common is not None and scope.covers(common)):
+        return common
+    covering = [key for key in scope.keys if all(is_within(k, [key]) for k in keys)]
+    if not covering:
+        raise ValidationFailed(
+            "a group's members must all sit in one of your areas", code="group_spans_areas"
+        )
+    return min(covering, key=len)
+
+
+async def _widened_area(group: MemberGroup, member_ids: Sequence[int], scope: Scope) -> str | None:
+    """The area of an edited group: its own, widened to hold the new members' seats, within the
+    editor's areas. An installation-wide group stays so."""
+    if group.area_key is None:
+        return None
+    seats = Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True)
+    area_filter = scope.area_filter()
+    if area_filter is not None:
+        seats = seats.filter(area_filter)
+    keys = list(await seats.values_list("area__path_key", flat=True)) if member_ids else []
+    area_key = common_area([group.area_key, *keys])
+    if scope.keys is not None and (area_key is None or not scope.covers(area_key)):
+        raise Forbidden("the group's members must all sit in one of your areas")
+    return area_key
 
 
 async def save_group(
@@ -58,24 +110,31 @@ async def save_group(
     user: User | None,
     group: MemberGroup | None = None,
 ) -> MemberGroup:
-    """Create a group, or replace an existing one's name and members."""
+    """Create a group in the user's area, or replace an existing one's name and members."""
     scope.require_write()
     cleaned = _clean_name(name)
     ids = await _check_members(member_ids, scope)
-    if group is not None:  # a scoped user may change only a group wholly in their areas
-        await scope.require_members(await _members(group))
+    if group is None:
+        area_key = await _group_area(ids, scope)
+    else:
+        area_key = await _widened_area(group, ids, scope)
+    # Unique among the groups the user sees (theirs to tell apart), never telling of others'.
     clash = (
-        await MemberGroup.filter(name__iexact=cleaned).exclude(id=group.id if group else 0).exists()
+        await groups_in(scope)
+        .filter(name__iexact=cleaned)
+        .exclude(id=group.id if group else 0)
+        .exists()
     )
     if clash:
         raise Conflict(f"a group named {cleaned!r} exists already", code="group_exists")
     try:
         async with in_transaction():
             if group is None:
-                group = await MemberGroup.create(name=cleaned)
+                group = await MemberGroup.create(name=cleaned, area_key=area_key)
             else:
                 group.name = cleaned
-                await group.save(update_fields=["name"])
+                group.area_key = area_key
+                await group.save(update_fields=["name", "area_key"])
                 await MemberGroupEntry.filter(group_id=group.id).delete()
             await MemberGroupEntry.bulk_create(
                 [MemberGroupEntry(group_id=group.id, member_id=m) for m in ids]
@@ -92,9 +151,25 @@ async def _members(group: MemberGroup) -> list[int]:
     )
 
 
+async def broadcasts_using(group: MemberGroup) -> list[int]:
+    """Scheduled or paused broadcasts (and series) that will go to this group."""
+    waiting = await Broadcast.filter(status__in=list(EDITABLE)).values_list("id", "audience")
+    return sorted(
+        broadcast_id
+        for broadcast_id, audience in waiting
+        if group.id in (audience or {}).get("group_ids", [])
+    )
+
+
 async def delete_group(group: MemberGroup, *, scope: Scope, user: User | None) -> None:
-    """Delete a group; broadcasts scheduled for it go to the rest of their audience."""
+    """Delete a group; refused while a scheduled broadcast will still go to it."""
     scope.require_write()
-    await scope.require_members(await _members(group))
+    using = await broadcasts_using(group)
+    if using:
+        raise Conflict(
+            f"group {group.name!r} is the audience of scheduled broadcast(s) "
+            f"{', '.join(map(str, using))}: edit or cancel them first",
+            code="group_in_use",
+        )
     await group.delete()
     await audit.record(user, "group.delete", f"member_group:{group.id}", name=group.name)

@@ -6,6 +6,9 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
 from hub.areas import within
 from hub.auth import Scope
 from hub.config import Config
@@ -85,24 +88,23 @@ def member_view(member: Member) -> dict[str, Any]:
     }
 
 
-async def members_in(area: Area | None, scope: Scope) -> list[Member]:
-    """Members holding a current seat in the area (or anywhere in scope), by area then name."""
+def members_in(area: Area | None, scope: Scope) -> QuerySet[Member]:
+    """Members holding a current seat in the area (or anywhere in scope), filtered in the
+    database; raises Forbidden for an area outside the scope."""
     seats = Seat.filter(ended_at__isnull=True)
     if area is not None:
         scope.require_area(area)
         seats = seats.filter(within(area, "area__"))
-    rows = await seats.select_related("area").order_by("area__path_key", "id")
-    member_ids = []
-    for seat in rows:
-        if scope.covers(seat.area.path_key) and seat.member_id not in member_ids:
-            member_ids.append(seat.member_id)
-    members = await Member.filter(id__in=member_ids).prefetch_related("seats__area", "addresses")
-    order = {member_id: i for i, member_id in enumerate(member_ids)}
-    return sorted(members, key=lambda m: order[m.id])
+    area_filter = scope.area_filter()
+    if area_filter is not None:
+        seats = seats.filter(area_filter)
+    return Member.filter(id__in=Subquery(seats.values("member_id")))
 
 
 async def get_member(member_id: int, scope: Scope) -> Member:
-    member = await Member.get_or_none(id=member_id).prefetch_related("seats__area", "addresses")
-    if member is None or not await scope.sees_member(member):
+    """A member the user may see (unscoped users: any, seated or not); raises NotFound."""
+    members = Member.all() if scope.keys is None else members_in(None, scope)
+    member = await members.get_or_none(id=member_id).prefetch_related("seats__area", "addresses")
+    if member is None:
         raise NotFound(f"no member with id {member_id}")
     return member

@@ -1,6 +1,13 @@
 """Tortoise ORM models: the database, and nothing of the layers above it."""
 
-from models.broadcasts import Attachment, Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from models.broadcasts import (
+    Attachment,
+    Broadcast,
+    BroadcastArea,
+    BroadcastStatus,
+    Delivery,
+    DeliveryStatus,
+)
 from models.config import MODEL_MODULES
 from models.conversations import Conversation, InboundEvent
 from models.groups import GroupChat, GroupLinkCode, JoinRequest
@@ -26,6 +33,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Broadcast",
+    "BroadcastArea",
     "BroadcastStatus",
     "ChannelAddress",
     "Conversation",

@@ -47,7 +47,9 @@ class Broadcast(Model):
     text = fields.TextField()
     status = fields.CharEnumField(BroadcastStatus, max_length=16, description="BroadcastStatus")
     ack_required = fields.BooleanField(default=True)
-    audience = fields.JSONField()  # {"areas": [path...], "members": [id...]} as requested
+    # As requested: {"areas": [path...], "members": [id...], "groups": [name...],
+    # "group_ids": [id...]}; groups are resolved by id when it goes out, the names are for show.
+    audience = fields.JSONField()
     send_at = fields.DatetimeField(null=True)
     recurrence_cron = fields.CharField(max_length=120, null=True)
     # A run of a recurring broadcast points at its series (the row holding the cron expression).
@@ -70,10 +72,27 @@ class Broadcast(Model):
     revisions = fields.JSONField(null=True)
 
     deliveries: fields.ReverseRelation[Delivery]
+    reach: fields.ReverseRelation[BroadcastArea]
 
     class Meta:
         table = "broadcast"
         ordering = ["-id"]
+
+
+# The areas a broadcast reaches, fixed when it is created or edited: who may see and act on it is
+# decided from these rows alone, never from names (groups, areas) that can change afterwards.
+class BroadcastArea(Model):
+    id = fields.BigIntField(primary_key=True)
+    broadcast: fields.ForeignKeyRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="reach", on_delete=fields.CASCADE
+    )
+    # An Area.path_key; "" for a recipient with no seat, whom only unscoped users may see.
+    area_key = fields.CharField(max_length=500)
+
+    class Meta:
+        table = "broadcast_area"
+        unique_together = (("broadcast_id", "area_key"),)
+        indexes = (("area_key",),)
 
 
 # One broadcast to one member on one channel; the outbox message carries the send itself.
@@ -121,6 +140,8 @@ class Attachment(Model):
     uploaded_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="attachments", null=True, on_delete=fields.SET_NULL
     )
+    # The uploader's areas (Area.path_key) when uploaded; null: an unscoped user's, admins only.
+    area_keys = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

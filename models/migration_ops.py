@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from tortoise.migrations import operations as ops
 
 
@@ -18,3 +21,105 @@ class AlterFieldDescription(ops.AlterField):
 
     async def database_backward(self, app_label, old_state, new_state, state_editor=None):  # type: ignore[no-untyped-def]
         return None
+
+
+# 0006_area_scopes: who may see a broadcast, a saved group or an attachment is stored with it ------
+
+
+def _marks(client: Any, count: int, start: int = 1) -> list[str]:
+    if client.capabilities.dialect == "postgres":
+        return [f"${n}" for n in range(start, start + count)]
+    return ["?"] * count
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _path_key(path: str) -> str:
+    """As hub.areas.path_key (models import nothing above them)."""
+    parts = (" ".join(part.split()).lower() for part in path.split("/"))
+    return "/".join(part for part in parts if part)
+
+
+def _common_area(keys: list[str]) -> str | None:
+    """The deepest area every key lies at or below; None when they share none."""
+    if not keys:
+        return None
+    split = [key.split("/") for key in keys]
+    common: list[str] = []
+    for parts in zip(*split, strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return "/".join(common) or None
+
+
+async def backfill_area_scopes(apps: Any, schema_editor: Any) -> None:
+    """Fix the areas of what existed before 0006: broadcasts, saved groups and attachments."""
+    client = schema_editor.client
+    _, rows = await client.execute_query(
+        "SELECT s.member_id, a.path_key FROM seat s JOIN area a ON a.id = s.area_id "
+        "WHERE s.ended_at IS NULL ORDER BY s.id"
+    )
+    seats: dict[int, list[str]] = {}
+    for row in rows:
+        seats.setdefault(row["member_id"], []).append(row["path_key"])
+
+    _, rows = await client.execute_query("SELECT group_id, member_id FROM member_group_entry")
+    group_members: dict[int, list[int]] = {}
+    for row in rows:
+        group_members.setdefault(row["group_id"], []).append(row["member_id"])
+    _, rows = await client.execute_query("SELECT id, name FROM member_group")
+    groups_by_name = {row["name"].casefold(): row["id"] for row in rows}
+    for group_id in groups_by_name.values():
+        keys = [k for m in group_members.get(group_id, []) for k in seats.get(m, [""])]
+        area_key = _common_area(keys) if "" not in keys else None
+        await client.execute_query(
+            "UPDATE member_group SET area_key = {} WHERE id = {}".format(*_marks(client, 2)),
+            [area_key, group_id],
+        )
+
+    _, rows = await client.execute_query("SELECT id, audience FROM broadcast")
+    for row in rows:
+        audience = _json(row["audience"]) or {}
+        group_ids = [
+            groups_by_name[name.casefold()]
+            for name in audience.get("groups", [])
+            if name.casefold() in groups_by_name
+        ]
+        audience["group_ids"] = group_ids
+        members = set(audience.get("members", []))
+        for group_id in group_ids:
+            members.update(group_members.get(group_id, []))
+        keys = {_path_key(path) for path in audience.get("areas", [])}
+        for member_id in members:
+            keys.update(seats.get(member_id) or [""])
+        await client.execute_query(
+            "UPDATE broadcast SET audience = {} WHERE id = {}".format(*_marks(client, 2)),
+            [json.dumps(audience), row["id"]],
+        )
+        for key in sorted(keys):
+            await client.execute_query(
+                "INSERT INTO broadcast_area (broadcast_id, area_key) VALUES ({}, {})".format(
+                    *_marks(client, 2)
+                ),
+                [row["id"], key],
+            )
+
+    _, rows = await client.execute_query(
+        "SELECT t.id, u.role, a.path_key FROM attachment t "
+        "JOIN hub_user u ON u.id = t.uploaded_by_id "
+        "LEFT JOIN user_area ua ON ua.hub_user_id = u.id LEFT JOIN area a ON a.id = ua.area_id"
+    )
+    uploads: dict[int, list[str]] = {}
+    for row in rows:
+        keys = uploads.setdefault(row["id"], [])
+        if row["role"] != "admin" and row["path_key"]:
+            keys.append(row["path_key"])
+    for attachment_id, keys in uploads.items():
+        if keys:
+            await client.execute_query(
+                "UPDATE attachment SET area_keys = {} WHERE id = {}".format(*_marks(client, 2)),
+                [json.dumps(sorted(keys)), attachment_id],
+            )

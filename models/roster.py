@@ -108,13 +108,17 @@ class ChannelAddress(Model):
 # A saved group of members staff address together ("Ketua RW", "Panitia 17 Agustus").
 class MemberGroup(Model):
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=100, unique=True)
+    name = fields.CharField(max_length=100)  # unique within its area (case ignored)
+    # The Area.path_key the group belongs to; its members sit there. Null: installation-wide,
+    # seen by unscoped users only.
+    area_key = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     entries: fields.ReverseRelation[MemberGroupEntry]
 
     class Meta:
         table = "member_group"
+        unique_together = (("area_key", "name"),)
 
 
 class MemberGroupEntry(Model):

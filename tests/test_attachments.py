@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from channels.telegram import fit_caption
 from hub import media as hub_media
 from hub.app import HUB, Hub, create_app
+from hub.auth import Scope
 from hub.config import Config, ConfigError, load_config
 from hub.media import FILE_WAIT_OVER, WAITING_FOR_WINDOW, AttachmentTooLarge, MediaStore
 from hub.sender import LEASE, RELEASE_EVERY
@@ -282,11 +283,11 @@ async def test_the_store_stops_reading_at_the_limit(tmp_path: Path) -> None:
             yield bytes(64 * 1024)
 
     with pytest.raises(AttachmentTooLarge):
-        await store.save(endless(PDF), "besar.pdf", user=None)
+        await store.save(endless(PDF), "besar.pdf", user=None, scope=Scope(None, None))
     assert taken == 4  # 256 KiB: the chunk that passes the limit is the last one read
     taken = 0
     with pytest.raises(hub_media.AttachmentTypeNotAllowed):
-        await store.save(endless(EXE), "program.pdf", user=None)
+        await store.save(endless(EXE), "program.pdf", user=None, scope=Scope(None, None))
     assert taken == 0  # the first bytes were enough
     assert listing(tmp_path) == []
 

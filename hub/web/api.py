@@ -18,13 +18,15 @@ from hub.auth import Scope, user_for_token
 from hub.broadcasts import (
     BroadcastRequest,
     broadcast_summary,
+    broadcasts_in,
     cancel_broadcast,
     create_broadcast,
     deliveries_of,
     delivery_counts,
+    delivery_counts_of,
     get_broadcast,
 )
-from hub.errors import Forbidden, HubError, NotFound, UnsupportedMediaType, ValidationFailed
+from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.groups import create_link_code, linked_groups
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.reminders import call_list
@@ -35,11 +37,12 @@ from hub.web.openapi import (
     SANDBOX_ACT,
     openapi_document,
 )
-from models import Broadcast, JoinRequest, User
+from hub.web.pagination import page_of, page_request
+from hub.web.permissions import Permission, check_role, permission_of, requires, undeclared_routes
+from models import JoinRequest, User
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = {"/openapi.json"}
 USER = web.RequestKey("user", User)
 SCOPE = web.RequestKey("scope", Scope)
 
@@ -78,7 +81,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.rel_url.path.removeprefix("/api/v1") in PUBLIC_PATHS:
+    """The token's user and their scope on the request; the route's role check before it runs."""
+    permission = permission_of(request.match_info.handler)
+    if permission == Permission.PUBLIC:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -90,6 +95,8 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(401, "unauthorized", "invalid or revoked token")
     request[USER] = user
     request[SCOPE] = await Scope.of(user)
+    if permission is not None:  # None: no route matched; the router answers 404 or 405
+        check_role(permission, user)
     return await handler(request)
 
 
@@ -154,19 +161,23 @@ def parse_send_at(value: str | None) -> dt.datetime | None:
 # Members -----------------------------------------------------------------------------------
 
 
+@requires(Permission.READ)
 async def list_members(request: web.Request) -> web.Response:
     area = None
     if "area" in request.query:
         area = await area_by_path(request.query["area"])
-    members = await members_in(area, request[SCOPE])
-    return web.json_response({"members": [member_view(m) for m in members]})
+    members = members_in(area, request[SCOPE]).prefetch_related("seats__area", "addresses")
+    found, after = await page_of(members, page_request(request.query))
+    return web.json_response({"members": [member_view(m) for m in found], "next": after})
 
 
+@requires(Permission.READ)
 async def show_member(request: web.Request) -> web.Response:
     member = await get_member(int_id(request), request[SCOPE])
     return web.json_response(member_view(member))
 
 
+@requires(Permission.WRITE)  # an invite code is a credential: staff hand it out
 async def member_invite(request: web.Request) -> web.Response:
     member = await get_member(int_id(request), request[SCOPE])
     return web.json_response(invite_links(request.app[HUB].config, member.invite_code))
@@ -175,19 +186,20 @@ async def member_invite(request: web.Request) -> web.Response:
 # Broadcasts --------------------------------------------------------------------------------
 
 
+@requires(Permission.READ)
 async def list_broadcasts(request: web.Request) -> web.Response:
-    scope: Scope = request[SCOPE]
-    out = []
-    for broadcast in await Broadcast.all().limit(200):
-        if await scope.sees_broadcast(broadcast):
-            out.append(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
-    return web.json_response({"broadcasts": out})
+    found, after = await page_of(
+        broadcasts_in(request[SCOPE]), page_request(request.query), newest_first=True
+    )
+    counts = await delivery_counts_of([b.id for b in found])
+    out = [broadcast_summary(b, counts[b.id]) for b in found]
+    return web.json_response({"broadcasts": out, "next": after})
 
 
+@requires(Permission.WRITE)
 async def post_broadcast(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     scope: Scope = request[SCOPE]
-    scope.require_write()
     body = await read_json(request, BROADCAST_CREATE)
     audience = body.get("audience") or {}
     broadcast = await create_broadcast(
@@ -215,14 +227,16 @@ async def post_broadcast(request: web.Request) -> web.Response:
     )
 
 
+@requires(Permission.READ)
 async def show_broadcast(request: web.Request) -> web.Response:
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
 
 
+@requires(Permission.READ)
 async def broadcast_recipients(request: web.Request) -> web.Response:
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
-    deliveries = await deliveries_of(broadcast)
+    deliveries, after = await page_of(deliveries_of(broadcast), page_request(request.query))
     out = []
     for d in deliveries:
         out.append(
@@ -241,9 +255,10 @@ async def broadcast_recipients(request: web.Request) -> web.Response:
                 "attempts": d.attempts,
             }
         )
-    return web.json_response({"recipients": out})
+    return web.json_response({"recipients": out, "next": after})
 
 
+@requires(Permission.READ)
 async def broadcast_call_list(request: web.Request) -> web.Response:
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     rows = await call_list(broadcast)
@@ -252,9 +267,9 @@ async def broadcast_call_list(request: web.Request) -> web.Response:
     )
 
 
+@requires(Permission.WRITE)
 async def post_cancel(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
-    request[SCOPE].require_write()
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     broadcast = await cancel_broadcast(broadcast, user=request[USER], now=hub.clock())
     return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
@@ -263,8 +278,9 @@ async def post_cancel(request: web.Request) -> web.Response:
 # Groups and join requests ------------------------------------------------------------------
 
 
+@requires(Permission.READ)
 async def list_groups(request: web.Request) -> web.Response:
-    groups = await linked_groups(request[SCOPE])
+    groups, after = await page_of(linked_groups(request[SCOPE]), page_request(request.query))
     return web.json_response(
         {
             "groups": [
@@ -276,15 +292,16 @@ async def list_groups(request: web.Request) -> web.Response:
                     "linked_at": g.linked_at.isoformat(),
                 }
                 for g in groups
-            ]
+            ],
+            "next": after,
         }
     )
 
 
+@requires(Permission.WRITE)
 async def post_link_code(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     scope: Scope = request[SCOPE]
-    scope.require_write()
     body = await read_json(request, GROUP_LINK_CODE_CREATE)
     area = await area_by_path(body["area"])
     scope.require_area(area)
@@ -300,9 +317,11 @@ async def post_link_code(request: web.Request) -> web.Response:
     )
 
 
+@requires(Permission.WRITE)  # strangers' numbers are for the staff who onboard them
 async def list_join_requests(request: web.Request) -> web.Response:
-    request[SCOPE].require_write()  # strangers' numbers are for the staff who onboard them
-    pending = await JoinRequest.filter(resolved_at=None).order_by("id").limit(500)
+    pending, after = await page_of(
+        JoinRequest.filter(resolved_at=None), page_request(request.query)
+    )
     return web.json_response(
         {
             "join_requests": [
@@ -315,7 +334,8 @@ async def list_join_requests(request: web.Request) -> web.Response:
                     "created_at": r.created_at.isoformat(),
                 }
                 for r in pending
-            ]
+            ],
+            "next": after,
         }
     )
 
@@ -335,6 +355,7 @@ async def _sandbox_address(request: web.Request) -> tuple[SandboxChannel, str]:
     return channel, address.address
 
 
+@requires(Permission.READ)
 async def sandbox_messages(request: web.Request) -> web.Response:
     channel, address = await _sandbox_address(request)
     include_own = request.query.get("include_own") in ("1", "true")
@@ -355,9 +376,8 @@ async def sandbox_messages(request: web.Request) -> web.Response:
     return web.json_response({"messages": messages})
 
 
+@requires(Permission.WRITE)
 async def sandbox_act(request: web.Request) -> web.Response:
-    if not request[SCOPE].can_write:
-        raise Forbidden("officials have read-only access")
     body = await read_json(request, SANDBOX_ACT)
     channel, address = await _sandbox_address(request)
     try:
@@ -372,12 +392,14 @@ async def sandbox_act(request: web.Request) -> web.Response:
     return web.json_response({"id": event.external_id}, status=202)
 
 
+@requires(Permission.WRITE)  # reading as the member marks deliveries read
 async def sandbox_open(request: web.Request) -> web.Response:
     channel, address = await _sandbox_address(request)
     updates = await channel.open_chat(address)
     return web.json_response({"read": len(updates)})
 
 
+@requires(Permission.PUBLIC)
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
@@ -405,4 +427,7 @@ def create_api(hub: Hub) -> web.Application:
     api.router.add_get("/sandbox/members/{id}/messages", sandbox_messages)
     api.router.add_post("/sandbox/members/{id}/messages", sandbox_act)
     api.router.add_post("/sandbox/members/{id}/open", sandbox_open)
+    undeclared = undeclared_routes(api)
+    if undeclared:  # every route says who may use it; see hub/web/permissions.py
+        raise RuntimeError(f"API routes without a declared permission: {', '.join(undeclared)}")
     return api

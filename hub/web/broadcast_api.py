@@ -22,7 +22,7 @@ from hub.broadcasts import (
     update_broadcast,
 )
 from hub.corrections import correct_broadcast
-from hub.member_groups import delete_group, get_group, group_view, list_groups, save_group
+from hub.member_groups import delete_group, get_group, group_view, groups_in, save_group
 from hub.web.api import SCOPE, USER, int_id, parse_send_at, read_json
 from hub.web.openapi import (
     AUDIENCE_PREVIEW_REQUEST,
@@ -30,6 +30,8 @@ from hub.web.openapi import (
     BROADCAST_UPDATE,
     MEMBER_GROUP_SAVE,
 )
+from hub.web.pagination import page_of, page_request
+from hub.web.permissions import Permission, requires
 from models import Broadcast
 
 
@@ -37,6 +39,7 @@ async def _summary(broadcast: Broadcast) -> dict[str, Any]:
     return broadcast_summary(broadcast, await delivery_counts(broadcast.id))
 
 
+@requires(Permission.READ)
 async def post_preview(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     body = await read_json(request, AUDIENCE_PREVIEW_REQUEST)
@@ -49,10 +52,10 @@ async def post_preview(request: web.Request) -> web.Response:
     return web.json_response(result.as_dict())
 
 
+@requires(Permission.WRITE)
 async def patch_broadcast(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     scope: Scope = request[SCOPE]
-    scope.require_write()
     broadcast = await get_broadcast(int_id(request), scope)
     body = await read_json(request, BROADCAST_UPDATE)
     recurrence = body.get("recurrence")
@@ -79,25 +82,25 @@ async def patch_broadcast(request: web.Request) -> web.Response:
     return web.json_response(await _summary(broadcast))
 
 
+@requires(Permission.WRITE)
 async def post_pause(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
-    request[SCOPE].require_write()
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     broadcast = await pause_broadcast(broadcast, user=request[USER], now=hub.clock())
     return web.json_response(await _summary(broadcast))
 
 
+@requires(Permission.WRITE)
 async def post_resume(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
-    request[SCOPE].require_write()
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     broadcast = await resume_broadcast(hub.config, broadcast, user=request[USER], now=hub.clock())
     return web.json_response(await _summary(broadcast))
 
 
+@requires(Permission.WRITE)
 async def post_correction(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
-    request[SCOPE].require_write()
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     body = await read_json(request, BROADCAST_CORRECTION)
     result = await correct_broadcast(
@@ -117,10 +120,13 @@ async def post_correction(request: web.Request) -> web.Response:
 # Saved member groups -----------------------------------------------------------------------
 
 
+@requires(Permission.READ)
 async def get_member_groups(request: web.Request) -> web.Response:
-    return web.json_response({"groups": [await group_view(g) for g in await list_groups()]})
+    groups, after = await page_of(groups_in(request[SCOPE]), page_request(request.query))
+    return web.json_response({"groups": [await group_view(g) for g in groups], "next": after})
 
 
+@requires(Permission.WRITE)
 async def post_member_group(request: web.Request) -> web.Response:
     body = await read_json(request, MEMBER_GROUP_SAVE)
     group = await save_group(
@@ -129,12 +135,14 @@ async def post_member_group(request: web.Request) -> web.Response:
     return web.json_response(await group_view(group), status=201)
 
 
+@requires(Permission.READ)
 async def get_member_group(request: web.Request) -> web.Response:
-    return web.json_response(await group_view(await get_group(int_id(request))))
+    return web.json_response(await group_view(await get_group(int_id(request), request[SCOPE])))
 
 
+@requires(Permission.WRITE)
 async def put_member_group(request: web.Request) -> web.Response:
-    group = await get_group(int_id(request))
+    group = await get_group(int_id(request), request[SCOPE])
     body = await read_json(request, MEMBER_GROUP_SAVE)
     group = await save_group(
         body["name"], body["members"], scope=request[SCOPE], user=request[USER], group=group
@@ -142,8 +150,9 @@ async def put_member_group(request: web.Request) -> web.Response:
     return web.json_response(await group_view(group))
 
 
+@requires(Permission.WRITE)
 async def delete_member_group(request: web.Request) -> web.Response:
-    group = await get_group(int_id(request))
+    group = await get_group(int_id(request), request[SCOPE])
     await delete_group(group, scope=request[SCOPE], user=request[USER])
     return web.Response(status=204)
 

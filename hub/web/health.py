@@ -8,15 +8,18 @@ from aiohttp import web
 from tortoise import connections
 
 from hub.app import HUB
+from hub.web.permissions import Permission, requires
 from models import OutboundMessage, OutboxState
 
 log = logging.getLogger(__name__)
 
 
+@requires(Permission.PUBLIC)
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@requires(Permission.PUBLIC)
 async def readyz(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     problems = []
@@ -33,6 +36,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "channels": sorted(hub.channels)})
 
 
+@requires(Permission.PUBLIC)
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     try:

@@ -17,8 +17,10 @@ from multidict import MultiDict
 
 from hub import audit
 from hub.app import HUB, Hub
+from hub.auth import Scope
 from hub.errors import HubError, UnsupportedMediaType, ValidationFailed
 from hub.media import CHUNK_BYTES, MAX_ATTACHMENTS, MediaStore
+from hub.web.permissions import Permission, requires
 from models import Attachment, User
 
 FILE_FIELD = "file"
@@ -38,6 +40,7 @@ def content_disposition(filename: str) -> str:
     return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+@requires(Permission.PUBLIC)  # the token in the link is the secret
 async def download(request: web.Request) -> web.StreamResponse:
     """The attachment's bytes with its detected type; 404 for anything not an attachment."""
     store = request.app[HUB].media
@@ -76,12 +79,14 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def save_part(store: MediaStore, part: BodyPartReader, user: User | None) -> Attachment:
+async def save_part(
+    store: MediaStore, part: BodyPartReader, user: User | None, scope: Scope
+) -> Attachment:
     """Stream one multipart file part into the media store (see MediaStore.save)."""
     try:
         # Clients percent-encode what a quoted header value cannot hold (aiohttp all of it).
         filename = unquote(part.filename or "")
-        attachment = await store.save(_chunks(part), filename, user=user)
+        attachment = await store.save(_chunks(part), filename, user=user, scope=scope)
     except (ValueError, RuntimeError) as exc:  # aiohttp's words for a broken multipart body
         raise _malformed(exc) from None
     await audit.record(
@@ -90,18 +95,18 @@ async def save_part(store: MediaStore, part: BodyPartReader, user: User | None) 
     return attachment
 
 
+@requires(Permission.WRITE)
 async def post_attachment(request: web.Request) -> web.Response:
     """Upload one file (multipart field `file`); 201 with its id and public link."""
     from hub.web.api import SCOPE, USER  # the API module mounts this route
 
-    request[SCOPE].require_write()
     hub: Hub = request.app[HUB]
     check_upload_request(request, hub.media)
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if isinstance(part, BodyPartReader) and part.name == FILE_FIELD:
-                attachment = await save_part(hub.media, part, request[USER])
+                attachment = await save_part(hub.media, part, request[USER], request[SCOPE])
                 return web.json_response(hub.media.view(attachment), status=201)
             await part.release()  # other fields are ignored
     except (ValueError, RuntimeError, AssertionError) as exc:
@@ -142,7 +147,7 @@ async def first_form_field(request: web.Request, name: str) -> str:
 
 
 async def read_form(
-    request: web.Request, store: MediaStore, user: User | None, *, text_bytes: int
+    request: web.Request, store: MediaStore, user: User | None, scope: Scope, *, text_bytes: int
 ) -> tuple[MultiDict[str], list[Attachment], ValidationFailed | None]:
     """The rest of a multipart form: its text fields, its files (stored as attachments), and the
     media store's refusal of a file, if any: reading stops there, with what came before kept."""
@@ -173,7 +178,7 @@ async def read_form(
                 return fields, files, refused
             else:
                 try:
-                    files.append(await save_part(store, part, user))
+                    files.append(await save_part(store, part, user, scope))
                 except ValidationFailed as exc:
                     return fields, files, exc
     except (ValueError, RuntimeError, AssertionError) as exc:

@@ -17,6 +17,7 @@ from aiohttp import web
 from channels import WebhookRejected
 from hub.app import HUB, Hub
 from hub.dispatch import Ingest
+from hub.web.permissions import Permission, requires
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 INGEST = web.AppKey("ingest", Ingest)
 
 
+@requires(Permission.PUBLIC)  # the channel verifies its own signature
 async def handle_webhook(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     name = request.match_info["channel"]
@@ -52,6 +54,7 @@ async def handle_webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "events": len(stored)})
 
 
+@requires(Permission.PUBLIC)
 async def handle_subscription(request: web.Request) -> web.Response:
     """The platform's handshake when a webhook is registered (WhatsApp's hub.challenge)."""
     channel = request.app[HUB].channels.get(request.match_info["channel"])

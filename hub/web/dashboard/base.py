@@ -25,6 +25,7 @@ from hub.auth import Scope, session_for_cookie
 from hub.errors import Forbidden, HubError, NotFound
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field
+from hub.web.permissions import Permission, check_role, requires
 from models import Area, JoinRequest, WebSession
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -228,14 +229,16 @@ def _logged_out(request: web.Request) -> web.Response:
     return redirect("/login?next=" + quote(request.path_qs, safe="/?=&"), 302)
 
 
-def page(*, login: bool = True) -> Callable[[Handler], Handler]:
-    """Wrap a dashboard handler: session (if `login`), CSRF on POST, error pages, headers."""
+def page(permission: Permission = Permission.READ) -> Callable[[Handler], Handler]:
+    """Wrap a dashboard handler: session and role (unless PUBLIC), CSRF on POST, error pages,
+    headers; the permission is declared on the route (see hub/web/permissions.py)."""
 
     def decorate(handler: Handler) -> Handler:
+        @requires(permission)
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
             try:
-                response = await _guarded(request, handler, login)
+                response = await _guarded(request, handler, permission)
             except Refused as exc:
                 response = await _error_page(request, exc.status, TEXTS[exc.key])
             except HubError as exc:
@@ -247,8 +250,10 @@ def page(*, login: bool = True) -> Callable[[Handler], Handler]:
     return decorate
 
 
-async def _guarded(request: web.Request, handler: Handler, login: bool) -> web.StreamResponse:
-    if login:
+async def _guarded(
+    request: web.Request, handler: Handler, permission: Permission
+) -> web.StreamResponse:
+    if permission != Permission.PUBLIC:
         session = await _current_session(request)
         if session is None:
             return _logged_out(request)
@@ -256,6 +261,10 @@ async def _guarded(request: web.Request, handler: Handler, login: bool) -> web.S
         request[SCOPE] = await Scope.of(session.user)
         if request.method == "POST" and not await _csrf_ok(request, session.csrf_token):
             raise Refused(403, "csrf_failed")
+        try:
+            check_role(permission, session.user)
+        except Forbidden:
+            raise Refused(403, "read_only") from None
     return await handler(request)
 
 

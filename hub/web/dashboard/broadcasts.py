@@ -11,9 +11,11 @@ from aiohttp import web
 
 from hub.broadcasts import (
     broadcast_summary,
+    broadcasts_in,
     cancel_broadcast,
     deliveries_of,
     delivery_counts,
+    delivery_counts_of,
     get_broadcast,
     pause_broadcast,
     resume_broadcast,
@@ -42,9 +44,12 @@ from hub.web.dashboard.texts import (
     FAILURE_REASONS,
     TEXTS,
 )
+from hub.web.pagination import page_of, page_request
+from hub.web.permissions import Permission
 from models import Broadcast, BroadcastStatus
 
 LIST_LIMIT = 50
+RECIPIENTS_PAGE = 200  # rows of the recipient table per page
 
 NOTICES = (
     "created",
@@ -70,9 +75,13 @@ def _progress(summary: dict[str, Any]) -> dict[str, Any]:
     return {"done": done, "total": total, "percent": percent, "label": label}
 
 
-async def _broadcast_view(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> dict[str, Any]:
+async def _broadcast_view(
+    broadcast: Broadcast, tz: zoneinfo.ZoneInfo, counts: dict[str, int] | None = None
+) -> dict[str, Any]:
     """The API summary of a broadcast plus what the pages show: labels, local times, progress."""
-    summary = broadcast_summary(broadcast, await delivery_counts(broadcast.id))
+    if counts is None:
+        counts = await delivery_counts(broadcast.id)
+    summary = broadcast_summary(broadcast, counts)
     summary["status_label"] = BROADCAST_STATUS.get(summary["status"], summary["status"])
     summary["created"] = _when(broadcast.created_at, tz)
     summary["send_at_local"] = _when(broadcast.send_at, tz)
@@ -81,34 +90,47 @@ async def _broadcast_view(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> dict[s
     return summary
 
 
-async def _visible_broadcasts(request: web.Request) -> list[dict[str, Any]]:
-    scope = request[SCOPE]
+async def _visible_broadcasts(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the broadcasts the user may see, newest first, and the next page's cursor."""
     tz = _hub(request).config.tz
-    out = []
-    for broadcast in await Broadcast.all().limit(200):
-        if await scope.sees_broadcast(broadcast):
-            out.append(await _broadcast_view(broadcast, tz))
-            if len(out) == LIST_LIMIT:
-                break
-    return out
+    found, after = await page_of(
+        broadcasts_in(request[SCOPE]),
+        page_request(request.query, LIST_LIMIT),
+        newest_first=True,
+    )
+    counts = await delivery_counts_of([b.id for b in found])
+    return [await _broadcast_view(b, tz, counts[b.id]) for b in found], after
 
 
 @page()
 async def broadcast_list(request: web.Request) -> web.StreamResponse:
-    """The home page: the latest broadcasts the user may see."""
-    broadcasts = await _visible_broadcasts(request)
-    return await render(request, "broadcasts.html", nav="broadcasts", broadcasts=broadcasts)
+    """The home page: the latest broadcasts the user may see, a page at a time."""
+    broadcasts, after = await _visible_broadcasts(request)
+    return await render(
+        request,
+        "broadcasts.html",
+        nav="broadcasts",
+        broadcasts=broadcasts,
+        next_page=f"/?cursor={after}" if after else "",
+        first_page=bool(request.query.get("cursor")),
+    )
 
 
 @page()
 async def broadcasts_live(request: web.Request) -> web.StreamResponse:
     """The list as JSON, polled by the page's script."""
-    return web.json_response({"broadcasts": await _visible_broadcasts(request)})
+    broadcasts, after = await _visible_broadcasts(request)
+    return web.json_response({"broadcasts": broadcasts, "next": after})
 
 
-async def _recipient_rows(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
-    deliveries = await deliveries_of(broadcast)
-    return [
+async def _recipient_rows(
+    request: web.Request, broadcast: Broadcast, tz: zoneinfo.ZoneInfo
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the recipients and the next page's cursor."""
+    deliveries, after = await page_of(
+        deliveries_of(broadcast), page_request(request.query, RECIPIENTS_PAGE)
+    )
+    rows = [
         {
             "name": d.member.name,
             "area": current_area_path(d.member) or "",
@@ -122,6 +144,7 @@ async def _recipient_rows(broadcast: Broadcast, tz: zoneinfo.ZoneInfo) -> list[d
         }
         for d in deliveries
     ]
+    return rows, after
 
 
 async def _call_rows(broadcast: Broadcast) -> list[dict[str, Any]]:
@@ -142,13 +165,15 @@ async def broadcast_detail(request: web.Request) -> web.StreamResponse:
     tz = _hub(request).config.tz
     broadcast = await get_broadcast(_path_id(request), request[SCOPE])
     notice = request.query.get("notice", "")
+    recipients, after = await _recipient_rows(request, broadcast, tz)
     return await render(
         request,
         "broadcast.html",
         nav="broadcasts",
         b=await _broadcast_view(broadcast, tz),
         text=broadcast.text,
-        recipients=await _recipient_rows(broadcast, tz),
+        recipients=recipients,
+        next_recipients=f"/broadcasts/{broadcast.id}?cursor={after}#penerima" if after else "",
         calls=await _call_rows(broadcast),
         escalated=_when(broadcast.escalated_at, tz),
         cancellable=broadcast.status
@@ -172,7 +197,7 @@ async def broadcast_live(request: web.Request) -> web.StreamResponse:
     return web.json_response(await _broadcast_view(broadcast, _hub(request).config.tz))
 
 
-@page()
+@page(Permission.WRITE)
 async def broadcast_cancel(request: web.Request) -> web.StreamResponse:
     """Cancel a broadcast; what has not gone out yet never will."""
     _require_write(request)
@@ -185,7 +210,7 @@ async def broadcast_cancel(request: web.Request) -> web.StreamResponse:
     return redirect(f"/broadcasts/{broadcast.id}?notice=cancelled")
 
 
-@page()
+@page(Permission.WRITE)
 async def broadcast_pause(request: web.Request) -> web.StreamResponse:
     """Hold a scheduled broadcast."""
     _require_write(request)
@@ -197,7 +222,7 @@ async def broadcast_pause(request: web.Request) -> web.StreamResponse:
     return redirect(f"/broadcasts/{broadcast.id}?notice=paused")
 
 
-@page()
+@page(Permission.WRITE)
 async def broadcast_resume(request: web.Request) -> web.StreamResponse:
     """Schedule a held broadcast again."""
     _require_write(request)
@@ -210,7 +235,7 @@ async def broadcast_resume(request: web.Request) -> web.StreamResponse:
     return redirect(f"/broadcasts/{broadcast.id}?notice=resumed")
 
 
-@page()
+@page(Permission.WRITE)
 async def broadcast_correct(request: web.Request) -> web.StreamResponse:
     """Save a correction of the title or text and send it to the recipients."""
     _require_write(request)

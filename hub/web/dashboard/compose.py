@@ -10,9 +10,11 @@ from tortoise.functions import Count
 
 from channels import channel_traits
 from hub.audience import preview as preview_audience
+from hub.auth import Scope
 from hub.broadcasts import TITLE_MAX, BroadcastRequest, create_broadcast, resolve_audience
 from hub.errors import Forbidden, HubError
 from hub.media import MAX_ATTACHMENTS
+from hub.member_groups import groups_in
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,
@@ -27,7 +29,8 @@ from hub.web.dashboard.base import (
 )
 from hub.web.dashboard.texts import CHANNELS, TEXTS
 from hub.web.media import read_form
-from models import Attachment, BroadcastStatus, MemberGroup
+from hub.web.permissions import Permission
+from models import Attachment, BroadcastStatus
 
 FORM_FIELDS = ("summary", "form", "title", "text", "areas", "attachments", "when")
 
@@ -72,9 +75,10 @@ def _size_label(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
 
 
-async def _attachment_views(ids: list[int]) -> list[dict[str, Any]]:
-    """The attachments with these ids that exist, in that order, as the form lists them."""
-    found = {a.id: a for a in await Attachment.filter(id__in=ids)}
+async def _attachment_views(ids: list[int], scope: Scope) -> list[dict[str, Any]]:
+    """The attachments with these ids that exist in the user's areas, in that order, as the form
+    lists them."""
+    found = {a.id: a for a in await Attachment.filter(id__in=ids) if scope.covers_all(a.area_keys)}
     return [
         {"id": i, "filename": found[i].filename, "size": _size_label(found[i].size)}
         for i in ids
@@ -82,8 +86,8 @@ async def _attachment_views(ids: list[int]) -> list[dict[str, Any]]:
     ]
 
 
-async def _saved_groups() -> list[dict[str, Any]]:
-    groups = await MemberGroup.all().annotate(size=Count("entries")).order_by("name")
+async def _saved_groups(scope: Scope) -> list[dict[str, Any]]:
+    groups = await groups_in(scope).annotate(size=Count("entries"))
     return [{"name": g.name, "size": g.size} for g in groups]  # type: ignore[attr-defined]
 
 
@@ -138,7 +142,7 @@ async def _compose_form(
         status=status,
         nav="compose",
         areas=await _areas_in_scope(request[SCOPE]),
-        groups=await _saved_groups(),
+        groups=await _saved_groups(request[SCOPE]),
         preview=preview,
         quiet_hours=_hub(request).config.broadcast.quiet_hours,
         values=values,
@@ -150,7 +154,7 @@ async def _compose_form(
     )
 
 
-@page()
+@page(Permission.WRITE)
 async def compose_page(request: web.Request) -> web.StreamResponse:
     """An empty compose form."""
     _require_write(request)
@@ -168,7 +172,7 @@ async def compose_page(request: web.Request) -> web.StreamResponse:
     return await _compose_form(request, values)
 
 
-@page()
+@page(Permission.WRITE)
 async def compose_submit(request: web.Request) -> web.StreamResponse:
     """Preview the audience, or create the broadcast; the form again, marked, when refused."""
     scope = _require_write(request)
@@ -178,7 +182,9 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     uploaded: list[Attachment] = []
     if request.content_type == "multipart/form-data":  # the form carries files
         text_bytes = hub.config.web.max_body_kb * 1024
-        form, uploaded, refused = await read_form(request, hub.media, user, text_bytes=text_bytes)
+        form, uploaded, refused = await read_form(
+            request, hub.media, user, scope, text_bytes=text_bytes
+        )
     else:
         form = await request.post()
     # Files uploaded with an earlier try of this form come back as ids (their checkboxes).
@@ -191,7 +197,7 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         "areas": [_text(v) for v in form.getall("areas", []) if isinstance(v, str)],
         "groups": [_text(v) for v in form.getall("groups", []) if isinstance(v, str)],
         "ack_required": _field(form, "ack_required") == "1",
-        "attachments": await _attachment_views(attachment_ids),
+        "attachments": await _attachment_views(attachment_ids, scope),
         "when": _field(form, "when") if _field(form, "when") in ("at", "repeat") else "now",
         "send_at": _field(form, "send_at"),
         "cron": " ".join(_field(form, "cron").split()),

@@ -24,6 +24,7 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import CHANNELS, TEXTS
+from hub.web.permissions import Permission
 
 
 async def _linked_groups(scope: Scope, tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
@@ -86,7 +87,7 @@ async def groups_page(request: web.Request) -> web.StreamResponse:
     return await _groups_page(request)
 
 
-@page()
+@page(Permission.WRITE)
 async def link_code_submit(request: web.Request) -> web.StreamResponse:
     """A one-time code for a group of an area in the user's scope, shown once on the page."""
     scope = _require_write(request)

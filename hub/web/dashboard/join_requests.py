@@ -6,12 +6,13 @@ from aiohttp import web
 
 from hub.web.dashboard.base import _hub, _require_write, _when, page, render
 from hub.web.dashboard.texts import CHANNELS
+from hub.web.permissions import Permission
 from models import JoinRequest
 
 JOIN_REQUEST_LIMIT = 500  # as many as GET /api/v1/join-requests lists
 
 
-@page()
+@page(Permission.WRITE)
 async def join_requests_page(request: web.Request) -> web.StreamResponse:
     """Unresolved join requests, oldest first (as GET /api/v1/join-requests lists them)."""
     _require_write(request)  # strangers' numbers are for the staff who onboard them

@@ -23,6 +23,7 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import TEXTS
+from hub.web.permissions import Permission
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ async def _login_form(
     return response
 
 
-@page(login=False)
+@page(Permission.PUBLIC)
 async def login_page(request: web.Request) -> web.StreamResponse:
     """The login form, or straight on to `next` for someone already logged in."""
     if await _current_session(request) is not None:
@@ -78,7 +79,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return await _login_form(request, next_path=request.query.get("next", "/"))
 
 
-@page(login=False)
+@page(Permission.PUBLIC)
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check the password (throttled) and open a session in a fresh cookie."""
     hub = _hub(request)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from tortoise.expressions import Subquery
 
 from channels.sandbox import PhoneMessage, SandboxChannel, SandboxError
 from hub.members import current_area_path, get_member, members_in
@@ -24,7 +25,11 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import TEXTS
-from models import Member
+from hub.web.pagination import page_of, page_request
+from hub.web.permissions import Permission
+from models import ChannelAddress, Member
+
+PHONES_PAGE = 100
 
 SANDBOX_ERRORS = {
     "no message on this phone has that button": "sandbox_no_button",
@@ -105,8 +110,15 @@ async def sandbox_list(request: web.Request) -> web.StreamResponse:
     channel = _sandbox(_hub(request))
     if channel is None:
         raise Refused(404, "not_found")
+    with_phone = Subquery(ChannelAddress.filter(channel="sandbox").values("member_id"))
+    members, after = await page_of(
+        members_in(None, request[SCOPE])
+        .filter(id__in=with_phone)
+        .prefetch_related("seats__area", "addresses"),
+        page_request(request.query, PHONES_PAGE),
+    )
     phones = []
-    for member in await members_in(None, request[SCOPE]):
+    for member in members:
         address = _sandbox_address(member)
         if address is None:
             continue
@@ -120,7 +132,13 @@ async def sandbox_list(request: web.Request) -> web.StreamResponse:
                 "unread": sum(not m.read for m in received),
             }
         )
-    return await render(request, "sandbox.html", nav="sandbox", phones=phones)
+    return await render(
+        request,
+        "sandbox.html",
+        nav="sandbox",
+        phones=phones,
+        next_page=f"/sandbox?cursor={after}" if after else "",
+    )
 
 
 async def _phone_page(
@@ -152,7 +170,7 @@ async def phone_live(request: web.Request) -> web.StreamResponse:
     return web.json_response(_conversation(request, channel, address))
 
 
-@page()
+@page(Permission.WRITE)
 async def phone_act(request: web.Request) -> web.StreamResponse:
     """The member types a message or taps a button."""
     _require_write(request)
@@ -168,7 +186,7 @@ async def phone_act(request: web.Request) -> web.StreamResponse:
     return redirect(f"/sandbox/{member.id}")
 
 
-@page()
+@page(Permission.WRITE)
 async def phone_open(request: web.Request) -> web.StreamResponse:
     """The member opened the chat: what the hub sent becomes read (called by the page's script)."""
     _require_write(request)

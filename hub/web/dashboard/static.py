@@ -7,9 +7,10 @@ import mimetypes
 from aiohttp import web
 
 from hub.web.dashboard.base import STATIC, Refused, page
+from hub.web.permissions import Permission
 
 
-@page(login=False)
+@page(Permission.PUBLIC)
 async def static_file(request: web.Request) -> web.StreamResponse:
     """The dashboard's CSS and JS; only files that ship in hub/web/static are served."""
     name = request.match_info["name"]

@@ -50,6 +50,11 @@ TEXTS = {
     "group_deleted": "Kelompok penerima dihapus.",
     "group_exists": "Sudah ada kelompok dengan nama itu.",
     "group_name_empty": "Nama kelompok wajib diisi.",
+    "group_in_use": (
+        "Kelompok ini masih menjadi penerima pengumuman terjadwal ({ids}). "
+        "Ubah atau batalkan pengumuman itu dahulu."
+    ),
+    "group_spans_areas": "Semua anggota kelompok harus berada di salah satu wilayah Anda.",
 }
 
 BROADCAST_STATUS = {
