@@ -61,6 +61,7 @@ class BroadcastRequest:
     areas: list[str] = field(default_factory=list)
     members: list[int] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # saved member groups, by name
+    group_ids: list[int] = field(default_factory=list)  # saved member groups, by id
     send_at: dt.datetime | None = None
     recurrence: str | None = None  # a cron expression in the hub's timezone
     ack_required: bool = True
@@ -228,7 +229,9 @@ async def create_broadcast(
         config, request.title, request.text, request.ack_required, enabled_channels
     )
     schedule = check_schedule(config, request.send_at, request.recurrence, now)
-    audience = await resolve_audience(request.areas, request.members, request.groups, scope)
+    audience = await resolve_audience(
+        request.areas, request.members, request.groups, scope, request.group_ids
+    )
     attachment_ids = await check_attachment_ids(request.attachments, scope)
 
     scheduled = schedule.send_at is not None and (
@@ -584,7 +587,7 @@ async def update_broadcast(
         )
     schedule = check_schedule(config, send_at, cron, now)
     if changes.audience is not None:
-        wanted, wanted_ids = changes.audience, []
+        wanted, wanted_ids = changes.audience, changes.audience.get("group_ids", [])
     else:  # kept as it was: its groups by id, whatever they are called now
         wanted = {**(broadcast.audience or {}), "groups": []}
         wanted_ids = (broadcast.audience or {}).get("group_ids", [])

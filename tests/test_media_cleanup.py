@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.auth import Scope
 from hub.media import LEFTOVER_KEEP, UNUSED_KEEP, MediaStore
 from models import Attachment, Broadcast, BroadcastStatus
 
@@ -27,7 +28,7 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def upload(store: MediaStore, name: str, age: dt.timedelta) -> Attachment:
-    attachment = await store.save(_chunks(PDF), name, user=None)
+    attachment = await store.save(_chunks(PDF), name, user=None, scope=Scope(None, None))
     await Attachment.filter(id=attachment.id).update(created_at=NOW - age)
     return attachment
 

@@ -210,6 +210,7 @@ async def post_broadcast(request: web.Request) -> web.Response:
             areas=audience.get("areas", []),
             members=audience.get("members", []),
             groups=audience.get("groups", []),
+            group_ids=audience.get("group_ids", []),
             send_at=parse_send_at(body.get("send_at")),
             recurrence=(body.get("recurrence") or {}).get("cron"),
             ack_required=body.get("ack_required", True),

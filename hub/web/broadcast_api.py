@@ -45,7 +45,11 @@ async def post_preview(request: web.Request) -> web.Response:
     body = await read_json(request, AUDIENCE_PREVIEW_REQUEST)
     wanted = body["audience"]
     audience = await resolve_audience(
-        wanted.get("areas", []), wanted.get("members", []), wanted.get("groups", []), request[SCOPE]
+        wanted.get("areas", []),
+        wanted.get("members", []),
+        wanted.get("groups", []),
+        request[SCOPE],
+        wanted.get("group_ids", []),
     )
     windows = {name: channel_traits(name).free_text_window for name in hub.enabled_channels}
     result = await preview(audience.member_ids, hub.enabled_channels, windows, hub.clock())

@@ -24,7 +24,14 @@ AUDIENCE: dict[str, Any] = {
             "type": "array",
             "items": {"type": "string", "minLength": 1, "maxLength": 100},
             "maxItems": 100,
-            "description": "Names of saved member groups (see /member-groups)",
+            "description": "Names of saved member groups in your areas (see /member-groups)",
+        },
+        "group_ids": {
+            "type": "array",
+            "items": ID,
+            "maxItems": 100,
+            "description": "Ids of saved member groups in your areas; a broadcast keeps its groups "
+            "by id, so renaming a group does not change where it goes",
         },
     },
 }
@@ -427,10 +434,55 @@ _LIFECYCLE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
+            "area": {
+                "type": ["string", "null"],
+                "description": "The area the group belongs to: only users of that area see it "
+                "(null: the whole installation, admins only)",
+            },
             "members": {"type": "array", "items": {"type": "integer"}},
         },
     },
 }
+
+# Lists and the key of their items; each takes ?limit= and ?cursor= and answers "next".
+PAGINATED = {
+    "/members": "members",
+    "/broadcasts": "broadcasts",
+    "/broadcasts/{id}/recipients": "recipients",
+    "/member-groups": "groups",
+    "/groups": "groups",
+    "/join-requests": "join_requests",
+}
+_PAGE_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        "description": "Items per page",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The `next` of the previous page",
+    },
+]
+
+
+def _paginate(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add the page parameters and `next` to every list operation."""
+    for path, key in PAGINATED.items():
+        operation = paths[path]["get"]
+        operation["parameters"] = [*operation.get("parameters", []), *_PAGE_PARAMETERS]
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        schema["properties"]["next"] = {
+            "type": ["string", "null"],
+            "description": "The cursor of the next page; null on the last",
+        }
+        schema["required"] = [key, "next"]
+    return paths
 
 
 def openapi_document() -> dict[str, Any]:
@@ -445,241 +497,261 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": _broadcast_lifecycle_paths()
-        | {
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "security": [],
-                    "responses": {"200": _json({"type": "object"})},
-                }
-            },
-            "/members": {
-                "get": _op(
-                    "Members holding a seat in an area",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "members": {"type": "array", "items": _ref("Member")}
+        "paths": _paginate(
+            _broadcast_lifecycle_paths()
+            | {
+                "/openapi.json": {
+                    "get": {
+                        "summary": "This document",
+                        "security": [],
+                        "responses": {"200": _json({"type": "object"})},
+                    }
+                },
+                "/members": {
+                    "get": _op(
+                        "Members holding a seat in an area",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "members": {"type": "array", "items": _ref("Member")}
+                                    },
+                                }
+                            ),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        parameters=[_AREA_Q],
+                    )
+                },
+                "/members/{id}": {
+                    "get": _op("One member", {"200": _json(_ref("Member"))}, parameters=[_ID])
+                },
+                "/members/{id}/invite": {
+                    "get": _op(
+                        "A member's invite code and links",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "code": {"type": "string"},
+                                        "telegram_link": {"type": ["string", "null"]},
+                                        "whatsapp_link": {"type": ["string", "null"]},
+                                    },
+                                }
+                            )
+                        },
+                        parameters=[_ID],
+                    )
+                },
+                "/broadcasts": {
+                    "get": _op(
+                        "Recent broadcasts with their counts",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "broadcasts": {"type": "array", "items": _ref("Broadcast")}
+                                    },
+                                }
+                            )
+                        },
+                    ),
+                    "post": _op(
+                        "Create a broadcast (sent now, or at send_at)",
+                        {
+                            "201": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "status": {"type": "string"},
+                                        "recipients": {"type": "integer"},
+                                    },
                                 },
-                            }
-                        ),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    parameters=[_AREA_Q],
-                )
-            },
-            "/members/{id}": {
-                "get": _op("One member", {"200": _json(_ref("Member"))}, parameters=[_ID])
-            },
-            "/members/{id}/invite": {
-                "get": _op(
-                    "A member's invite code and links",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "code": {"type": "string"},
-                                    "telegram_link": {"type": ["string", "null"]},
-                                    "whatsapp_link": {"type": ["string", "null"]},
-                                },
-                            }
-                        )
-                    },
-                    parameters=[_ID],
-                )
-            },
-            "/broadcasts": {
-                "get": _op(
-                    "Recent broadcasts with their counts",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "broadcasts": {"type": "array", "items": _ref("Broadcast")}
-                                },
-                            }
-                        )
-                    },
-                ),
-                "post": _op(
-                    "Create a broadcast (sent now, or at send_at)",
-                    {
-                        "201": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "id": {"type": "integer"},
-                                    "status": {"type": "string"},
-                                    "recipients": {"type": "integer"},
-                                },
+                                "Created",
+                            ),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        requestBody={
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("BroadcastCreate")}},
+                        },
+                    ),
+                },
+                "/broadcasts/{id}": {
+                    "get": _op(
+                        "A broadcast and its counts",
+                        {"200": _json(_ref("Broadcast"))},
+                        parameters=[_ID],
+                    ),
+                    "patch": _op(
+                        "Change a scheduled or paused broadcast (validated as at creation)",
+                        {"200": _json(_ref("Broadcast")), **_CONFLICT, **_INVALID},
+                        parameters=[_ID],
+                        requestBody=_body("BroadcastUpdate"),
+                    ),
+                },
+                "/broadcasts/{id}/recipients": {
+                    "get": _op(
+                        "Each recipient's delivery",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "recipients": {"type": "array", "items": _ref("Recipient")}
+                                    },
+                                }
+                            )
+                        },
+                        parameters=[_ID],
+                    )
+                },
+                "/broadcasts/{id}/call-list": {
+                    "get": _op(
+                        "Recipients who have not confirmed (or read, when no confirmation was "
+                        "asked), incl. failed ones, with tap-to-call and click-to-chat links",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "broadcast_id": {"type": "integer"},
+                                        "silent": {"type": "array", "items": _ref("CallListEntry")},
+                                    },
+                                }
+                            )
+                        },
+                        parameters=[_ID],
+                    )
+                },
+                "/broadcasts/{id}/cancel": {
+                    "post": _op(
+                        "Stop what has not been sent yet",
+                        {
+                            "200": _json(_ref("Broadcast")),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        parameters=[_ID],
+                    )
+                },
+                "/sandbox/members/{id}/messages": {
+                    "get": _op(
+                        "What the hub sent to a member's simulated phone, oldest first",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "messages": {
+                                            "type": "array",
+                                            "items": _ref("SandboxMessage"),
+                                        }
+                                    },
+                                }
+                            )
+                        },
+                        parameters=[_ID],
+                    ),
+                    "post": _op(
+                        "Act as the member: type text, tap a button or reply",
+                        {
+                            "202": _json(
+                                {"type": "object", "properties": {"id": {"type": "string"}}},
+                                "Accepted",
+                            ),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        parameters=[_ID],
+                        requestBody={
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("SandboxAct")}},
+                        },
+                    ),
+                },
+                "/groups": {
+                    "get": _op(
+                        "Group chats linked to areas (posts of broadcasts to those areas go there)",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "groups": {"type": "array", "items": _ref("Group")}
+                                    },
+                                }
+                            )
+                        },
+                    )
+                },
+                "/groups/link-codes": {
+                    "post": _op(
+                        "A one-time code: sent in a group as `/hubungkan <code>`, it links the "
+                        "group",
+                        {
+                            "201": _json(_ref("LinkCode"), "Created"),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        requestBody={
+                            "required": True,
+                            "content": {
+                                "application/json": {"schema": _ref("GroupLinkCodeCreate")}
                             },
-                            "Created",
-                        ),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    requestBody={
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("BroadcastCreate")}},
-                    },
-                ),
-            },
-            "/broadcasts/{id}": {
-                "get": _op(
-                    "A broadcast and its counts",
-                    {"200": _json(_ref("Broadcast"))},
-                    parameters=[_ID],
-                ),
-                "patch": _op(
-                    "Change a scheduled or paused broadcast (validated as at creation)",
-                    {"200": _json(_ref("Broadcast")), **_CONFLICT, **_INVALID},
-                    parameters=[_ID],
-                    requestBody=_body("BroadcastUpdate"),
-                ),
-            },
-            "/broadcasts/{id}/recipients": {
-                "get": _op(
-                    "Each recipient's delivery",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "recipients": {"type": "array", "items": _ref("Recipient")}
-                                },
-                            }
-                        )
-                    },
-                    parameters=[_ID],
-                )
-            },
-            "/broadcasts/{id}/call-list": {
-                "get": _op(
-                    "Recipients who have not confirmed (or read, when no confirmation was "
-                    "asked), incl. failed ones, with tap-to-call and click-to-chat links",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "broadcast_id": {"type": "integer"},
-                                    "silent": {"type": "array", "items": _ref("CallListEntry")},
-                                },
-                            }
-                        )
-                    },
-                    parameters=[_ID],
-                )
-            },
-            "/broadcasts/{id}/cancel": {
-                "post": _op(
-                    "Stop what has not been sent yet",
-                    {
-                        "200": _json(_ref("Broadcast")),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    parameters=[_ID],
-                )
-            },
-            "/sandbox/members/{id}/messages": {
-                "get": _op(
-                    "What the hub sent to a member's simulated phone, oldest first",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "messages": {"type": "array", "items": _ref("SandboxMessage")}
-                                },
-                            }
-                        )
-                    },
-                    parameters=[_ID],
-                ),
-                "post": _op(
-                    "Act as the member: type text, tap a button or reply",
-                    {
-                        "202": _json(
-                            {"type": "object", "properties": {"id": {"type": "string"}}}, "Accepted"
-                        ),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    parameters=[_ID],
-                    requestBody={
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("SandboxAct")}},
-                    },
-                ),
-            },
-            "/groups": {
-                "get": _op(
-                    "Group chats linked to areas (posts of broadcasts to those areas go there)",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {"groups": {"type": "array", "items": _ref("Group")}},
-                            }
-                        )
-                    },
-                )
-            },
-            "/groups/link-codes": {
-                "post": _op(
-                    "A one-time code: sent in a group as `/hubungkan <code>`, it links the group",
-                    {
-                        "201": _json(_ref("LinkCode"), "Created"),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    requestBody={
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("GroupLinkCodeCreate")}},
-                    },
-                )
-            },
-            "/attachments": {
-                "post": _op(
-                    "Upload a file to attach to broadcasts (PDF, JPEG or PNG, read from its "
-                    "bytes; at most [broadcast] max_attachment_mb)",
-                    {
-                        "201": _json(_ref("Attachment"), "Created"),
-                        "413": _error_response("Larger than max_attachment_mb"),
-                        "415": _error_response("Not multipart, or not a PDF, JPEG or PNG"),
-                        "422": {"$ref": "#/components/responses/Invalid"},
-                    },
-                    requestBody={
-                        "required": True,
-                        "content": {"multipart/form-data": {"schema": _ref("AttachmentUpload")}},
-                    },
-                )
-            },
-            "/join-requests": {
-                "get": _op(
-                    "People not on the roster who wrote to the hub, not yet resolved",
-                    {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "join_requests": {"type": "array", "items": _ref("JoinRequest")}
-                                },
-                            }
-                        )
-                    },
-                )
-            },
-            "/sandbox/members/{id}/open": {
-                "post": _op(
-                    "The member opens the chat: unread messages become read",
-                    {"200": _json({"type": "object", "properties": {"read": {"type": "integer"}}})},
-                    parameters=[_ID],
-                )
-            },
-        },
+                        },
+                    )
+                },
+                "/attachments": {
+                    "post": _op(
+                        "Upload a file to attach to broadcasts (PDF, JPEG or PNG, read from its "
+                        "bytes; at most [broadcast] max_attachment_mb)",
+                        {
+                            "201": _json(_ref("Attachment"), "Created"),
+                            "413": _error_response("Larger than max_attachment_mb"),
+                            "415": _error_response("Not multipart, or not a PDF, JPEG or PNG"),
+                            "422": {"$ref": "#/components/responses/Invalid"},
+                        },
+                        requestBody={
+                            "required": True,
+                            "content": {
+                                "multipart/form-data": {"schema": _ref("AttachmentUpload")}
+                            },
+                        },
+                    )
+                },
+                "/join-requests": {
+                    "get": _op(
+                        "People not on the roster who wrote to the hub, not yet resolved",
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "join_requests": {
+                                            "type": "array",
+                                            "items": _ref("JoinRequest"),
+                                        }
+                                    },
+                                }
+                            )
+                        },
+                    )
+                },
+                "/sandbox/members/{id}/open": {
+                    "post": _op(
+                        "The member opens the chat: unread messages become read",
+                        {
+                            "200": _json(
+                                {"type": "object", "properties": {"read": {"type": "integer"}}}
+                            )
+                        },
+                        parameters=[_ID],
+                    )
+                },
+            }
+        ),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
