@@ -19,9 +19,7 @@ from hub.errors import Forbidden, ValidationFailed
 from models import (
     ApiToken,
     Area,
-    Broadcast,
     BroadcastArea,
-    Member,
     Seat,
     User,
     UserRole,
@@ -207,18 +205,6 @@ class Scope:
             return True
         return area_keys is not None and all(self.covers(key) for key in area_keys)
 
-    async def member_area_keys(self, member_id: int) -> list[str]:
-        return list(
-            await Seat.filter(member_id=member_id, ended_at__isnull=True).values_list(
-                "area__path_key", flat=True
-            )
-        )
-
-    async def sees_member(self, member: Member) -> bool:
-        if self.keys is None:
-            return True
-        return any(self.covers(key) for key in await self.member_area_keys(member.id))
-
     async def require_members(self, member_ids: Sequence[int]) -> None:
         if self.keys is None or not member_ids:
             return
@@ -241,9 +227,3 @@ class Scope:
         if self.user is not None:
             query |= Q(created_by_id=self.user.id)
         return query
-
-    async def sees_broadcast(self, broadcast: Broadcast) -> bool:
-        query = self.broadcasts()
-        if query is None:
-            return True
-        return await Broadcast.filter(query, id=broadcast.id).exists()
