@@ -89,6 +89,7 @@ class SendError(Exception):
         retry_after: float | None = None,
         retryable: bool | None = None,
         recipient_only: bool = False,
+        held: bool = False,
     ) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
@@ -96,7 +97,10 @@ class SendError(Exception):
         self.retry_after = retry_after
         self.retryable = reason in _RETRYABLE if retryable is None else retryable
         # Throttled by one recipient's own limit (a chat): wait for that one, not the account.
-        self.recipient_only = recipient_only
+        self.recipient_only = recipient_only or held
+        # Held back by the channel's own pacing of this recipient before the platform was asked:
+        # not an attempt, so it goes again after `retry_after` and never fails the message.
+        self.held = held
 
 
 class StatusKind(StrEnum):

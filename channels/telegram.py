@@ -28,7 +28,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PAID_BROADCAST_RATE = 1000  # messages a second Telegram allows a bot with paid broadcasts
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's cap on callback_data
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
-MAX_CHAT_WAIT = 1.5  # seconds send() waits for a chat's turn; longer: THROTTLED
+# Seconds send() waits for a chat's turn; longer: a held THROTTLED (the hub sends it again then).
+MAX_CHAT_WAIT = 1.5
 CHAT_IDLE_SECONDS = 60.0  # per-chat pacing state is forgotten after this long unused
 WEBHOOK_MAX_CONNECTIONS = 40
 SINK_ATTEMPTS = 5  # a polled update the hub failed to take this often is skipped (logged)
@@ -507,8 +508,10 @@ class TelegramChannel(Channel):
         retry_delays: tuple[float, float] = (1.0, 60.0),
         start_wait: float = 5.0,
         connection_pool_size: int = 64,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(settings, sink, public_url=public_url)
+        self._clock = clock  # monotonic seconds for the per-chat pacing (tests move it by hand)
         self._private_chat_window = private_chat_window
         self._group_chat_window = group_chat_window
         self._max_chat_wait = max_chat_wait
@@ -887,18 +890,20 @@ class TelegramChannel(Channel):
             log.exception("telegram: the hub did not take the migration of %s", old_chat_id)
 
     async def _pace(self, chat_id: int) -> None:
-        """Wait for this chat's turn when it comes within max_chat_wait, else raise THROTTLED."""
-        now = time.monotonic()
+        """Wait for the chat's turn if it comes within max_chat_wait; else a held SendError."""
+        now = self._clock()
         if now >= self._next_sweep:
             self._forget_idle_chats(now)
         pace = self._chats.get(chat_id)
         if pace is None:
             if chat_id < 0:
                 limiter = RateLimiter(
-                    self.settings.group_messages_per_minute, self._group_chat_window
+                    self.settings.group_messages_per_minute,
+                    self._group_chat_window,
+                    clock=self._clock,
                 )
             else:
-                limiter = RateLimiter(1, self._private_chat_window)
+                limiter = RateLimiter(1, self._private_chat_window, clock=self._clock)
             pace = self._chats[chat_id] = _ChatPace(limiter, now)
         limiter = pace.limiter
         wait = limiter.delay()
@@ -906,11 +911,12 @@ class TelegramChannel(Channel):
             # Sends already queued for this chat go first; assume each takes a full slot.
             wait += pace.waiting * limiter.window / limiter.limit
         if wait > self._max_chat_wait:
+            # Our own pacing, not Telegram's answer: the hub sends it when the chat's turn comes.
             raise SendError(
                 SendErrorReason.THROTTLED,
                 f"chat {chat_id} is at Telegram's per-chat limit",
                 retry_after=round(wait, 3),
-                recipient_only=True,
+                held=True,
             )
         pace.last_used = now
         if wait == 0:
@@ -921,7 +927,7 @@ class TelegramChannel(Channel):
             await limiter.acquire()
         finally:
             pace.waiting -= 1
-            pace.last_used = time.monotonic()
+            pace.last_used = self._clock()
 
     def _forget_idle_chats(self, now: float) -> None:
         """Keep the per-chat map bounded: drop chats unused for a minute (their window is empty)."""

@@ -693,6 +693,53 @@ def _cumulative(by_status: dict[DeliveryStatus, int]) -> dict[str, int]:
     return counts
 
 
+# Outbox states as the summary counts messages that are not deliveries; cancelled ones are left out.
+_MESSAGE_OUTCOME = {
+    OutboxState.QUEUED: "pending",
+    OutboxState.SENDING: "pending",
+    OutboxState.SENT: "sent",
+    OutboxState.FAILED: "failed",
+}
+
+
+def _by_outcome(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
+    counts = {"pending": 0, "sent": 0, "failed": 0}
+    for state, n in rows:
+        if (outcome := _MESSAGE_OUTCOME.get(OutboxState(state))) is not None:
+            counts[outcome] += n
+    return counts
+
+
+async def message_counts(broadcast: Broadcast) -> dict[str, dict[str, int]]:
+    """The broadcast's posts in linked group chats and its corrections, pending, sent or failed.
+
+    Neither is a delivery, so neither shows in `delivery_counts`; a post or correction that
+    failed for good would otherwise go unseen.
+    """
+    group_posts = (
+        # Group posts have no delivery: `delivery_id IS NULL` reads the delivery_id index, not
+        # every message the hub ever sent.
+        await OutboundMessage.filter(
+            delivery_id__isnull=True, broadcast_id=broadcast.id, kind=MessageKind.GROUP_POST
+        )
+        .annotate(n=Count("id"))
+        .group_by("state")
+        .values_list("state", "n")
+    )
+    corrections: list[tuple[str, int]] = []
+    if broadcast.corrected_at is not None:  # only a corrected broadcast has any
+        deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
+        corrections = (
+            await OutboundMessage.filter(
+                delivery_id__in=Subquery(deliveries), kind=MessageKind.CORRECTION
+            )
+            .annotate(n=Count("id"))
+            .group_by("state")
+            .values_list("state", "n")
+        )
+    return {"group_posts": _by_outcome(group_posts), "corrections": _by_outcome(corrections)}
+
+
 def deliveries_of(broadcast: Broadcast) -> QuerySet[Delivery]:
     """The deliveries of a broadcast with their member and their seats, in order of creation."""
     return (
@@ -757,7 +804,21 @@ async def cancel_broadcast(
     return broadcast
 
 
-def broadcast_summary(broadcast: Broadcast, counts: dict[str, int]) -> dict[str, Any]:
+async def summary_of(broadcast: Broadcast) -> dict[str, Any]:
+    """A broadcast as the API shows it, with its counts (see broadcast_summary)."""
+    return (await summaries_of([broadcast]))[0]
+
+
+async def summaries_of(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
+    """summary_of for a page of broadcasts, their delivery counts in one query."""
+    counts = await delivery_counts_of([b.id for b in broadcasts])
+    return [broadcast_summary(b, counts[b.id], await message_counts(b)) for b in broadcasts]
+
+
+def broadcast_summary(
+    broadcast: Broadcast, counts: dict[str, int], messages: dict[str, dict[str, int]]
+) -> dict[str, Any]:
+    """The broadcast with its delivery counts and those of its group posts and corrections."""
     return {
         "id": broadcast.id,
         "title": broadcast.title,
@@ -771,4 +832,6 @@ def broadcast_summary(broadcast: Broadcast, counts: dict[str, int]) -> dict[str,
         "created_at": broadcast.created_at.isoformat(),
         "corrected_at": broadcast.corrected_at.isoformat() if broadcast.corrected_at else None,
         "counts": counts,
+        "group_posts": messages["group_posts"],
+        "corrections": messages["corrections"],
     }

@@ -603,7 +603,10 @@ class Sender:
         try:
             result = await channel.send(outgoing)
         except SendError as exc:
-            await self._failed(message, attempts, exc)
+            if exc.held:
+                await self._hold(message, exc)
+            else:
+                await self._failed(message, attempts, exc)
             return
         except Exception as exc:  # a bug in a channel must not lose the message
             log.exception("channel %s crashed sending message %s", message.channel, message.id)
@@ -702,6 +705,22 @@ class Sender:
             )
             return False
         return True
+
+    async def _hold(self, message: OutboundMessage, exc: SendError) -> None:
+        """Queue again for the recipient's turn a message the channel's own pacing held back.
+
+        The platform was never asked, so this is no attempt: waiting for our own pacing must
+        not use up `max_attempts` (a busy group chat would lose its posts for good).
+        """
+        delay = exc.retry_after or BASE_BACKOFF
+        log.debug("message %s: held by the pacing of its chat for %.1f s", message.id, delay)
+        # Only a message still claimed goes back: a cancelled one stays cancelled.
+        await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(
+            state=OutboxState.QUEUED,
+            next_attempt_at=self.clock() + dt.timedelta(seconds=delay),
+            claim_token=None,
+            claimed_until=None,
+        )
 
     async def _failed(self, message: OutboundMessage, attempts: int, exc: SendError) -> None:
         now = self.clock()

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from channels import ChannelEvent, ChannelEventKind, InboundKind, InboundMessage
+from channels import ChannelEvent, ChannelEventKind, InboundKind, InboundMessage, SendErrorReason
 from hub.app import HUB, Hub
 from hub.auth import create_token
 from hub.cli import main
@@ -34,6 +34,7 @@ from models import (
 )
 from tests.conftest import CLOCK_START, FakeClock
 from tests.factories import bearer, make_area, make_member, make_token, make_user
+from tests.test_dashboard import log_in
 from tests.test_messenger_features import (
     FakeChat,
     hub_said,
@@ -568,3 +569,42 @@ async def test_cancelling_a_broadcast_cancels_its_group_posts(
     await hub.sender.run_once()
     assert len(fake.sent_to(GROUP)) == sent_before + 1  # only the other broadcast's post
     assert [p.state for p in await group_posts(other)] == [OutboxState.SENT]
+
+
+async def test_a_group_post_or_correction_that_fails_for_good_shows_on_the_broadcast(
+    client: TestClient, hub: Hub, fake: FakeChat
+) -> None:
+    """Neither is a delivery: without their own counts the broadcast would look complete."""
+    _, address = await member_on_fakechat()
+    await linked_group(client, hub)
+    await hub.sender.run_once()
+    token = await make_token()
+    fake.refuse[GROUP] = SendErrorReason.REJECTED
+    broadcast_id = await post_broadcast(client, token, areas=[AREA])
+    await hub.sender.run_once()
+    assert [p.state for p in await group_posts(broadcast_id)] == [OutboxState.FAILED]
+
+    url = f"/api/v1/broadcasts/{broadcast_id}"
+    summary = await (await client.get(url, headers=bearer(token))).json()
+    assert (summary["counts"]["sent"], summary["counts"]["failed"]) == (1, 0)
+    assert summary["group_posts"] == {"pending": 0, "sent": 0, "failed": 1}
+    assert summary["corrections"] == {"pending": 0, "sent": 0, "failed": 0}
+
+    # The member's copy cannot be edited here: the correction goes as a new message, and fails.
+    fake.refuse[address] = SendErrorReason.REJECTED
+    resp = await client.post(
+        f"{url}/correction", json={"text": "Minggu pukul 08.00."}, headers=bearer(token)
+    )
+    assert resp.status == 200, await resp.text()
+    await hub.sender.run_once()
+    summary = await (await client.get(url, headers=bearer(token))).json()
+    assert summary["corrections"] == {"pending": 0, "sent": 0, "failed": 1}
+    assert summary["group_posts"] == {"pending": 0, "sent": 0, "failed": 1}
+
+    await log_in(client)
+    page = await (await client.get(f"/broadcasts/{broadcast_id}")).text()
+    assert "1 postingan di grup RT gagal terkirim" in page
+    assert "1 koreksi gagal terkirim" in page
+    assert (
+        'stat bad"><span class="stat-n">1</span><span class="stat-l">Postingan grup gagal' in page
+    )

@@ -191,6 +191,29 @@ async def test_retries_give_up_after_max_attempts(clock: FakeClock) -> None:
     assert await sender.run_once() == 0
 
 
+async def test_a_send_held_by_the_channels_own_pacing_is_no_attempt(clock: FakeClock) -> None:
+    """However often a chat's pacing holds a message back, it waits its turn and never fails."""
+    broadcast = await queue_broadcast(clock)
+    held = SendError(SendErrorReason.THROTTLED, "chat at its limit", retry_after=60, held=True)
+    channel = FakeChannel(*[held] * 5)
+    sender = sender_for(channel, clock, max_attempts=2)
+    for _ in range(5):
+        assert await sender.run_once() == 1
+        message = await OutboundMessage.get()
+        assert (message.state, message.attempts) == (OutboxState.QUEUED, 0)
+        assert message.next_attempt_at == clock.now + dt.timedelta(seconds=60)
+        assert await sender.claim() == []  # not before the chat's turn
+        assert sender.limiter("fake").delay() == 0  # the rest of the account is not held
+        clock.advance(seconds=60)
+    assert error_count(sender, "throttled") == 0
+    delivery = await Delivery.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+    assert await sender.run_once() == 1
+    message = await OutboundMessage.get()
+    assert (message.state, message.attempts) == (OutboxState.SENT, 1)
+    assert (await Broadcast.get(id=broadcast.id)).status == BroadcastStatus.SENT
+
+
 # Failures for good ---------------------------------------------------------------------------
 
 

@@ -18,19 +18,25 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.telegram import TelegramChannel
 from hub.app import HUB, Hub, create_app
+from hub.auth import Scope
+from hub.broadcasts import BroadcastRequest, create_broadcast
+from hub.sender import Sender
 from models import (
+    Area,
     ChannelAddress,
     Delivery,
     DeliveryStatus,
     GroupChat,
     InboundEvent,
     JoinRequest,
+    MessageKind,
     OutboundMessage,
     OutboxState,
 )
+from tests.conftest import PUBLIC_URL, FakeClock, telegram_config
 from tests.conftest import TELEGRAM_WEBHOOK_SECRET as SECRET
-from tests.conftest import telegram_config
 from tests.factories import bearer, make_member, make_token
 from tests.fake_telegram import BLOCKED, FakeBotAPI, migrated, retry_after
 
@@ -361,6 +367,77 @@ async def test_a_linked_group_gets_the_post_and_follows_a_migration(
     group = await GroupChat.get(id=group.id)
     assert group.address == str(new_id)
     assert any(c["chat_id"] == new_id for c in bot_api.calls_to("sendMessage"))
+
+
+class Ticks:
+    """Monotonic seconds for the channel's per-chat pacing, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_posts_beyond_the_group_limit_wait_their_turn_and_never_fail(
+    db: str, bot_api: FakeBotAPI, clock: FakeClock
+) -> None:
+    """Many send-now broadcasts to one area: the group's limit holds posts back, costing nothing."""
+    broadcasts = 8
+    config = telegram_config(bot_api, group_messages_per_minute=3, messages_per_second=1000)
+    ticks = Ticks()
+
+    async def sink(events: list[Any]) -> None:
+        pass
+
+    # No waiting inside send(): every send beyond the chat's limit is held back at once.
+    channel = TelegramChannel(
+        config.telegram, sink, public_url=PUBLIC_URL, max_chat_wait=0.0, clock=ticks
+    )
+    await channel.start()
+    try:
+        sender = Sender({"telegram": channel}, max_attempts=2, clock=clock)
+        await telegram_member(5020)
+        area = await Area.get(path=KELURAHAN)
+        await GroupChat.create(
+            channel="telegram", address=str(GROUP), title="RT", area=area, linked_at=clock()
+        )
+        for n in range(broadcasts):
+            await create_broadcast(
+                config,
+                BroadcastRequest(title=f"Pengumuman {n}", text="Kerja bakti.", areas=[KELURAHAN]),
+                user=None,
+                scope=Scope(None, None),
+                enabled_channels={"telegram"},
+                now=clock(),
+            )
+        per_round = []  # posts the group got in each round, a minute apart
+        for _ in range(2 * broadcasts):
+            if not await OutboundMessage.filter(state=OutboxState.QUEUED).exists():
+                break
+            before = len([c for c in bot_api.calls_to("sendMessage") if c["chat_id"] == GROUP])
+            await sender.run_once()
+            after = len([c for c in bot_api.calls_to("sendMessage") if c["chat_id"] == GROUP])
+            per_round.append(after - before)
+            assert not await OutboundMessage.filter(state=OutboxState.FAILED).exists()
+            # Held back by our own pacing: not an attempt.
+            assert set(
+                await OutboundMessage.filter(state=OutboxState.QUEUED).values_list(
+                    "attempts", flat=True
+                )
+            ) <= {0}
+            clock.advance(seconds=61)
+            ticks.now += 61
+        # The group's limit a minute, never more; the member's private chat took a round each.
+        assert per_round == [3, 3, 2] + [0] * (broadcasts - 3)
+        posts = OutboundMessage.filter(kind=MessageKind.GROUP_POST)
+        assert await posts.filter(state=OutboxState.SENT, attempts=1).count() == broadcasts
+        # The private chat (one a second) got every announcement too, each at its first attempt.
+        delivered = await Delivery.filter(status=DeliveryStatus.SENT, attempts=1).count()
+        assert delivered == broadcasts
+        assert bot_api.answered_429 == 0
+    finally:
+        await channel.stop()
 
 
 # Long polling ----------------------------------------------------------------------------------

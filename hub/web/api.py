@@ -17,14 +17,13 @@ from hub.areas import area_by_path
 from hub.auth import Scope, user_for_token
 from hub.broadcasts import (
     BroadcastRequest,
-    broadcast_summary,
     broadcasts_in,
     cancel_broadcast,
     create_broadcast,
     deliveries_of,
-    delivery_counts,
-    delivery_counts_of,
     get_broadcast,
+    summaries_of,
+    summary_of,
 )
 from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.groups import create_link_code, linked_groups
@@ -191,9 +190,7 @@ async def list_broadcasts(request: web.Request) -> web.Response:
     found, after = await page_of(
         broadcasts_in(request[SCOPE]), page_request(request.query), newest_first=True
     )
-    counts = await delivery_counts_of([b.id for b in found])
-    out = [broadcast_summary(b, counts[b.id]) for b in found]
-    return web.json_response({"broadcasts": out, "next": after})
+    return web.json_response({"broadcasts": await summaries_of(found), "next": after})
 
 
 @requires(Permission.WRITE)
@@ -231,7 +228,7 @@ async def post_broadcast(request: web.Request) -> web.Response:
 @requires(Permission.READ)
 async def show_broadcast(request: web.Request) -> web.Response:
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
-    return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
+    return web.json_response(await summary_of(broadcast))
 
 
 @requires(Permission.READ)
@@ -273,7 +270,7 @@ async def post_cancel(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     broadcast = await get_broadcast(int_id(request), request[SCOPE])
     broadcast = await cancel_broadcast(broadcast, user=request[USER], now=hub.clock())
-    return web.json_response(broadcast_summary(broadcast, await delivery_counts(broadcast.id)))
+    return web.json_response(await summary_of(broadcast))
 
 
 # Groups and join requests ------------------------------------------------------------------

@@ -13,12 +13,11 @@ from hub.audience import preview
 from hub.auth import Scope
 from hub.broadcasts import (
     BroadcastChanges,
-    broadcast_summary,
-    delivery_counts,
     get_broadcast,
     pause_broadcast,
     resolve_audience,
     resume_broadcast,
+    summary_of,
     update_broadcast,
 )
 from hub.corrections import correct_broadcast
@@ -36,7 +35,7 @@ from models import Broadcast
 
 
 async def _summary(broadcast: Broadcast) -> dict[str, Any]:
-    return broadcast_summary(broadcast, await delivery_counts(broadcast.id))
+    return await summary_of(broadcast)
 
 
 @requires(Permission.READ)

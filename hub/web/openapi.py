@@ -189,6 +189,12 @@ MEMBER = {
     },
 }
 
+# Messages of a broadcast that are not deliveries (cancelled ones are not counted).
+MESSAGE_COUNTS = {
+    "type": "object",
+    "properties": {name: {"type": "integer"} for name in ("pending", "sent", "failed")},
+}
+
 BROADCAST = {
     "type": "object",
     "properties": {
@@ -207,6 +213,14 @@ BROADCAST = {
         "created_at": {"type": "string"},
         "corrected_at": {"type": ["string", "null"]},
         "counts": {"$ref": "#/components/schemas/Counts"},
+        "group_posts": {
+            **MESSAGE_COUNTS,
+            "description": "posts in linked group chats, their corrections included",
+        },
+        "corrections": {
+            **MESSAGE_COUNTS,
+            "description": "corrections sent to recipients (edits or marked resends)",
+        },
     },
 }
 

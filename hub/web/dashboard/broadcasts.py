@@ -10,15 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from hub.broadcasts import (
-    broadcast_summary,
     broadcasts_in,
     cancel_broadcast,
     deliveries_of,
-    delivery_counts,
-    delivery_counts_of,
     get_broadcast,
     pause_broadcast,
     resume_broadcast,
+    summaries_of,
+    summary_of,
 )
 from hub.corrections import correct_broadcast
 from hub.errors import Conflict, ValidationFailed
@@ -76,17 +75,22 @@ def _progress(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _broadcast_view(
-    broadcast: Broadcast, tz: zoneinfo.ZoneInfo, counts: dict[str, int] | None = None
+    broadcast: Broadcast, tz: zoneinfo.ZoneInfo, summary: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The API summary of a broadcast plus what the pages show: labels, local times, progress."""
-    if counts is None:
-        counts = await delivery_counts(broadcast.id)
-    summary = broadcast_summary(broadcast, counts)
+    summary = summary if summary is not None else await summary_of(broadcast)
     summary["status_label"] = BROADCAST_STATUS.get(summary["status"], summary["status"])
     summary["created"] = _when(broadcast.created_at, tz)
     summary["send_at_local"] = _when(broadcast.send_at, tz)
     summary["progress"] = _progress(summary)
-    summary["sig"] = f"{summary['status']}:{sorted(summary['counts'].items())}"
+    summary["sig"] = ":".join(
+        [
+            summary["status"],
+            str(sorted(summary["counts"].items())),
+            str(sorted(summary["group_posts"].items())),
+            str(sorted(summary["corrections"].items())),
+        ]
+    )
     return summary
 
 
@@ -98,8 +102,8 @@ async def _visible_broadcasts(request: web.Request) -> tuple[list[dict[str, Any]
         page_request(request.query, LIST_LIMIT),
         newest_first=True,
     )
-    counts = await delivery_counts_of([b.id for b in found])
-    return [await _broadcast_view(b, tz, counts[b.id]) for b in found], after
+    summaries = await summaries_of(found)
+    return [await _broadcast_view(b, tz, s) for b, s in zip(found, summaries, strict=True)], after
 
 
 @page()
