@@ -717,11 +717,7 @@ async def message_counts(broadcast: Broadcast) -> dict[str, dict[str, int]]:
     failed for good would otherwise go unseen.
     """
     group_posts = (
-        # Group posts have no delivery: `delivery_id IS NULL` reads the delivery_id index, not
-        # every message the hub ever sent.
-        await OutboundMessage.filter(
-            delivery_id__isnull=True, broadcast_id=broadcast.id, kind=MessageKind.GROUP_POST
-        )
+        await OutboundMessage.filter(broadcast_id=broadcast.id, kind=MessageKind.GROUP_POST)
         .annotate(n=Count("id"))
         .group_by("state")
         .values_list("state", "n")

@@ -72,6 +72,7 @@ class OutboundMessage(Model):
             # of a broadcast (they share one next_attempt_at) for each claim.
             ("state", "next_attempt_at", "id"),
             ("channel", "external_id"),
+            ("broadcast_id",),  # a broadcast's group posts: its page, cancelling it
             ("claim_token",),
             ("delivery_id",),  # fallbacks, reminders and corrections look messages up by delivery
         )

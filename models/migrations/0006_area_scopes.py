@@ -43,5 +43,9 @@ class Migration(migrations.Migration):
             model_name='MemberGroup',
             constraint=UniqueConstraint(fields=('area_key', 'name'), name=None),
         ),
+        ops.AddIndex(
+            model_name='OutboundMessage',
+            index=Index(fields=['broadcast_id']),
+        ),
         ops.RunPython(backfill_area_scopes),
     ]
