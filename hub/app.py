@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from channels import Channel, Event, InboundMessage, channel_class
+from hub.auth import LoginThrottle
 from hub.config import Config
 from hub.conversations import Conversations
 from hub.db import close_database, open_database
@@ -40,6 +41,7 @@ class Hub:
     metrics: Metrics = field(default_factory=Metrics)
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     channels: dict[str, Channel] = field(default_factory=dict)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def __post_init__(self) -> None:
         for name in AVAILABLE_CHANNELS:

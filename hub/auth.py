@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,11 +35,33 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
+# Argon2 costs ~0.15 s of CPU and 64 MiB per hash: it runs in these threads, off the event loop,
+# and at most two at a time, so a burst of logins neither stalls the hub nor exhausts its memory
+# (later ones wait their turn in the pool's queue).
+_HASH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
 TOKEN_PREFIX = "bw_"
 MIN_PASSWORD_LENGTH = 10
-# After this many failures in a row an account waits before the next try (doubling each time).
+
+# Login limits, each counted before the password is checked, so parallel guesses cannot all be
+# checked (docs/architecture.md, "Logins"):
+# - an account from one client address: this many failures in a row, then a wait that doubles
+#   after each further failure up to MAX_LOCK_SECONDS. A stranger's failures lock the stranger
+#   out, not the owner at another address.
 FREE_FAILURES = 3
 MAX_LOCK_SECONDS = 15 * 60
+# - a client address over all usernames: this many failures at once, then one more for every
+#   ADDRESS_FORGET_SECONDS (a leaky bucket), so trying many usernames is as slow as one.
+ADDRESS_FREE_FAILURES = 20
+ADDRESS_FORGET_SECONDS = MAX_LOCK_SECONDS
+# - an account from all addresses (User.failed_logins / locked_until): a ceiling against guessing
+#   from many addresses. One address needs about a day to reach it and then locks the owner out
+#   for at most a minute in each quarter hour; the owner's next login clears it.
+ACCOUNT_FREE_FAILURES = 100
+ACCOUNT_MAX_LOCK_SECONDS = 60
+# Client addresses, account-address pairs and unknown usernames remembered (least recent go).
+THROTTLE_KEEP = 10_000
+_RESERVE_TRIES = 50  # compare-and-swap rounds before a busy account answers "try again"
 
 
 def hash_secret(value: str) -> str:
@@ -43,7 +69,27 @@ def hash_secret(value: str) -> str:
 
 
 def hash_password(password: str) -> str:
+    """The argon2 hash of `password`, computed here (for scripts; async code uses the pool)."""
     return _hasher.hash(password)
+
+
+async def hash_password_async(password: str) -> str:
+    """The argon2 hash of `password`, computed in the hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(_HASH_POOL, hash_password, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    # `_hasher` is looked up at each call: tests swap in cheap parameters.
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches `password_hash`, checked in the hashing threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_HASH_POOL, _verify, password_hash, password)
 
 
 def generate_password() -> str:
@@ -61,7 +107,9 @@ async def create_user(
         raise ValidationFailed(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     if await User.exists(username=username):
         raise ValidationFailed(f"username {username!r} is taken", code="conflict")
-    user = await User.create(username=username, password_hash=hash_password(password), role=role)
+    user = await User.create(
+        username=username, password_hash=await hash_password_async(password), role=role
+    )
     if areas:
         await user.areas.add(*areas)
     return user
@@ -93,47 +141,181 @@ class LoginThrottled(Exception):
         self.retry_after = retry_after
 
 
-def _lock_after(failures: int, now: dt.datetime) -> dt.datetime | None:
+def _lock_after(
+    failures: int,
+    now: dt.datetime,
+    free: int = FREE_FAILURES,
+    longest: float = MAX_LOCK_SECONDS,
+) -> dt.datetime | None:
     """When the next try may come after this many failures in a row (None: at once)."""
-    if failures <= FREE_FAILURES:
+    if failures <= free:
         return None
-    return now + dt.timedelta(seconds=min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS))
+    # The exponent is capped so that a huge count stays cheap to compute.
+    return now + dt.timedelta(seconds=min(2 ** min(failures - free, 30), longest))
 
 
-# Failures for usernames that do not exist, kept in memory and throttled exactly like real
-# accounts, so a 429 does not reveal which usernames exist.
-_unknown_failures: OrderedDict[str, tuple[int, dt.datetime | None]] = OrderedDict()
-_UNKNOWN_KEEP = 10_000
+def _account_lock_after(failures: int, now: dt.datetime) -> dt.datetime | None:
+    return _lock_after(failures, now, ACCOUNT_FREE_FAILURES, ACCOUNT_MAX_LOCK_SECONDS)
 
 
-def _unknown_user_failed(username: str, now: dt.datetime) -> None:
-    failures, _ = _unknown_failures.pop(username, (0, None))
-    _unknown_failures[username] = (failures + 1, _lock_after(failures + 1, now))
-    while len(_unknown_failures) > _UNKNOWN_KEEP:
-        _unknown_failures.popitem(last=False)
+def _wait(locked_until: dt.datetime | None, now: dt.datetime) -> float:
+    return (locked_until - now).total_seconds() if locked_until and locked_until > now else 0.0
 
 
-async def check_password(username: str, password: str, now: dt.datetime) -> User | None:
-    """The user if the password is right; None otherwise. Raises LoginThrottled while locked."""
-    username = username.strip()
-    user = await User.get_or_none(username=username)
-    locked_until = user.locked_until if user else _unknown_failures.get(username, (0, None))[1]
-    if locked_until is not None and locked_until > now:
-        raise LoginThrottled((locked_until - now).total_seconds())
+def client_key(address: str) -> str:
+    """The key a client address is throttled under: an IPv6 address by its /64 network."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.is_active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if user is None:
-        _unknown_user_failed(username, now)
-        return None
-    if not ok:
-        failures = user.failed_logins + 1
-        await User.filter(id=user.id).update(
-            failed_logins=failures, locked_until=_lock_after(failures, now)
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        # One subscriber usually holds a whole /64: its addresses count as one client.
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+def _remember(table: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    """Store as the most recent entry and forget the least recent beyond THROTTLE_KEEP."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > THROTTLE_KEEP:
+        table.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One login attempt counted against its account-address pair and its address."""
+
+    username: str
+    client: str
+    failures: int  # the pair's count including this attempt
+    previous_lock: dt.datetime | None
+
+
+class LoginThrottle:
+    """The login limits kept in this process's memory: per account and client address, per
+    client address, and the account ceiling of usernames that do not exist.
+
+    Every method is synchronous, so a check and its count happen with no other coroutine in
+    between: of parallel attempts, only those the limits allow get through.
+    """
+
+    def __init__(self) -> None:
+        self._pairs: OrderedDict[tuple[str, str], tuple[int, dt.datetime | None]] = OrderedDict()
+        self._addresses: OrderedDict[str, tuple[float, dt.datetime]] = OrderedDict()
+        # Unknown usernames are throttled exactly like accounts, so a 429 does not reveal which
+        # usernames exist.
+        self._unknown: OrderedDict[str, tuple[int, dt.datetime | None]] = OrderedDict()
+
+    def _address_level(self, client: str, now: dt.datetime) -> float:
+        level, at = self._addresses.get(client, (0.0, now))
+        return max(0.0, level - max(0.0, (now - at).total_seconds()) / ADDRESS_FORGET_SECONDS)
+
+    def reserve(self, username: str, client: str, now: dt.datetime) -> Attempt:
+        """Count an attempt on `username` from `client`, or raise LoginThrottled."""
+        failures, locked_until = self._pairs.get((username, client), (0, None))
+        level = self._address_level(client, now)
+        wait = max(
+            _wait(locked_until, now),
+            (level + 1 - ADDRESS_FREE_FAILURES) * ADDRESS_FORGET_SECONDS,
         )
+        if wait > 0:
+            raise LoginThrottled(wait)
+        _remember(self._pairs, (username, client), (failures + 1, _lock_after(failures + 1, now)))
+        _remember(self._addresses, client, (level + 1, now))
+        return Attempt(username, client, failures + 1, locked_until)
+
+    def reserve_unknown(self, username: str, now: dt.datetime) -> None:
+        """Count an attempt on a username that does not exist, as the account ceiling would."""
+        failures, locked_until = self._unknown.get(username, (0, None))
+        if wait := _wait(locked_until, now):
+            raise LoginThrottled(wait)
+        _remember(self._unknown, username, (failures + 1, _account_lock_after(failures + 1, now)))
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: the pair starts over and the address does not count it."""
+        self._pairs.pop((attempt.username, attempt.client), None)
+        self._uncount_address(attempt.client)
+
+    def cancel(self, attempt: Attempt) -> None:
+        """The attempt was refused before its password was checked: it does not count."""
+        key = (attempt.username, attempt.client)
+        if key in self._pairs:
+            failures, locked_until = self._pairs[key]
+            if failures == attempt.failures:  # no attempt came after it: undo its lock too
+                locked_until = attempt.previous_lock
+            if failures <= 1:
+                del self._pairs[key]
+            else:
+                self._pairs[key] = (failures - 1, locked_until)
+        self._uncount_address(attempt.client)
+
+    def _uncount_address(self, client: str) -> None:
+        if client in self._addresses:
+            level, at = self._addresses[client]
+            self._addresses[client] = (max(0.0, level - 1), at)
+
+
+_default_throttle = LoginThrottle()  # for callers without a hub (scripts, tests)
+
+
+async def _reserve_account(user: User, now: dt.datetime) -> None:
+    """Count an attempt on the account's ceiling in the database, or raise LoginThrottled.
+
+    A compare-and-swap on failed_logins: of parallel attempts (in any process, on SQLite or
+    PostgreSQL) exactly one moves the count from a given value, the others read it again.
+    """
+    failures, locked_until = user.failed_logins, user.locked_until
+    for _ in range(_RESERVE_TRIES):
+        if wait := _wait(locked_until, now):
+            raise LoginThrottled(wait)
+        counted = (
+            await User.filter(id=user.id, failed_logins=failures)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            .update(failed_logins=failures + 1, locked_until=_account_lock_after(failures + 1, now))
+        )
+        if counted:
+            return
+        row = await User.filter(id=user.id).values("failed_logins", "locked_until")
+        if not row:
+            raise LoginThrottled(1.0)  # deleted meanwhile
+        failures, locked_until = row[0]["failed_logins"], row[0]["locked_until"]
+    raise LoginThrottled(1.0)
+
+
+async def check_password(
+    username: str,
+    password: str,
+    now: dt.datetime,
+    *,
+    client: str = "",
+    throttle: LoginThrottle | None = None,
+) -> User | None:
+    """The user if the password is right; None otherwise. Raises LoginThrottled while the
+    limits for this account, the client's address (`client`) or the account overall are spent.
+    """
+    throttle = throttle or _default_throttle
+    username = username.strip()
+    attempt = throttle.reserve(username, client_key(client), now)
+    try:
+        user = await User.get_or_none(username=username)
+        if user is None:
+            throttle.reserve_unknown(username, now)
+        else:
+            await _reserve_account(user, now)
+    except LoginThrottled:
+        throttle.cancel(attempt)
+        raise
+    ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.is_active:
         return None
+    throttle.succeeded(attempt)
     await User.filter(id=user.id).update(failed_logins=0, locked_until=None, last_login_at=now)
     return user
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -10,7 +11,7 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from hub.phone import InvalidPhone, normalize_phone
 from hub.timeutil import parse_quiet_hours
@@ -60,6 +61,9 @@ class WebSection:
     session_hours: int = 12
     # Secure cookies need https; defaults to true when hub.public_url starts with https.
     secure_cookies: bool | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: the login
+    # throttle counts per client address. Empty: the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,12 @@ def _parse_env_value(raw: str) -> Any:
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
-    """Check a value against a field's type (`int`, `float`, `str`, `bool`, `bool | None`)."""
+    """Check a value against a field's type (`int`, `float`, `str`, `bool`, `bool | None`,
+    `tuple[str, ...]` from a list of strings)."""
+    if get_origin(annotation) is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(key, f"expected a list of strings, got {value!r}")
     optional = isinstance(annotation, types.UnionType)
     expected = (
         next(t for t in get_args(annotation) if t is not type(None)) if optional else annotation
@@ -309,6 +318,13 @@ def validate(config: Config) -> None:
         raise ConfigError("web.port", "expected a port number between 1 and 65535")
     if config.web.max_body_kb < 1:
         raise ConfigError("web.max_body_kb", "expected a positive size in KiB")
+    for proxy in config.web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                "web.trusted_proxies", f"{proxy!r} is not an IP address or network"
+            ) from None
     for key in ("messages_per_second", "group_messages_per_minute"):
         if getattr(config.telegram, key) < 1:
             raise ConfigError(f"telegram.{key}", "expected a positive number")

@@ -23,6 +23,7 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import TEXTS
+from hub.web.middleware import client_address
 from hub.web.permissions import Permission
 
 log = logging.getLogger(__name__)
@@ -90,11 +91,19 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not _same(_field(form, CSRF_FIELD), request.cookies.get(LOGIN_COOKIE, "")):
         return await retry(status=403, error=TEXTS["login_expired"])
     try:
-        user = await check_password(username, _field(form, "password"), hub.clock())
+        user = await check_password(
+            username,
+            _field(form, "password"),
+            hub.clock(),
+            client=client_address(request, hub.config.web.trusted_proxies),
+            throttle=hub.login_throttle,
+        )
     except LoginThrottled as exc:
         seconds = max(1, math.ceil(exc.retry_after))
         error = TEXTS["login_throttled"].format(seconds=seconds)
-        return await retry(status=429, error=error)
+        response = await retry(status=429, error=error)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     if user is None:
         return await retry(status=422, error=TEXTS["login_failed"])
 
