@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     inv = roster.add_parser("invites", help="invite codes and links per member")
     inv.add_argument("--area", default=None)
     inv.add_argument("--format", choices=["csv", "json"], default="csv")
+    inv.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="give the members listed new codes first: their old codes stop working",
+    )
     return parser
 
 
@@ -286,12 +291,14 @@ async def _roster_import(config: Config, args: argparse.Namespace) -> int:
 
 async def _roster_invites(config: Config, args: argparse.Namespace) -> int:
     from hub.areas import UnknownArea, area_by_path
-    from hub.roster import invite_rows, write_invites
+    from hub.roster import invite_rows, regenerate_invites, write_invites
 
     try:
         area = await area_by_path(args.area) if args.area else None
     except UnknownArea as exc:
         raise UsageError(str(exc)) from None
+    if args.regenerate:
+        await regenerate_invites(area)
     rows = await invite_rows(config, area)
     write_invites(rows, args.format, sys.stdout)
     return EXIT_OK

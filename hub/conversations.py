@@ -13,11 +13,13 @@ import re
 from collections.abc import Awaitable, Callable
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from channels import InboundKind, InboundMessage
 from hub.config import Config
 from hub.deliveries import acknowledge, is_ack_payload, note_evidence
 from hub.groups import LINK_WORDS, link_group
+from hub.join_requests import ClaimOutcome, record_claim
 from hub.phone import InvalidPhone, normalize_phone
 from hub.texts import text as say
 from hub.timeutil import Clock, utcnow
@@ -328,18 +330,9 @@ class Conversations:
             if member is None:
                 await self.reply(event, None, "bad_code", code=code[:20])
                 return
-            # They just wrote: platforms with a free-text window (WhatsApp) may answer freely.
-            await ChannelAddress.create(
-                member=member,
-                channel=event.channel,
-                address=event.sender_address,
-                last_inbound_at=min(event.received_at, self.clock()),
-            )
-            if member.preferred_channel is None:
-                await Member.filter(id=member.id).update(preferred_channel=event.channel)
-            await JoinRequest.filter(channel=event.channel, address=event.sender_address).update(
-                resolved_at=self.clock()
-            )
+            if not await self._bind_by_code(event, member):
+                await self._claim(event, member)
+                return
             log.info("member %s joined on %s by invite code", member.id, event.channel)
             await self.reply(event, member, "joined", name=member.name, area=await _area_of(member))
             return
@@ -350,6 +343,74 @@ class Conversations:
             await self.reply(event, None, "share_own_number", phone_button=True)
         else:
             await self.reply(event, None, "stranger", phone_button=True)
+
+    async def _bind_by_code(self, event: InboundMessage, member: Member) -> bool:
+        """Bind the sender to the code's member, unless the member has an address here already."""
+        now = self.clock()
+        async with in_transaction():
+            # Lock the member's row first (PostgreSQL's row lock, SQLite's write lock): two
+            # accounts sending one code at the same moment must not both be bound.
+            await Member.filter(id=member.id).update(updated_at=now)
+            if await ChannelAddress.exists(member_id=member.id, channel=event.channel):
+                return False
+            # They just wrote: platforms with a free-text window (WhatsApp) may answer freely.
+            await ChannelAddress.create(
+                member=member,
+                channel=event.channel,
+                address=event.sender_address,
+                last_inbound_at=min(event.received_at, now),
+            )
+            if member.preferred_channel is None:
+                await Member.filter(id=member.id).update(preferred_channel=event.channel)
+            await JoinRequest.filter(channel=event.channel, address=event.sender_address).update(
+                resolved_at=now
+            )
+        return True
+
+    async def _claim(self, event: InboundMessage, member: Member) -> None:
+        """A code used again where its member has an address: staff decide, the RT head is told."""
+        now = self.clock()
+        outcome = await record_claim(
+            event.channel,
+            event.sender_address,
+            member,
+            name=event.sender_name,
+            phone=event.phone,
+            first_text=event.text,
+            at=min(event.received_at, now),
+        )
+        if outcome == ClaimOutcome.REFUSED:
+            await self.reply(event, None, "claim_refused")
+            return
+        await self.reply(event, None, "claim_pending")
+        if outcome == ClaimOutcome.NEW:
+            log.warning(
+                "member %s: another %s account sent their invite code; staff must confirm it",
+                member.id,
+                event.channel,
+            )
+            await self._tell_claimed(event, member, now)
+
+    async def _tell_claimed(self, event: InboundMessage, member: Member, now: dt.datetime) -> None:
+        """Warn the RT head on the addresses they write from (never-used ones are skipped)."""
+        addresses = await ChannelAddress.filter(
+            member_id=member.id,
+            opted_out_at__isnull=True,
+            blocked_at__isnull=True,
+            last_inbound_at__isnull=False,
+        )
+        channel = _label(self.lang, event.channel)
+        for address in addresses:
+            await OutboundMessage.create(
+                kind=MessageKind.NOTICE,
+                member=member,
+                channel=address.channel,
+                address=address.address,
+                text=self.say("claim_alert", name=member.name, channel=channel),
+                next_attempt_at=now,
+            )
+        if addresses:
+            self.wake_sender()
 
     async def _request_to_join(self, event: InboundMessage) -> None:
         """Someone unknown wrote: staff see a pending request (one per address)."""
@@ -374,6 +435,14 @@ def _normalized(phone: str | None) -> str | None:
         return normalize_phone(phone)
     except InvalidPhone:
         return None
+
+
+def _label(language: str, channel: str) -> str:
+    """The channel's name for people ("Telegram"); an unknown one as it is."""
+    try:
+        return say(language, f"channel_{channel}")
+    except KeyError:
+        return channel
 
 
 def _same_phone(shared: str | None, on_roster: str | None) -> bool:

@@ -76,6 +76,35 @@ async def correct_broadcast(
     now: dt.datetime,
 ) -> CorrectionResult:
     """Replace a sent broadcast's text and bring every recipient's copy up to date."""
+    async with in_transaction():
+        # Claim the row before reading it: this UPDATE holds PostgreSQL's row lock and SQLite's
+        # write lock until commit (select_for_update is a no-op on SQLite), so corrections of one
+        # broadcast run one after another, each on the version the previous one left; none
+        # appends to a stale list of revisions or records a stale text as the one it replaced.
+        await Broadcast.filter(id=broadcast.id).update(corrected_at=now)
+        await broadcast.refresh_from_db()
+        return await _correct(
+            config,
+            broadcast,
+            title=title,
+            text=text,
+            user=user,
+            enabled_channels=enabled_channels,
+            now=now,
+        )
+
+
+async def _correct(
+    config: Config,
+    broadcast: Broadcast,
+    *,
+    title: str | None,
+    text: str,
+    user: User | None,
+    enabled_channels: set[str],
+    now: dt.datetime,
+) -> CorrectionResult:
+    """The correction itself, inside the caller's transaction, on the freshly read broadcast."""
     if broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED):
         raise Conflict(
             f"broadcast {broadcast.id} has not been sent yet: edit it instead",
@@ -107,63 +136,62 @@ async def correct_broadcast(
     correction = say(lang, "correction_header") + "\n\n" + message
     template_params = [say(lang, "correction_title", title=new_title), summarize(new_text)]
     edited = resent = 0
-    async with in_transaction():
-        await Broadcast.filter(id=broadcast.id).update(
-            title=new_title, text=new_text, corrected_at=now, revisions=revisions
-        )
-        deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
-        updated = await OutboundMessage.filter(
-            kind=MessageKind.BROADCAST,
-            state=OutboxState.QUEUED,
-            delivery_id__in=Subquery(deliveries),
-        ).update(text=message, template_params=[new_title, summarize(new_text)])
-        updated += await OutboundMessage.filter(
-            kind=MessageKind.GROUP_POST, state=OutboxState.QUEUED, broadcast_id=broadcast.id
-        ).update(text=message)
+    await Broadcast.filter(id=broadcast.id).update(
+        title=new_title, text=new_text, corrected_at=now, revisions=revisions
+    )
+    deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
+    updated = await OutboundMessage.filter(
+        kind=MessageKind.BROADCAST,
+        state=OutboxState.QUEUED,
+        delivery_id__in=Subquery(deliveries),
+    ).update(text=message, template_params=[new_title, summarize(new_text)])
+    updated += await OutboundMessage.filter(
+        kind=MessageKind.GROUP_POST, state=OutboxState.QUEUED, broadcast_id=broadcast.id
+    ).update(text=message)
 
-        async for batch in _sent_deliveries(broadcast.id):
-            rows = []
-            for d in batch:
-                acknowledged = d.status == DeliveryStatus.ACKNOWLEDGED
-                buttons = _ack_buttons(config, broadcast, d.id, acknowledged)
-                if _can_edit(d.channel) and d.external_id:
-                    text_now = message
-                    if acknowledged:
-                        text_now += "\n\n" + say(lang, "acknowledged_mark")
-                    rows.append(_row(d, text_now, buttons, now, edit_of=d.external_id))
-                    edited += 1
-                else:
-                    rows.append(_row(d, correction, buttons, now, template=template_params))
-                    resent += 1
-            await OutboundMessage.bulk_create(rows)
-
-        # Announcements in flight right now left with the old text: correct them once they have.
-        in_flight = await OutboundMessage.filter(
-            kind=MessageKind.BROADCAST,
-            state=OutboxState.SENDING,
-            delivery_id__in=Subquery(deliveries),
-        ).values("delivery_id", "member_id", "channel", "address")
-        rows = [
-            OutboundMessage(
-                kind=MessageKind.CORRECTION,
-                delivery_id=m["delivery_id"],
-                member_id=m["member_id"],
-                channel=m["channel"],
-                address=m["address"],
-                text=correction,
-                buttons=_ack_buttons(config, broadcast, m["delivery_id"], False),
-                template="broadcast",
-                template_params=template_params,
-                next_attempt_at=now + IN_FLIGHT_RECHECK,
-            )
-            for m in in_flight
-        ]
-        resent += len(rows)
+    async for batch in _sent_deliveries(broadcast.id):
+        rows = []
+        for d in batch:
+            acknowledged = d.status == DeliveryStatus.ACKNOWLEDGED
+            buttons = _ack_buttons(config, broadcast, d.id, acknowledged)
+            if _can_edit(d.channel) and d.external_id:
+                text_now = message
+                if acknowledged:
+                    text_now += "\n\n" + say(lang, "acknowledged_mark")
+                rows.append(_row(d, text_now, buttons, now, edit_of=d.external_id))
+                edited += 1
+            else:
+                rows.append(_row(d, correction, buttons, now, template=template_params))
+                resent += 1
         await OutboundMessage.bulk_create(rows)
-        edited_posts, resent_posts = await _correct_group_posts(
-            config, broadcast, message, correction, now
+
+    # Announcements in flight right now left with the old text: correct them once they have.
+    in_flight = await OutboundMessage.filter(
+        kind=MessageKind.BROADCAST,
+        state=OutboxState.SENDING,
+        delivery_id__in=Subquery(deliveries),
+    ).values("delivery_id", "member_id", "channel", "address")
+    rows = [
+        OutboundMessage(
+            kind=MessageKind.CORRECTION,
+            delivery_id=m["delivery_id"],
+            member_id=m["member_id"],
+            channel=m["channel"],
+            address=m["address"],
+            text=correction,
+            buttons=_ack_buttons(config, broadcast, m["delivery_id"], False),
+            template="broadcast",
+            template_params=template_params,
+            next_attempt_at=now + IN_FLIGHT_RECHECK,
         )
-        await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
+        for m in in_flight
+    ]
+    resent += len(rows)
+    await OutboundMessage.bulk_create(rows)
+    edited_posts, resent_posts = await _correct_group_posts(
+        config, broadcast, message, correction, now
+    )
+    await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
     return CorrectionResult(edited + edited_posts, resent + resent_posts, updated)
 
 

@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from hub import audit
 from hub.areas import clean_name, path_key, within
 from hub.config import Config
+from hub.exports import csv_writer, unquote_cell
 from hub.members import invite_links, new_invite_code
 from hub.phone import InvalidPhone, normalize_phone
 from hub.timeutil import utcnow
@@ -187,7 +188,8 @@ def _records(table: Iterable[tuple[int, list[str]]]) -> list[tuple[int, dict[str
         record = {column: "" for column in COLUMNS}
         for column, index in positions.items():
             if index < len(cells):
-                record[column] = cells[index].strip()
+                # A file the hub exported has "'+62812..." for "+62812...": read it back as such.
+                record[column] = unquote_cell(cells[index].strip())
         if any(record.values()):
             records.append((line, record))
     return records
@@ -515,6 +517,27 @@ async def _unused_invite_code(attempts: int = 20) -> str:
 # Invites -------------------------------------------------------------------------------------
 
 
+async def regenerate_invite(member: Member, *, actor: User | None = None) -> str:
+    """Give the member a new invite code; the old one joins nobody any more."""
+    code = await _unused_invite_code()
+    await Member.filter(id=member.id).update(invite_code=code)
+    member.invite_code = code
+    await audit.record(actor, "member.invite_regenerate", f"member:{member.id}")
+    return code
+
+
+async def regenerate_invites(area: Area | None, *, actor: User | None = None) -> int:
+    """New invite codes for the members holding a seat in `area` (everywhere if None)."""
+    seats = Seat.filter(ended_at__isnull=True)
+    if area is not None:
+        seats = seats.filter(within(area, "area__"))
+    ids = set(await seats.values_list("member_id", flat=True))
+    async with in_transaction():
+        for member in await Member.filter(id__in=ids):
+            await regenerate_invite(member, actor=actor)
+    return len(ids)
+
+
 async def invite_rows(config: Config, area: Area | None) -> list[dict[str, Any]]:
     """One row per member with a current seat in `area` (everywhere if None), by area and name."""
     seats = Seat.filter(ended_at__isnull=True)
@@ -544,12 +567,12 @@ async def invite_rows(config: Config, area: Area | None) -> list[dict[str, Any]]
 
 
 def write_invites(rows: Iterable[dict[str, Any]], fmt: str, stream: IO[str]) -> None:
-    """Write invite rows as CSV (header first, None as empty) or as a JSON list of objects."""
+    """Write invite rows as CSV (header first, None as empty, formula-safe cells) or as JSON."""
     if fmt == "json":
         json.dump(list(rows), stream, ensure_ascii=False, indent=2)
         stream.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csv_writer(stream, lineterminator="\n")
         writer.writerow(INVITE_COLUMNS)
         writer.writerows(_invite_cells(row) for row in rows)
     else:

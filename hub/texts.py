@@ -47,6 +47,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bad_code": (
             'Kode undangan "{code}" tidak ditemukan. Periksa kembali kode dari kelurahan Anda.'
         ),
+        "claim_pending": (
+            "Kode undangan ini sudah terhubung dengan akun lain. Demi keamanan, petugas kelurahan "
+            "perlu mengonfirmasi dulu sebelum akun ini terhubung. Anda akan mendapat pesan "
+            "setelah disetujui."
+        ),
+        "claim_refused": (
+            "Maaf, permintaan untuk menghubungkan akun ini tidak disetujui petugas kelurahan. "
+            "Silakan hubungi kantor kelurahan jika ada kekeliruan."
+        ),
+        "claim_alert": (
+            "⚠️ {name}, ada yang mencoba menghubungkan akun {channel} lain dengan kode undangan "
+            "Anda. Akun itu belum terhubung dan tidak menerima pengumuman sampai petugas "
+            "kelurahan memeriksanya. Jika itu bukan Anda, mohon segera kabari kelurahan."
+        ),
         "message_received": (
             "Terima kasih, pesan Anda sudah kami terima dan akan diteruskan ke petugas kelurahan. "
             "Ketik BANTUAN untuk melihat daftar perintah."
@@ -154,6 +168,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "bad_code": (
             'Invite code "{code}" was not found. Please check the code from your kelurahan.'
+        ),
+        "claim_pending": (
+            "This invite code is already linked to another account. For safety the kelurahan "
+            "staff must confirm before this account is linked. You will get a message once it "
+            "is approved."
+        ),
+        "claim_refused": (
+            "Sorry, the kelurahan staff did not approve linking this account. Please contact the "
+            "kelurahan office if this is a mistake."
+        ),
+        "claim_alert": (
+            "⚠️ {name}, someone tried to link another {channel} account with your invite code. "
+            "That account is not linked and gets no announcements until the kelurahan staff have "
+            "checked it. If it was not you, please tell the kelurahan."
         ),
         "message_received": (
             "Thank you, we received your message and will pass it to the kelurahan staff. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from models.roster import Area
+from models.roster import Area, Member
 from models.users import User
 
 
@@ -52,6 +52,11 @@ class JoinRequest(Model):
     name = fields.CharField(max_length=200, default="")
     phone = fields.CharField(max_length=20, null=True)
     first_text = fields.CharField(max_length=500, default="")
+    # The RT head whose invite code they sent, when that member has an account there already:
+    # staff approve or refuse the claim (hub/join_requests.py). Null: a stranger.
+    claimed_member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="claims", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     resolved_at = fields.DatetimeField(null=True)
 

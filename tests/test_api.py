@@ -285,6 +285,17 @@ async def test_member_detail_and_invite_have_the_contract_shape(client: TestClie
     }
 
 
+async def test_officials_cannot_read_invite_codes(client: TestClient) -> None:
+    member = await make_member(f"{LOA_BAKUNG}/RT 012")
+    official = await make_token(UserRole.OFFICIAL)
+    resp = await client.get(f"/api/v1/members/{member.id}/invite", headers=bearer(official))
+    assert (await error_of(resp, 403))["code"] == "forbidden"
+    assert member.invite_code not in await resp.text()
+    # The member themself stays visible to them.
+    resp = await client.get(f"/api/v1/members/{member.id}", headers=bearer(official))
+    assert resp.status == 200
+
+
 @pytest.mark.parametrize("member_id", ["999999", "abc", "-1", "1.5", "99999999999999999999"])
 async def test_an_unknown_member_is_404(client: TestClient, member_id: str) -> None:
     token = await make_token()

@@ -4,6 +4,7 @@ never reached, and the corrected text for messages that had not left yet."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,8 +13,11 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import HUB, Hub, create_app
+from hub.config import Config
+from hub.corrections import correct_broadcast
 from models import (
     Broadcast,
+    BroadcastStatus,
     ChannelAddress,
     Delivery,
     DeliveryStatus,
@@ -268,3 +272,32 @@ async def test_corrections_that_cannot_be_made_are_refused(both: TestClient) -> 
     assert status == 422
     assert await OutboundMessage.filter(kind=MessageKind.CORRECTION).count() == 0
     assert (await Broadcast.get(id=sent_id)).revisions is None
+
+
+async def test_concurrent_corrections_keep_every_revision(db: str, config: Config) -> None:
+    # Fifty staff correct at once, each holding the broadcast as they loaded it: every earlier
+    # version must be kept, each exactly once, as a chain (no correction replaces a stale text).
+    sent = await Broadcast.create(
+        title="Kerja bakti", text=TEXT, status=BroadcastStatus.SENT, audience={"areas": []}
+    )
+    loaded = [await Broadcast.get(id=sent.id) for _ in range(50)]
+    now = dt.datetime.now(dt.UTC)
+    await asyncio.gather(
+        *(
+            correct_broadcast(
+                config,
+                broadcast,
+                title=None,
+                text=f"Koreksi nomor {i}",
+                user=None,
+                enabled_channels={"sandbox"},
+                now=now,
+            )
+            for i, broadcast in enumerate(loaded)
+        )
+    )
+    stored = await Broadcast.get(id=sent.id)
+    texts = [r["text"] for r in stored.revisions]
+    assert len(texts) == 50
+    assert texts[0] == TEXT
+    assert sorted([*texts[1:], stored.text]) == sorted(f"Koreksi nomor {i}" for i in range(50))

@@ -18,9 +18,12 @@ from models import (
     AuditLog,
     Broadcast,
     BroadcastStatus,
+    ChannelAddress,
     GroupChat,
     GroupLinkCode,
     JoinRequest,
+    MessageKind,
+    OutboundMessage,
     User,
     UserRole,
     WebSession,
@@ -840,3 +843,71 @@ async def test_the_badge_costs_one_count_per_page_and_none_elsewhere(
     await client.get("/broadcasts/live")  # polled by the page's script: no badge, no query
     await client.post("/logout", data={"csrf_token": "salah"})
     assert counted == ["/logout"]  # the 403 page is a page with the navigation
+
+
+# Claims: an invite code sent again from another account ---------------------------------------
+
+
+async def claim(hub: Hub, address: str, code: str) -> None:
+    await receive(hub, inbound("sandbox", address, f"/start {code}", sender_name="Orang Lain"))
+
+
+async def act(client: TestClient, request_id: int, action: str) -> tuple[int, str]:
+    data = {"csrf_token": await csrf_token(client)}
+    resp = await client.post(
+        f"/join-requests/{request_id}/{action}", data=data, allow_redirects=False
+    )
+    return resp.status, resp.headers.get("Location", "")
+
+
+async def test_staff_approve_or_refuse_a_claim_once(client: TestClient, hub: Hub) -> None:
+    darto = await make_member(f"{LOA_BAKUNG}/RT 001", name="Pak Darto")  # joined on the sandbox
+    sari = await make_member(f"{LOA_BAKUNG}/RT 002", name="Bu Sari")
+    await claim(hub, "sandbox-intruder", darto.invite_code)
+    await claim(hub, "sandbox-other", sari.invite_code)
+    first = await JoinRequest.get(address="sandbox-intruder")
+    second = await JoinRequest.get(address="sandbox-other")
+    await log_in(client, UserRole.STAFF, areas=(LOA_BAKUNG,))
+
+    page = await (await client.get("/join-requests")).text()
+    assert "Pak Darto" in page and "Bu Sari" in page
+    assert f'action="/join-requests/{first.id}/approve"' in page
+
+    assert await act(client, first.id, "approve") == (303, "/join-requests?notice=claim_approved")
+    bound = await ChannelAddress.get(channel="sandbox", address="sandbox-intruder")
+    assert bound.member_id == darto.id
+    [welcome] = await OutboundMessage.filter(address="sandbox-intruder", kind=MessageKind.NOTICE)
+    assert "Pak Darto" in welcome.text and "RT 001" in welcome.text
+    assert await AuditLog.filter(action="join_request.approve").count() == 1
+    # A second click (or a second staff member) changes nothing.
+    assert await act(client, first.id, "approve") == (303, "/join-requests?notice=claim_resolved")
+    assert await ChannelAddress.filter(member_id=darto.id).count() == 2
+
+    assert await act(client, second.id, "refuse") == (303, "/join-requests?notice=claim_refused")
+    assert not await ChannelAddress.exists(address="sandbox-other")
+    page = await (await client.get("/join-requests?notice=claim_refused")).text()
+    assert "Tidak ada permintaan yang menunggu." in page and "tidak terhubung" in page
+    # The refused claim sent again is told so and stays closed.
+    await claim(hub, "sandbox-other", sari.invite_code)
+    [last] = await OutboundMessage.filter(address="sandbox-other").order_by("-id").limit(1)
+    assert "tidak disetujui" in last.text
+    assert not await JoinRequest.filter(resolved_at=None).exists()
+
+
+async def test_claims_outside_the_area_or_for_officials_are_refused(
+    client: TestClient, hub: Hub
+) -> None:
+    darto = await make_member(f"{LOA_BAKUNG}/RT 001", name="Pak Darto")
+    await claim(hub, "sandbox-intruder", darto.invite_code)
+    request = await JoinRequest.get(address="sandbox-intruder")
+
+    await log_in(client, UserRole.STAFF, areas=(KARANG_ASAM,))
+    # Another kelurahan's claim names an RT head that is not theirs to see: not found.
+    assert (await act(client, request.id, "approve"))[0] == 404
+    assert (await act(client, request.id, "refuse"))[0] == 404
+    assert "Pak Darto" not in await (await client.get("/join-requests")).text()
+    await client.post("/logout", data={"csrf_token": await csrf_token(client)})
+    await log_in(client, UserRole.OFFICIAL)
+    assert (await act(client, request.id, "approve"))[0] == 403
+    assert not await ChannelAddress.exists(address="sandbox-intruder")
+    assert await JoinRequest.filter(resolved_at=None).count() == 1

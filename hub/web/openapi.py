@@ -800,6 +800,12 @@ def openapi_document() -> dict[str, Any]:
                         "name": {"type": "string"},
                         "phone": {"type": ["string", "null"]},
                         "first_text": {"type": "string"},
+                        "claims_member_id": {
+                            "type": ["integer", "null"],
+                            "description": "The RT head whose invite code they sent, when that "
+                            "member has an account there already (approve or refuse it on the "
+                            "dashboard); null: a stranger",
+                        },
                         "created_at": {"type": "string", "format": "date-time"},
                     },
                 },

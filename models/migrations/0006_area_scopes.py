@@ -47,5 +47,10 @@ class Migration(migrations.Migration):
             model_name='OutboundMessage',
             index=Index(fields=['broadcast_id']),
         ),
+        ops.AddField(
+            model_name='JoinRequest',
+            name='claimed_member',
+            field=fields.ForeignKeyField('models.Member', source_field='claimed_member_id', null=True, db_constraint=True, to_field='id', related_name='claims', on_delete=OnDelete.SET_NULL),
+        ),
         ops.RunPython(backfill_area_scopes),
     ]

@@ -34,7 +34,11 @@ from hub.web.dashboard.broadcasts import (
 )
 from hub.web.dashboard.compose import compose_page, compose_submit
 from hub.web.dashboard.groups import groups_page, link_code_submit
-from hub.web.dashboard.join_requests import join_requests_page
+from hub.web.dashboard.join_requests import (
+    join_request_approve,
+    join_request_refuse,
+    join_requests_page,
+)
 from hub.web.dashboard.login import login_page, login_submit, logout
 from hub.web.dashboard.member_groups import (
     member_group_delete,
@@ -83,6 +87,8 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.post("/member-groups", member_group_submit),
         web.post(r"/member-groups/{id:\d{1,9}}/delete", member_group_delete),
         web.get("/join-requests", join_requests_page),
+        web.post(r"/join-requests/{id:\d{1,9}}/approve", join_request_approve),
+        web.post(r"/join-requests/{id:\d{1,9}}/refuse", join_request_refuse),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

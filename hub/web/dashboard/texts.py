@@ -55,6 +55,10 @@ TEXTS = {
         "Ubah atau batalkan pengumuman itu dahulu."
     ),
     "group_spans_areas": "Semua anggota kelompok harus berada di salah satu wilayah Anda.",
+    "claim_approved": "Akun disetujui dan sekarang terhubung dengan ketua RT tersebut.",
+    "claim_refused": "Permintaan ditolak; akun itu tidak terhubung.",
+    "claim_resolved": "Permintaan ini sudah diselesaikan sebelumnya atau akunnya sudah terhubung.",
+    "claim_gone": "Permintaan tidak dapat disetujui: ketua RT yang disebut tidak ada lagi.",
 }
 
 BROADCAST_STATUS = {
