@@ -67,14 +67,21 @@ async def get_group(group_id: int, scope: Scope) -> MemberGroup:
     return group
 
 
-async def _group_area(member_ids: Sequence[int], scope: Scope) -> str | None:
-    """The area a new group belongs to: the deepest one holding all its members' seats (in the
-    user's areas), else the user's own area; None (installation-wide) for unscoped users only."""
+async def _seat_keys(member_ids: Sequence[int], scope: Scope) -> list[str]:
+    """The area keys of the members' current seats, those in the user's areas."""
+    if not member_ids:
+        return []
     seats = Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True)
     area_filter = scope.area_filter()
     if area_filter is not None:
         seats = seats.filter(area_filter)
-    keys = list(await seats.values_list("area__path_key", flat=True)) if member_ids else []
+    return list(await seats.values_list("area__path_key", flat=True))
+
+
+async def _group_area(member_ids: Sequence[int], scope: Scope) -> str | None:
+    """The area a new group belongs to: the deepest one holding all its members' seats (in the
+    user's areas), else the user's own area; None (installation-wide) for unscoped users only."""
+    keys = await _seat_keys(member_ids, scope)
     common = common_area(keys)
     if scope.keys is None or (common is not None and scope.covers(common)):
         return common
@@ -91,11 +98,7 @@ async def _widened_area(group: MemberGroup, member_ids: Sequence[int], scope: Sc
     editor's areas. An installation-wide group stays so."""
     if group.area_key is None:
         return None
-    seats = Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True)
-    area_filter = scope.area_filter()
-    if area_filter is not None:
-        seats = seats.filter(area_filter)
-    keys = list(await seats.values_list("area__path_key", flat=True)) if member_ids else []
+    keys = await _seat_keys(member_ids, scope)
     area_key = common_area([group.area_key, *keys])
     if scope.keys is not None and (area_key is None or not scope.covers(area_key)):
         raise Forbidden("the group's members must all sit in one of your areas")
