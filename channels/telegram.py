@@ -191,7 +191,15 @@ def parse_update(data: Mapping[str, Any]) -> list[Event]:
 
 
 def _at(timestamp: Any) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    """A Bot API date (Unix seconds); one no datetime holds is taken as the time of receipt.
+
+    Telegram never sends such a date, but an update is a person's message: it is kept (and the
+    webhook answered 200, so Telegram does not send it again and again), as WhatsApp's are.
+    """
+    try:
+        return dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return _now()
 
 
 def _name(user: Mapping[str, Any]) -> str:

@@ -136,6 +136,7 @@ def create_app(
         middlewares=[middleware.request_metrics],
     )
     app[HUB] = hub
+    app.on_response_prepare.append(middleware.nosniff)
 
     async def database(_: web.Application) -> AsyncIterator[None]:
         await open_database(config.database.url)

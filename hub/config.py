@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import zoneinfo
@@ -19,6 +20,9 @@ from hub.timeutil import parse_quiet_hours
 DEFAULT_CONFIG_PATH = Path("config.toml")
 SECRET_MASK = "********"
 MAX_ATTACHMENT_MB = 50  # the smallest upload ceiling of the platforms (Telegram's Bot API)
+
+# What Telegram takes as a webhook's secret_token; setWebhook refuses anything else.
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 # Values that look like someone copied an example instead of setting a real secret.
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "token", "xxx", "todo", "your-token-here"}
@@ -338,6 +342,14 @@ def validate(config: Config) -> None:
         _check_secret(config, "telegram", "token")
         if config.telegram.mode == "webhook":
             _check_secret(config, "telegram", "webhook_secret")
+    secret_token = config.telegram.webhook_secret
+    if secret_token and not TELEGRAM_SECRET.fullmatch(secret_token):
+        # Named by its key, never shown: a secret stays one even when it is wrong.
+        why = f"{len(secret_token)} characters" if len(secret_token) > 256 else "other characters"
+        raise ConfigError(
+            "HUB_TELEGRAM_WEBHOOK_SECRET",
+            f"Telegram takes 1 to 256 characters of A-Z, a-z, 0-9, _ and - (this one has {why})",
+        )
     if config.whatsapp.business_phone:
         try:
             normalize_phone(config.whatsapp.business_phone)

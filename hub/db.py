@@ -3,14 +3,54 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
+from hub.config import SECRET_MASK, ConfigError, redact_url
 from models.config import normalize_db_url, tortoise_config
 
 log = logging.getLogger(__name__)
+
+# What opening a connection raises when the database is not there for us: no server, no such
+# host or database (OSError; Tortoise's DBConnectionError is one), a SQLite folder that cannot be
+# made, a server refusing the login or not taking connections yet.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class DatabaseUnavailable(ConfigError):
+    """The database of `database.url` cannot be reached: the CLI's one line and exit 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("database.url", message)
+
+
+@contextmanager
+def _reaching(db_url: str) -> Iterator[None]:
+    """Turn a failure to connect into DatabaseUnavailable, one line without the password."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        raise DatabaseUnavailable(_unreachable(db_url, exc)) from None
+
+
+def _unreachable(db_url: str, exc: Exception) -> str:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    password = unquote(urlsplit(db_url).password or "")
+    if password:  # no driver is known to quote it, but a secret is not left to chance
+        reason = reason.replace(password, SECRET_MASK)
+    return f"cannot reach {redact_url(db_url)}: {reason}"
 
 
 def _ensure_sqlite_folder(db_url: str) -> None:
@@ -21,8 +61,11 @@ def _ensure_sqlite_folder(db_url: str) -> None:
 
 
 async def apply_migrations(db_url: str) -> list[str]:
-    """Apply pending migrations; returns the names applied (empty when up to date)."""
-    _ensure_sqlite_folder(db_url)
+    """Apply pending migrations; returns the names applied (empty when up to date).
+
+    Raises DatabaseUnavailable when the database cannot be reached: `hub migrate` and `hub run`
+    are the first to connect, and say so in one line.
+    """
     applied: list[str] = []
 
     def progress(event: str, app_label: str, name: str) -> None:
@@ -30,7 +73,9 @@ async def apply_migrations(db_url: str) -> list[str]:
             applied.append(name)
 
     try:
-        await migrate(config=tortoise_config(db_url), progress=progress)
+        with _reaching(db_url):
+            _ensure_sqlite_folder(db_url)
+            await migrate(config=tortoise_config(db_url), progress=progress)
     finally:
         # migrate() initialises Tortoise without model executors; start clean afterwards.
         await Tortoise.close_connections()

@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ from typing import Any, NamedTuple
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from channels import (
@@ -56,6 +58,7 @@ from models import (
     Delivery,
     DeliveryStatus,
     InboundEvent,
+    Member,
     MessageKind,
     OutboundMessage,
     OutboxState,
@@ -79,13 +82,58 @@ _EVENT_FIELDS = {
 ROWS_PER_STATEMENT = 500
 
 
+def _width(model: type[Model], name: str) -> int:
+    return int(model._meta.fields_map[name].max_length)  # type: ignore[attr-defined]
+
+
+# The columns that keep what a platform sends: a platform id (ours, or one a message answers), a
+# chat or sender address, a phone number, and the stored event's key.
+ID_WIDTH = _width(OutboundMessage, "external_id")
+ADDRESS_WIDTH = _width(ChannelAddress, "address")
+PHONE_WIDTH = _width(Member, "phone")
+KEY_WIDTH = _width(InboundEvent, "external_id")
+
+
 def event_key(event: Event) -> str:
-    """The id that makes an event unique within its channel."""
+    """The id that makes an event unique within its channel (a digest where it is too long)."""
     if isinstance(event, StatusUpdate):
-        return f"status:{event.external_id}:{event.status.value}"
-    if isinstance(event, InboundMessage):
-        return f"msg:{event.external_id}"
-    return f"event:{event.address}:{event.kind.value}:{event.at.isoformat()}"
+        key = f"status:{event.external_id}:{event.status.value}"
+    elif isinstance(event, InboundMessage):
+        key = f"msg:{event.external_id}"
+    else:
+        key = f"event:{event.address}:{event.kind.value}:{event.at.isoformat()}"
+    if len(key) <= KEY_WIDTH:
+        return key
+    # Ids up to ID_WIDTH with the key's prefix: still unique, and its start still says its kind.
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_WIDTH - len(digest) - 1]}#{digest}"
+
+
+def too_long(event: Event) -> str | None:
+    """The event's first id, address or phone wider than the column keeping it; None if all fit.
+
+    Genuine ones are far shorter (a WhatsApp wamid is about 60 characters, Telegram's ids are
+    numbers). A longer id cannot name a message the hub sent, and where it would be stored
+    PostgreSQL refuses it and SQLite keeps it whole, so such an event is dropped, never stored.
+    """
+    values: list[tuple[str, str | None, int]]
+    if isinstance(event, StatusUpdate):
+        values = [("external_id", event.external_id, ID_WIDTH)]
+    elif isinstance(event, InboundMessage):
+        values = [
+            ("external_id", event.external_id, ID_WIDTH),
+            ("reply_to", event.reply_to, ID_WIDTH),
+            ("address", event.address, ADDRESS_WIDTH),
+            ("sender", event.sender, ADDRESS_WIDTH),
+            ("phone", event.phone, PHONE_WIDTH),
+        ]
+    else:
+        new_address = event.payload.get("new_address")
+        values = [
+            ("address", event.address, ADDRESS_WIDTH),
+            ("new_address", None if new_address is None else str(new_address), ADDRESS_WIDTH),
+        ]
+    return next((name for name, value, width in values if value and len(value) > width), None)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -245,6 +293,14 @@ class Dispatcher:
         now = self.clock()
         for n, events in enumerate(batches):
             for event in events:
+                if (field := too_long(event)) is not None:
+                    log.warning(
+                        "dropping a %s %s: its %s is too long to be genuine",
+                        event.channel,
+                        type(event).__name__,
+                        field,
+                    )
+                    continue
                 key = (event.channel, event_key(event))
                 if key in owners:
                     continue

@@ -437,6 +437,43 @@ async def test_unknown_routes_and_methods_use_the_error_format(client: TestClien
     await error_of(await client.put("/api/v1/broadcasts", headers=bearer(token)), 405)
 
 
+async def test_a_405_says_which_methods_are_allowed(client: TestClient) -> None:
+    token = await make_token()
+    for method, path, allowed in (
+        ("DELETE", "/api/v1/members", {"GET", "HEAD"}),
+        ("PUT", "/api/v1/broadcasts", {"GET", "HEAD", "POST"}),
+    ):
+        resp = await client.request(method, path, headers=bearer(token))
+        await error_of(resp, 405)
+        assert {m.strip() for m in resp.headers["Allow"].split(",")} == allowed
+        assert resp.content_type == "application/json"
+
+
+async def test_every_kind_of_response_says_nosniff(
+    client: TestClient, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await make_token()
+
+    async def broken() -> str | None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(hub.channels["sandbox"], "ready", broken)
+    responses = [
+        await client.get("/api/v1/members", headers=bearer(token)),  # JSON
+        await client.get("/api/v1/members"),  # the API's JSON errors: 401, 404, 405
+        await client.get("/api/v1/members/999", headers=bearer(token)),
+        await client.delete("/api/v1/members", headers=bearer(token)),
+        await client.get("/nothing-here"),  # aiohttp's own error pages: 404 and 405
+        await client.put("/healthz"),
+        await client.post("/webhooks/nosuch", data=b"{}"),
+        await client.get("/readyz"),  # and its 500 for an uncaught exception
+        await client.get("/healthz"),
+    ]
+    assert [r.status for r in responses] == [200, 401, 404, 405, 404, 405, 404, 500, 200]
+    for resp in responses:
+        assert resp.headers.get("X-Content-Type-Options") == "nosniff", resp.url
+
+
 # Creating, scheduling and cancelling broadcasts ----------------------------------------------
 
 

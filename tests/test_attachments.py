@@ -262,6 +262,43 @@ async def test_an_upload_without_a_file_or_not_multipart_is_refused(sbx: TestCli
     assert await Attachment.all().count() == 0
 
 
+FILE_PART = b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+# Part headers aiohttp's multipart reader refuses (its HTTP errors, not ValueError): each is a 400.
+BROKEN_PART_HEADERS = [
+    (
+        "a part header over 8 KiB",
+        b'Content-Disposition: form-data; name="file"; filename="' + b"a" * 9000 + b'.pdf"\r\n',
+    ),
+    ("a header line without a colon", FILE_PART + b"not a header\r\n"),
+    ("a space in a header name", b"Content Disposition: form-data\r\n"),
+    ("too many header lines", FILE_PART + b"X-Pad: 1\r\n" * 200),
+]
+
+
+def multipart_body(*parts: bytes) -> bytes:
+    """A multipart/form-data body (boundary `b`) of raw parts: their headers, a blank line, data."""
+    return b"".join(b"--b\r\n" + part + b"\r\n" for part in parts) + b"--b--\r\n"
+
+
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}
+
+
+@pytest.mark.parametrize(
+    ("label", "headers"), BROKEN_PART_HEADERS, ids=[case[0] for case in BROKEN_PART_HEADERS]
+)
+async def test_a_malformed_part_header_is_a_400_and_keeps_nothing(
+    sbx: TestClient, tmp_path: Path, label: str, headers: bytes
+) -> None:
+    body = multipart_body(headers + b"\r\n" + PDF)
+    resp = await sbx.post(
+        "/api/v1/attachments", data=body, headers=bearer(await make_token()) | MULTIPART
+    )
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"]["code"] == "malformed_multipart"
+    assert await Attachment.all().count() == 0
+    assert stored_files(tmp_path) == []
+
+
 async def test_uploading_needs_a_token_with_write_access(sbx: TestClient) -> None:
     form = aiohttp.FormData()
     form.add_field("file", PDF, filename="a.pdf")
@@ -786,6 +823,30 @@ async def test_a_form_with_an_error_keeps_the_uploaded_file(web: TestClient) -> 
     page = await resp.text()
     assert f'name="attachments" value="{attachment.id}" checked' in page
     assert "jadwal.pdf" in page
+
+
+@pytest.mark.parametrize(
+    ("label", "headers"), BROKEN_PART_HEADERS, ids=[case[0] for case in BROKEN_PART_HEADERS]
+)
+async def test_the_compose_form_answers_a_malformed_part_header_with_a_400(
+    web: TestClient, tmp_path: Path, label: str, headers: bytes
+) -> None:
+    await make_member(f"{KELURAHAN}/RT 001")
+    await log_in(web)
+    csrf = b'Content-Disposition: form-data; name="csrf_token"\r\n\r\n'
+    csrf += (await csrf_token(web)).encode()
+    title = b'Content-Disposition: form-data; name="title"\r\n\r\nPosyandu'
+    # Broken after the token (while the files are read) and in the first part (the token's).
+    for body in (
+        multipart_body(csrf, title, headers + b"\r\n" + PDF),
+        multipart_body(headers + b"\r\n" + PDF),
+    ):
+        resp = await web.post(
+            "/broadcasts/new", data=body, headers=MULTIPART, allow_redirects=False
+        )
+        assert resp.status == 400, await resp.text()
+    assert await Attachment.all().count() == 0 and stored_files(tmp_path) == []
+    assert await Broadcast.all().count() == 0
 
 
 # Configuration -------------------------------------------------------------------------------

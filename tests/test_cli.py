@@ -28,6 +28,7 @@ from models import (
     User,
     UserRole,
 )
+from tests.conftest import SERVER_URL
 from tests.factories import make_area, make_member
 
 T = TypeVar("T")
@@ -112,6 +113,52 @@ def test_hub_config_from_the_environment(
     monkeypatch.setenv("HUB_CONFIG", str(config_path))
     assert main(["migrate"]) == 0
     assert "Applied" in capsys.readouterr().out
+
+
+# Nothing listens on port 1 of loopback; the password must never be printed.
+UNREACHABLE = "postgres://hub:kata-sandi-db-77@127.0.0.1:1/hub"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (UNREACHABLE, "Connect call failed"),
+        (f"{SERVER_URL}/balai_warga_no_such_database", "balai_warga_no_such_database"),
+    ],
+    ids=["no server", "no such database"],
+)
+def test_migrate_against_an_unreachable_database_is_one_line_and_exit_2(
+    config_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    assert hub(config_path, "migrate") == 2
+    line = one_error_line(capsys)
+    assert line.startswith("hub: database.url: cannot reach postgres://") and reason in line
+    assert "kata-sandi-db-77" not in line
+
+
+def test_run_against_an_unreachable_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A real process, so that the server's logging would show too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {"HUB_DATABASE_URL": UNREACHABLE, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    (tmp_path / "config.toml").write_text("", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("hub: database.url: cannot reach postgres://hub:********@127.0.0.1:1/")
+    assert "Connect call failed" in line and "kata-sandi-db-77" not in line
 
 
 # user add ------------------------------------------------------------------------------------

@@ -153,6 +153,44 @@ def test_telegram_webhooks_need_a_webhook_secret(tmp_path: Path) -> None:
     assert error.key == "HUB_TELEGRAM_WEBHOOK_SECRET"
 
 
+WEBHOOK_MODE = '[telegram]\nenabled = true\nmode = "webhook"\n'
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["rahasia kelurahan 2030", "hub-secret/9b1c", "rahasia.2030", "kunci-rahasia-ü", "x" * 257],
+)
+def test_a_webhook_secret_telegram_would_refuse_is_refused_unprinted(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+) -> None:
+    # Telegram's secret_token: 1 to 256 characters of A-Z, a-z, 0-9, _ and -.
+    error = refused(
+        tmp_path, WEBHOOK_MODE, HUB_TELEGRAM_TOKEN=TOKEN, HUB_TELEGRAM_WEBHOOK_SECRET=secret
+    )
+    assert error.key == "HUB_TELEGRAM_WEBHOOK_SECRET"
+    assert secret not in str(error)
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HUB_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("HUB_TELEGRAM_WEBHOOK_SECRET", secret)
+    assert main(["--config", str(write(tmp_path, WEBHOOK_MODE)), "check-config"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+    assert "HUB_TELEGRAM_WEBHOOK_SECRET" in err and secret not in err
+
+
+@pytest.mark.parametrize("secret", ["hub-secret_9b1c-AZ", "x" * 256])
+def test_a_webhook_secret_telegram_takes_is_taken(tmp_path: Path, secret: str) -> None:
+    config = load(
+        tmp_path, WEBHOOK_MODE, HUB_TELEGRAM_TOKEN=TOKEN, HUB_TELEGRAM_WEBHOOK_SECRET=secret
+    )
+    assert config.telegram.webhook_secret == secret
+
+
 def test_whatsapp_enabled_needs_every_secret(tmp_path: Path) -> None:
     text = '[whatsapp]\nenabled = true\nphone_number_id = "106540352242922"\n'
     for missing in WA_SECRETS:

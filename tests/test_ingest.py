@@ -307,6 +307,41 @@ async def test_a_message_and_a_status_in_one_notification(wa: TestClient) -> Non
     assert all(processed is not None for _, processed in rows)
 
 
+async def test_ids_and_addresses_wider_than_their_columns_are_never_stored(wa: TestClient) -> None:
+    hub = hub_of(wa)
+    # The widest id the hub sends with (OutboundMessage.external_id holds 128 characters).
+    (delivery,) = await sent_deliveries(1, prefix="wamid." + "W" * 121)
+    widest = "wamid." + "W" * 121 + "0"
+    assert len(widest) == 128
+    at = dt.datetime.fromtimestamp(T0 + 20, dt.UTC)
+    phone = "+6281300999999"
+    refused = [
+        InboundMessage("whatsapp", phone, "wamid." + "A" * 5000, at, text="halo"),
+        InboundMessage("whatsapp", phone, "wamid.R1", at, reply_to="wamid." + "B" * 123),
+        InboundMessage("whatsapp", "+" + "6" * 100, "wamid.R2", at, text="halo"),
+        InboundMessage("telegram", "-100", "-100:7", at, sender="5" * 101, in_group=True),
+        InboundMessage("whatsapp", phone, "wamid.R3", at, phone="+" + "6" * 20),
+        StatusUpdate("whatsapp", widest + "X", StatusKind.READ, at),
+        ChannelEvent("telegram", "5" * 101, ChannelEventKind.BLOCKED, at),
+        ChannelEvent(
+            "telegram", "-4012", ChannelEventKind.GROUP_MIGRATED, at, {"new_address": "-1" * 51}
+        ),
+    ]
+    # As wide as their columns: kept, under keys that fit inbound_event.external_id.
+    kept = [
+        StatusUpdate("whatsapp", widest, StatusKind.ACKNOWLEDGED, at, evidence="button"),
+        InboundMessage("whatsapp", phone, "wamid." + "C" * 122, at, text="halo"),
+        ChannelEvent("telegram", "5" * 100, ChannelEventKind.REMOVED_FROM_GROUP, at),
+    ]
+    stored = await hub.dispatcher.store([*refused, *kept])
+    assert [event for _, event in stored] == kept
+    keys = await InboundEvent.all().values_list("external_id", flat=True)
+    assert len(keys) == 3 and all(len(key) <= 128 for key in keys)
+    assert await hub.dispatcher.store(kept) == []  # replays are still known as replays
+    await hub.dispatcher.process_many(stored[:1])
+    assert (await ladder(delivery))[0] == DeliveryStatus.ACKNOWLEDGED
+
+
 # Applying statuses in batches --------------------------------------------------------------
 
 

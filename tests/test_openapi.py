@@ -198,3 +198,41 @@ async def test_the_statuses_the_server_answers_are_documented(client: TestClient
         )
         documented = document["paths"][path][method]["responses"]
         assert str(resp.status) in documented, (method, path, resp.status, await resp.text())
+
+
+async def test_every_operation_with_a_body_answers_and_documents_415(client: TestClient) -> None:
+    document = await fetch_document(client)
+    token = await make_token()
+    member = await make_member("Sungai Kunjang/Loa Bakung/RT 001")
+    broadcast = await client.post(
+        "/api/v1/broadcasts",
+        json={"title": "Rapat", "text": "Rapat RT.", "audience": {"members": [member.id]}},
+        headers=bearer(token),
+    )
+    group = await client.post(
+        "/api/v1/member-groups",
+        json={"name": "Rapat", "members": [member.id]},
+        headers=bearer(token),
+    )
+    ids = {
+        "/broadcasts": (await broadcast.json())["id"],
+        "/member-groups": (await group.json())["id"],
+        "/sandbox": member.id,
+    }
+    with_body = [
+        (path, method)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS and "requestBody" in operation
+    ]
+    assert len(with_body) >= 9  # broadcasts, their changes, groups, link codes, sandbox, files
+    for path, method in with_body:
+        assert "415" in document["paths"][path][method]["responses"], (method, path)
+        id_ = next((value for prefix, value in ids.items() if path.startswith(prefix)), "")
+        resp = await client.request(
+            method.upper(),
+            "/api/v1" + path.replace("{id}", str(id_)),
+            data=b"title=Rapat",
+            headers=bearer(token) | {"Content-Type": "text/plain"},
+        )
+        assert resp.status == 415, (method, path, resp.status, await resp.text())

@@ -321,6 +321,11 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
         ],
     ),
     ("poll answered as a chat", "poll_answer_anonymous_chat", []),
+    (
+        "a date out of datetime's range: taken as the time of receipt",
+        "date_out_of_range",
+        [message(f"{SITI}:112", text="Tanggalnya aneh", received_at=ANY)],
+    ),
     ("edited message (not used)", "edited_message", []),
     ("chat member update (not used)", "chat_member", []),
 ]
@@ -343,6 +348,29 @@ def test_every_fixture_is_in_the_case_table() -> None:
 )
 def test_malformed_updates_are_dropped(update: dict[str, Any]) -> None:
     assert parse_update(update) == []
+
+
+@pytest.mark.parametrize("date", [10**20, -(10**20), 253402300800, float("inf"), "kemarin"])
+def test_a_date_no_datetime_holds_is_the_time_of_receipt(
+    date: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Telegram's dates are Unix seconds; one beyond year 9999 (or not a number) is not Telegram's,
+    # and the update is taken as received now, as WhatsApp's timestamps are, never a 5xx.
+    received = D + dt.timedelta(days=3)
+    monkeypatch.setattr("channels.telegram._now", lambda: received)
+    text = fixture("private_text")
+    text["message"]["date"] = date
+    reaction = fixture("message_reaction")
+    reaction["message_reaction"]["date"] = date
+    blocked = fixture("my_chat_member_kicked")
+    blocked["my_chat_member"]["date"] = date
+    [message_event] = parse_update(text)
+    [reaction_event] = parse_update(reaction)
+    [blocked_event] = parse_update(blocked)
+    assert isinstance(message_event, InboundMessage) and isinstance(reaction_event, InboundMessage)
+    assert isinstance(blocked_event, ChannelEvent)
+    assert message_event.received_at == reaction_event.received_at == received
+    assert blocked_event.at == received
 
 
 # Text -------------------------------------------------------------------------------------------

@@ -281,9 +281,22 @@ async def test_malformed_and_unused_updates(tg: TestClient) -> None:
         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
     )
     assert resp.status == 400
+    nested = await tg.post(
+        "/webhooks/telegram",
+        data=b'{"message": ' + b"[" * 100_000,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
+    assert nested.status == 400
     unused = {"update_id": next(_ids), "edited_message": {"message_id": 1, "date": 0}}
     assert await post_update(tg, unused) == 200
     assert await InboundEvent.all().count() == 0
+    # A date beyond year 9999 is no reason for a 500: the message is taken as received now.
+    assert await post_update(tg, message_update(5009, "halo", date=10**20)) == 200
+    assert await InboundEvent.filter(channel="telegram").count() == 1
+    # A chat id no column holds is not Telegram's: dropped, not stored.
+    assert await post_update(tg, message_update(10**200, "halo")) == 200
+    assert await InboundEvent.filter(channel="telegram").count() == 1
+    assert await JoinRequest.all().values_list("address", flat=True) == ["5009"]
 
 
 # Errors from Telegram ------------------------------------------------------------------------

@@ -106,6 +106,7 @@ async def test_signed_status_is_stored_then_applied_once(
         ("missing secret", {}, b'{"statuses": []}', 403),
         ("wrong secret", {"X-Secret": "nope"}, b'{"statuses": []}', 403),
         ("malformed json", {"X-Secret": "s3cret"}, b"{not json", 400),
+        ("nested too deeply", {"X-Secret": "s3cret"}, b'{"statuses": ' + b"[" * 100_000, 400),
         ("wrong shape", {"X-Secret": "s3cret"}, b'{"statuses": [{"x": 1}]}', 400),
         ("nothing we use", {"X-Secret": "s3cret"}, b'{"other": true}', 200),
     ],

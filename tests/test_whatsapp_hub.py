@@ -215,10 +215,32 @@ async def test_a_bad_signature_is_401_and_stores_nothing(wa: TestClient, case: s
     assert await OutboundMessage.all().count() == 0
 
 
-@pytest.mark.parametrize("garbage", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "garbage", [b"{not json", b"[1, 2]", b"\xff\xfe", b'{"entry": ' + b"[" * 100_000]
+)
 async def test_a_valid_signature_over_garbage_is_400(wa: TestClient, garbage: bytes) -> None:
     assert await post_webhook(wa, garbage) == 400
     assert await InboundEvent.all().count() == 0
+
+
+async def test_a_message_id_too_long_to_be_genuine_is_not_stored(wa: TestClient) -> None:
+    await whatsapp_member(SITI)
+    too_long = "wamid." + "A" * 5000
+    good = text_from(SITI, "halo")
+    batch = json.loads(json.dumps(good))
+    messages = batch["entry"][0]["changes"][0]["value"]["messages"]
+    messages.insert(0, {**messages[0], "id": too_long})
+    for payload in (
+        text_notification(SITI.removeprefix("+"), "halo", wamid=too_long),
+        status_notification([status_entry(too_long, "read")]),  # matches nothing of ours
+        text_from("+" + "6" * 5000, "halo"),
+        batch,  # the rest of a notification is kept
+    ):
+        assert await post_webhook(wa, payload) == 200
+    assert await InboundEvent.all().values_list("external_id", flat=True) == [
+        f"msg:{wamid_of(good)}"
+    ]
+    assert not await JoinRequest.exists()
 
 
 # Onboarding ----------------------------------------------------------------------------------

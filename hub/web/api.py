@@ -73,7 +73,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "error")
-        return error_response(exc.status, code, exc.reason)
+        response = error_response(exc.status, code, exc.reason)
+        # What the exception says beside its body stays: 405's Allow (RFC 9110 requires it).
+        for name, value in exc.headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers.add(name, value)
+        return response
     except Exception:
         log.exception("API request %s %s failed", request.method, request.rel_url.path)
         return error_response(500, "internal", "internal error; the details are in the hub's log")

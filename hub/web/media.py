@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
 from hub import audit
@@ -70,8 +71,16 @@ def check_upload_request(request: web.Request, store: MediaStore) -> None:
         raise store.too_large()
 
 
+# What aiohttp's multipart reader raises for a broken body: ValueError and RuntimeError for the
+# framing, AssertionError for some states, and its HTTP parser's errors (LineTooLong,
+# InvalidHeader, BadHttpMessage) for a part header that is too long or not a header.
+MULTIPART_ERRORS = (ValueError, RuntimeError, AssertionError, HttpProcessingError)
+
+
 def _malformed(exc: Exception) -> HubError:
-    return HubError(f"the multipart body is malformed: {exc}", code="malformed_multipart")
+    # An HttpProcessingError's str() starts with its status and spans lines; its message does not.
+    detail = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    return HubError(f"the multipart body is malformed: {detail}", code="malformed_multipart")
 
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
@@ -87,7 +96,7 @@ async def save_part(
         # Clients percent-encode what a quoted header value cannot hold (aiohttp all of it).
         filename = unquote(part.filename or "")
         attachment = await store.save(_chunks(part), filename, user=user, scope=scope)
-    except (ValueError, RuntimeError) as exc:  # aiohttp's words for a broken multipart body
+    except MULTIPART_ERRORS as exc:
         raise _malformed(exc) from None
     await audit.record(
         user, "attachment.upload", f"attachment:{attachment.id}", filename=attachment.filename
@@ -109,7 +118,7 @@ async def post_attachment(request: web.Request) -> web.Response:
                 attachment = await save_part(hub.media, part, request[USER], request[SCOPE])
                 return web.json_response(hub.media.view(attachment), status=201)
             await part.release()  # other fields are ignored
-    except (ValueError, RuntimeError, AssertionError) as exc:
+    except MULTIPART_ERRORS as exc:
         raise _malformed(exc) from None
     raise ValidationFailed(f"no file in the field {FILE_FIELD!r}", field=FILE_FIELD, code="no_file")
 
@@ -142,7 +151,7 @@ async def first_form_field(request: web.Request, name: str) -> str:
         if not isinstance(part, BodyPartReader) or part.name != name or part.filename:
             return ""
         return await _small(part, 1024)
-    except (ValueError, RuntimeError, AssertionError) as exc:
+    except MULTIPART_ERRORS as exc:
         raise _malformed(exc) from None
 
 
@@ -181,7 +190,7 @@ async def read_form(
                     files.append(await save_part(store, part, user, scope))
                 except ValidationFailed as exc:
                     return fields, files, exc
-    except (ValueError, RuntimeError, AssertionError) as exc:
+    except MULTIPART_ERRORS as exc:
         raise _malformed(exc) from None
     return fields, files, None
 

@@ -55,3 +55,12 @@ def client_address(request: web.Request, trusted_proxies: Sequence[str]) -> str:
             except ValueError:
                 return peer  # a malformed hop: count the proxy, not a made-up name
     return peer
+
+
+async def nosniff(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every response says its type is the one given: JSON errors, pages, aiohttp's own errors.
+
+    An on_response_prepare signal rather than a middleware, so it also reaches the responses
+    aiohttp makes itself (404 and 405 of the router, 500 of an uncaught exception).
+    """
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")

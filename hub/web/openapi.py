@@ -327,7 +327,11 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": {**responses, **_ERRORS}, **extra}
+    """An operation; one that reads a body also answers 415 when it comes in another type."""
+    responses = {**responses, **_ERRORS}
+    if "requestBody" in extra:
+        responses.setdefault("415", {"$ref": "#/components/responses/UnsupportedMediaType"})
+    return {"summary": summary, "responses": responses, **extra}
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": ID}
@@ -831,6 +835,7 @@ def openapi_document() -> dict[str, Any]:
                     ("NotFound", "No such object"),
                     ("Conflict", "Not possible in the object's current state"),
                     ("Invalid", "Well-formed but refused; the message says why"),
+                    ("UnsupportedMediaType", "The body is not of the type the operation reads"),
                 )
             },
         },

@@ -43,6 +43,9 @@ async def handle_webhook(request: web.Request) -> web.Response:
     except WebhookRejected as exc:
         log.info("%s webhook rejected (%d): %s", name, exc.status, exc)
         return web.json_response({"error": str(exc)}, status=exc.status)
+    except RecursionError:  # JSON nested deeper than the parser goes: malformed, whoever signed it
+        log.info("%s webhook rejected (400): nested too deeply", name)
+        return web.json_response({"error": "malformed: the body is nested too deeply"}, status=400)
     if not events:
         return web.json_response({"status": "ignored"})
     for event in events:
