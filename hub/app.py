@@ -133,7 +133,7 @@ def create_app(
     hub = Hub(config, clock=clock)
     app = web.Application(
         client_max_size=config.web.max_body_kb * 1024,
-        middlewares=[middleware.request_metrics],
+        middlewares=[middleware.request_metrics, middleware.database_busy],
     )
     app[HUB] = hub
     app.on_response_prepare.append(middleware.nosniff)

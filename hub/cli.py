@@ -97,7 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     roster = commands.add_parser("roster", help="the roster of RT heads").add_subparsers(
         dest="roster_command", required=True, metavar="ACTION"
     )
-    imp = roster.add_parser("import", help="import a CSV or XLSX roster (idempotent)")
+    imp = roster.add_parser(
+        "import",
+        help="import a CSV or XLSX roster (idempotent)",
+        description=(
+            "Import a CSV or XLSX roster. The whole file is checked first: every rejected row is "
+            "reported with its line and reason, the others are imported. They are applied in "
+            "batches, each its own transaction, so a running hub keeps working meanwhile. "
+            "Importing the same file again changes nothing, and an import stopped part-way "
+            "(a crash, Ctrl+C) is finished by importing the same file again."
+        ),
+    )
     imp.add_argument("file", type=Path)
     inv = roster.add_parser("invites", help="invite codes and links per member")
     inv.add_argument("--area", default=None)
@@ -280,9 +290,26 @@ def _read_roster(path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 async def _roster_import(config: Config, args: argparse.Namespace) -> int:
+    from hub.progress import roster_progress
     from hub.roster import import_rows
 
-    report = await import_rows(args.rows, source=args.file.name)
+    applied = 0
+    with roster_progress() as show:
+
+        async def on_batch(done: int, total: int) -> None:
+            nonlocal applied
+            applied = done
+            await show(done, total)
+
+        try:
+            report = await import_rows(args.rows, source=args.file.name, on_batch=on_batch)
+        except BaseException:  # Ctrl+C too: say how to finish, then stop as usual
+            print(
+                f"hub: the import stopped part-way ({applied} rows done); import the same "
+                "file again to finish it: rows already applied come out unchanged",
+                file=sys.stderr,
+            )
+            raise
     print(report.summary())
     for line, reason in report.rejected:
         print(f"  line {line}: {reason}")

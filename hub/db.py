@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate
 
 from hub.config import SECRET_MASK, ConfigError, redact_url
@@ -53,6 +56,13 @@ def _unreachable(db_url: str, exc: Exception) -> str:
     return f"cannot reach {redact_url(db_url)}: {reason}"
 
 
+# SQLite's words for SQLITE_BUSY and SQLITE_LOCKED: another connection holds the lock.
+_SQLITE_LOCKED = re.compile(r"database (?:table |schema )?is locked|database is busy")
+_LOCK_ERRORS = (sqlite3.OperationalError, OperationalError, TransactionManagementError)
+# PostgreSQL's: a lock_timeout ran out, or a deadlock was broken by failing this transaction.
+_POSTGRES_LOCK_ERRORS = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError)
+
+
 def _ensure_sqlite_folder(db_url: str) -> None:
     url = normalize_db_url(db_url)
     if url.startswith("sqlite://") and ":memory:" not in url:
@@ -94,3 +104,17 @@ async def open_database(db_url: str, *, migrate_first: bool = True) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is the database refusing for a lock: worth a retry."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _POSTGRES_LOCK_ERRORS):
+            return True
+        if isinstance(current, _LOCK_ERRORS) and _SQLITE_LOCKED.search(str(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,8 +1,10 @@
-"""Following a broadcast from the command line: counts as they move, with progress bars."""
+"""Progress bars on the command line: a broadcast's counts as they move, a roster import."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -72,3 +74,26 @@ async def follow(broadcast_id: int, *, console: Console | None = None) -> dict[s
             await asyncio.sleep(POLL_SECONDS)
             waited += POLL_SECONDS
     return counts
+
+
+@contextlib.contextmanager
+def roster_progress(
+    console: Console | None = None,
+) -> Iterator[Callable[[int, int], Awaitable[None]]]:
+    """An `on_batch` for a roster import that moves a bar; shows nothing unless on a terminal."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+
+        async def quiet(done: int, total: int) -> None:
+            return None
+
+        yield quiet
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bars:
+        task = bars.add_task("importing rows", total=None)
+
+        async def advance(done: int, total: int) -> None:
+            bars.update(task, completed=done, total=total)
+
+        yield advance

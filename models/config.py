@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 MODEL_MODULES = [
     "models.roster",
     "models.users",
@@ -23,10 +25,28 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
+# How long an SQLite statement waits for another process's write lock before "database is
+# locked": a batch of a roster import or a burst of the sender is over well within it, and a
+# request still waiting this long is better answered 503 than kept waiting. The URL may set its
+# own (`?busy_timeout=...`, in milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def connection_config(db_url: str) -> str | dict[str, Any]:
+    """PostgreSQL as its URL; SQLite through models.sqlite (BEGIN IMMEDIATE), WAL, busy timeout."""
+    url = normalize_db_url(db_url)
+    if not url.startswith("sqlite://"):
+        return url
+    expanded = expand_db_url(url)  # WAL is Tortoise's default; URL parameters become PRAGMAs
+    expanded["engine"] = "models.sqlite"
+    expanded["credentials"].setdefault("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
+    return expanded
+
+
 def tortoise_config(db_url: str) -> dict[str, Any]:
     """The Tortoise config dict for one database, with our models and migrations."""
     return {
-        "connections": {"default": normalize_db_url(db_url)},
+        "connections": {"default": connection_config(db_url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

@@ -79,7 +79,8 @@ class Seat(Model):
 
     class Meta:
         table = "seat"
-        indexes = (("area_id", "role", "ended_at"),)
+        # A member's current seats: scopes, imports, audiences.
+        indexes = (("area_id", "role", "ended_at"), ("member_id", "ended_at"))
 
 
 # One way to reach a member: a (channel, address) pair such as ("whatsapp", "+62812...").

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from tortoise.exceptions import OperationalError
 
 from hub import auth
 from hub.app import HUB, Hub
 from hub.config import Config
+from hub.media import MediaStore
 from jobs.broadcasts import start_due_broadcasts
 from models import ApiToken, Broadcast, Delivery, OutboundMessage, OutboxState, User, UserRole
 from tests.conftest import FakeClock, make_config
@@ -692,6 +696,70 @@ async def test_bad_sandbox_actions_are_4xx(client: TestClient, hub: Hub) -> None
     official = await make_token(UserRole.OFFICIAL)
     await error_of(await client.post(url, json={"text": "halo"}, headers=bearer(official)), 403)
     assert await hub.sender.run_once() == 0  # none of them reached the hub as a message
+
+
+# A locked database ---------------------------------------------------------------------------
+
+LOCK_ERRORS = [
+    pytest.param(lambda: sqlite3.OperationalError("database is locked"), id="sqlite3"),
+    pytest.param(
+        lambda: OperationalError(sqlite3.OperationalError("database is locked")), id="tortoise"
+    ),
+    pytest.param(lambda: asyncpg.DeadlockDetectedError("deadlock detected"), id="postgres"),
+]
+
+
+async def busy_of(resp: Any) -> None:
+    """A 503 to retry, in the one error format."""
+    assert resp.status == 503, await resp.text()
+    assert resp.headers["Retry-After"] == "5"
+    body = await resp.json()
+    assert body["error"]["code"] == "busy" and "try again" in body["error"]["message"], body
+    assert set(body["error"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize("lock_error", LOCK_ERRORS)
+async def test_a_locked_database_is_a_503_to_retry(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, lock_error: Any
+) -> None:
+    token = await make_token()
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+
+    async def locked(*args: object, **kwargs: object) -> None:
+        raise lock_error()
+
+    monkeypatch.setattr("hub.web.api.create_broadcast", locked)
+    resp = await client.post("/api/v1/broadcasts", json=broadcast_body(), headers=bearer(token))
+
+    await busy_of(resp)
+    assert await rows() == (0, 0, 0)
+
+
+async def test_other_database_errors_stay_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await make_token()
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise OperationalError(sqlite3.OperationalError("no such table: broadcast"))
+
+    monkeypatch.setattr("hub.web.api.create_broadcast", broken)
+    resp = await client.post("/api/v1/broadcasts", json=broadcast_body(), headers=bearer(token))
+
+    assert resp.status == 500
+    assert (await resp.json())["error"]["code"] == "internal"
+
+
+@pytest.mark.parametrize("lock_error", LOCK_ERRORS)
+async def test_a_locked_database_outside_the_api_is_a_503_too(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, lock_error: Any
+) -> None:
+    async def locked(*args: object, **kwargs: object) -> None:
+        raise lock_error()
+
+    monkeypatch.setattr(MediaStore, "find", locked)
+
+    await busy_of(await client.get("/media/abcdef/surat.pdf"))
 
 
 # Health and metrics --------------------------------------------------------------------------

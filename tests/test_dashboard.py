@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import sqlite3
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -911,3 +912,22 @@ async def test_claims_outside_the_area_or_for_officials_are_refused(
     assert (await act(client, request.id, "approve"))[0] == 403
     assert not await ChannelAddress.exists(address="sandbox-intruder")
     assert await JoinRequest.filter(resolved_at=None).count() == 1
+
+
+async def test_a_locked_database_gets_a_page_to_retry(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await log_in(client)
+
+    async def locked(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("hub.web.dashboard.broadcasts._visible_broadcasts", locked)
+
+    resp = await client.get("/")
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert html.escape(dashboard.TEXTS["busy"]) in await resp.text()
+    live = await client.get("/broadcasts/live")
+    assert live.status == 503 and live.headers["Retry-After"] == "5"
+    assert (await live.json())["error"]["message"] == dashboard.TEXTS["busy"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
@@ -14,6 +15,7 @@ import openpyxl
 import pytest
 
 import hub.roster
+from hub import audit
 from hub.areas import area_by_path
 from hub.cli import main
 from hub.exports import safe_cell, unquote_cell, write_xlsx
@@ -328,25 +330,118 @@ async def test_invite_code_clash_is_retried(db: str, monkeypatch: pytest.MonkeyP
     assert (await Member.get(phone="+6281234567001")).invite_code == "FRESH234"
 
 
-async def test_crash_half_way_imports_nothing(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_take_seat = hub.roster._ImportRun.take_seat
+@pytest.fixture
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pause between batches: in one process, other writers get their turn without it."""
+    monkeypatch.setattr(hub.roster, "SQLITE_PAUSE_SECONDS", 0)
+
+
+async def test_crash_keeps_whole_batches_and_a_rerun_finishes(
+    db: str, monkeypatch: pytest.MonkeyPatch, no_pause: None
+) -> None:
+    real_take_seats = hub.roster._ImportRun.take_seats
     calls = 0
 
-    async def take_seat_then_crash(self, member, area, role):  # type: ignore[no-untyped-def]
+    async def take_seats_then_crash(self, seated, *, new_members):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
-        if calls == 3:
+        if calls == 2:  # the second batch's members and areas are written by now
             raise RuntimeError("disk full")
-        return await real_take_seat(self, member, area, role)
+        return await real_take_seats(self, seated, new_members=new_members)
 
-    monkeypatch.setattr(hub.roster._ImportRun, "take_seat", take_seat_then_crash)
+    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", take_seats_then_crash)
+    rows = read_roster_file(FIXTURES / "good.csv")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        await import_roster(FIXTURES / "good.csv")
+        await import_rows(rows, batch_rows=3)
 
-    assert calls == 3
-    assert await table_counts() == {"areas": 0, "members": 0, "seats": 0, "addresses": 0}
+    # The first batch is in, every row of it whole; nothing of the second, not even its members.
+    assert await table_counts() == {"areas": 6, "members": 3, "seats": 3, "addresses": 4}
+    assert sorted(await Member.all().values_list("name", flat=True)) == [
+        "Ahmad Saputra",
+        "Budi Hidayat",
+        "Siti Rahman",
+    ]
     assert not await AuditLog.filter(action="roster.import").exists()
+
+    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", real_take_seats)
+    report = await import_rows(rows, batch_rows=3)
+
+    assert report.summary() == "created 4, updated 0, unchanged 3, rejected 0"
+    # The same database as one uninterrupted import of the file.
+    assert await table_counts() == {"areas": 9, "members": 7, "seats": 7, "addresses": 9}
+    assert not await Seat.filter(ended_at__isnull=False).exists()
+    assert await current_holders("Sungai Kunjang/Loa Bakung/RW 003/RT 012") == ["Budi Hidayat"]
+    again = await import_rows(rows)
+    assert again.summary() == "created 0, updated 0, unchanged 7, rejected 0"
+
+
+async def test_another_writer_gets_in_between_batches(db: str, no_pause: None) -> None:
+    async def small_insert() -> None:  # what the running hub does meanwhile
+        await audit.record(None, "test.write", "between batches")
+
+    writer = asyncio.create_task(small_insert())
+    writer_done: list[bool] = []
+
+    async def on_batch(done: int, total: int) -> None:
+        writer_done.append(writer.done())
+
+    report = await import_rows(
+        read_roster_file(FIXTURES / "good.csv"), batch_rows=1, on_batch=on_batch
+    )
+    await writer
+
+    assert report.created == 7 and len(writer_done) == 7
+    # The writer was not held off until the whole file was in: it got the database early on.
+    assert True in writer_done[:3]
+    assert await AuditLog.filter(action="test.write").count() == 1
+
+
+async def test_rejected_rows_are_reported_across_batches(db: str, no_pause: None) -> None:
+    other = await make_member(channels=(), phone="+6281299990000")
+    await ChannelAddress.create(member=other, channel="whatsapp", address="+6281234567003")
+    progress: list[tuple[int, int]] = []
+
+    async def on_batch(done: int, total: int) -> None:
+        progress.append((done, total))
+
+    report = await import_rows(
+        read_roster_file(FIXTURES / "good.csv"), batch_rows=2, on_batch=on_batch
+    )
+
+    # Budi's number is taken: his row is rejected in its batch, the rest of that batch goes in.
+    assert report.summary() == "created 6, updated 0, unchanged 0, rejected 1"
+    assert report.rejected == [
+        (4, f"whatsapp address +6281234567003 belongs to another member (id {other.id})")
+    ]
+    assert progress == [(2, 7), (4, 7), (6, 7), (7, 7)]
+    rw3 = "Sungai Kunjang/Loa Bakung/RW 003"
+    assert await current_holders(rw3, SeatRole.KETUA_RW) == ["Rahmat Wijaya"]
+
+
+async def test_seats_swapped_within_one_batch(db: str, tmp_path: Path) -> None:
+    rt1, rt2 = "Sungai Kunjang/Loa Bakung/RT 001", "Sungai Kunjang/Loa Bakung/RT 002"
+    await import_roster(
+        write_csv(
+            tmp_path,
+            "Sungai Kunjang,Loa Bakung,,1,Ahmad,0812-3456-7001,,,",
+            "Sungai Kunjang,Loa Bakung,,2,Budi,0812-3456-7002,,,",
+        )
+    )
+
+    report = await import_roster(
+        write_csv(
+            tmp_path,
+            "Sungai Kunjang,Loa Bakung,,2,Ahmad,0812-3456-7001,,,",
+            "Sungai Kunjang,Loa Bakung,,1,Budi,0812-3456-7002,,,",
+        )
+    )
+
+    assert report.summary() == "created 0, updated 2, unchanged 0, rejected 0"
+    assert await current_holders(rt1) == ["Budi"]
+    assert await current_holders(rt2) == ["Ahmad"]
+    assert await Seat.filter(ended_at__isnull=False).count() == 2
+    assert await Seat.all().count() == 4
 
 
 async def test_rows_without_optional_columns_import(db: str) -> None:
@@ -714,3 +809,33 @@ def test_cli_regenerates_the_invite_codes_of_an_area_only(
     assert main(["--config", str(cli_config), "roster", "invites", "--format", "json"]) == 0
     after = {i["member_id"]: i["code"] for i in json.loads(capsys.readouterr().out)}
     assert after == before | renewed  # the others keep theirs
+
+
+def test_cli_import_stopped_part_way_says_how_to_finish(
+    cli_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub.roster, "BATCH_ROWS", 3)
+    monkeypatch.setattr(hub.roster, "SQLITE_PAUSE_SECONDS", 0)
+    real_take_seats = hub.roster._ImportRun.take_seats
+    calls = 0
+
+    async def take_seats_then_crash(self, seated, *, new_members):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("disk full")
+        return await real_take_seats(self, seated, new_members=new_members)
+
+    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", take_seats_then_crash)
+    command = ["--config", str(cli_config), "roster", "import", str(FIXTURES / "good.csv")]
+
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "the import stopped part-way (3 rows done)" in err
+    assert "import the same file again to finish it" in err
+
+    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", real_take_seats)
+    assert main(command) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "created 4, updated 0, unchanged 3, rejected 0"
+    )

@@ -25,11 +25,13 @@ from hub.broadcasts import (
     summaries_of,
     summary_of,
 )
+from hub.db import is_busy
 from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.groups import create_link_code, linked_groups
 from hub.join_requests import join_requests_in
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.reminders import call_list
+from hub.web.middleware import busy_response, route_name
 from hub.web.openapi import (
     BROADCAST_CREATE,
     GROUP_LINK_CODE_CREATE,
@@ -79,7 +81,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             if name.lower() not in ("content-type", "content-length"):
                 response.headers.add(name, value)
         return response
-    except Exception:
+    except Exception as exc:
+        if is_busy(exc):  # locked by another writer: try again, nothing is broken
+            log.warning(
+                "API request %s %s: database busy: %s", request.method, route_name(request), exc
+            )
+            return busy_response()
         log.exception("API request %s %s failed", request.method, request.rel_url.path)
         return error_response(500, "internal", "internal error; the details are in the hub's log")
 

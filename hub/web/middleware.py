@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from hub.db import is_busy
+
+log = logging.getLogger(__name__)
+
+# What a client is told to wait when the database is locked: an import batch or a burst of
+# writes by another process is over by then.
+BUSY_RETRY_AFTER_SECONDS = 5
+BUSY_MESSAGE = "the database is busy (another process is writing to it); try again shortly"
+
+
+def busy_response() -> web.Response:
+    """503 with Retry-After, in the API's error shape: the database was locked, not broken."""
+    return web.json_response(
+        {"error": {"code": "busy", "message": BUSY_MESSAGE}},
+        status=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
+def route_name(request: web.Request) -> str:
+    """The route's pattern, never the raw path, which may carry ids or tokens."""
+    route = request.match_info.route.resource
+    return route.canonical if route is not None else "unmatched"
 
 
 @web.middleware
@@ -23,9 +48,7 @@ async def request_metrics(request: web.Request, handler: Handler) -> web.StreamR
         status = exc.status
         raise
     finally:
-        route = request.match_info.route.resource
-        name = route.canonical if route is not None else "unmatched"
-        request.app[HUB].metrics.http_requests.labels(name, str(status)).inc()
+        request.app[HUB].metrics.http_requests.labels(route_name(request), str(status)).inc()
 
 
 def _within(address: str, networks: Sequence[str]) -> bool:
@@ -64,3 +87,15 @@ async def nosniff(request: web.BaseRequest, response: web.StreamResponse) -> Non
     aiohttp makes itself (404 and 405 of the router, 500 of an uncaught exception).
     """
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
+@web.middleware
+async def database_busy(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A locked database that no handler dealt with is a 503 to retry, not a 500."""
+    try:
+        return await handler(request)
+    except Exception as exc:
+        if not is_busy(exc):
+            raise
+        log.warning("%s %s: database busy: %s", request.method, route_name(request), exc)
+        return busy_response()

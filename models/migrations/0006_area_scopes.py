@@ -52,5 +52,9 @@ class Migration(migrations.Migration):
             name='claimed_member',
             field=fields.ForeignKeyField('models.Member', source_field='claimed_member_id', null=True, db_constraint=True, to_field='id', related_name='claims', on_delete=OnDelete.SET_NULL),
         ),
+        ops.AddIndex(
+            model_name='Seat',
+            index=Index(fields=['member_id', 'ended_at']),
+        ),
         ops.RunPython(backfill_area_scopes),
     ]

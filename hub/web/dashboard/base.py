@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
+import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,13 +23,17 @@ from multidict import MultiDictProxy
 from channels.sandbox import SandboxChannel
 from hub.app import HUB, Hub
 from hub.auth import Scope, session_for_cookie
+from hub.db import is_busy
 from hub.errors import Forbidden, HubError, NotFound
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field
+from hub.web.middleware import BUSY_RETRY_AFTER_SECONDS, route_name
 from hub.web.permissions import Permission, check_role, requires
 from models import Area, JoinRequest, WebSession
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+log = logging.getLogger(__name__)
 
 # Templates and static files sit in hub/web, beside this package.
 HERE = Path(__file__).parent.parent
@@ -138,6 +143,19 @@ async def _error_page(request: web.Request, status: int, message: str) -> web.St
     return await render(request, "error.html", status=status, message=message)
 
 
+def _busy_page(request: web.Request) -> web.Response:
+    """503 with Retry-After while the database is locked; rendered without asking the database."""
+    message = TEXTS["busy"]
+    if _wants_json(request):
+        response = _json_error(503, message)
+    else:
+        html = _env.get_template("error.html").render(**(_context(request) | {"message": message}))
+        response = web.Response(text=html, content_type="text/html", status=503)
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
 def _hub_error_text(exc: HubError) -> str:
     if isinstance(exc, NotFound):
         return TEXTS["not_found"]
@@ -243,6 +261,13 @@ def page(permission: Permission = Permission.READ) -> Callable[[Handler], Handle
                 response = await _error_page(request, exc.status, TEXTS[exc.key])
             except HubError as exc:
                 response = await _error_page(request, exc.status, _hub_error_text(exc))
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+                log.warning(
+                    "dashboard %s %s: database busy: %s", request.method, route_name(request), exc
+                )
+                response = _busy_page(request)
             return _secure(response)
 
         return wrapped

@@ -11,6 +11,7 @@ TEXTS = {
     "read_only": "Akun pejabat hanya dapat melihat; membuat dan mengubah tidak diizinkan.",
     "not_found": "Halaman atau data yang dicari tidak ditemukan.",
     "bad_request": "Permintaan tidak dapat diproses.",
+    "busy": "Basis data sedang sibuk (misalnya ada impor roster). Coba lagi beberapa detik lagi.",
     "title_empty": "Judul wajib diisi.",
     "title_long": "Judul terlalu panjang (maksimal {limit} karakter).",
     "text_empty": "Isi pengumuman wajib diisi.",
