@@ -28,7 +28,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -409,12 +409,22 @@ class FloodGuard:
     arrives a window after the earlier one was counted, as its own way there takes at least the
     other half (see docs/telegram.md). Keeping (in flight + counted within the window) below
     `limit` keeps Telegram's count within it.
-    Used as `async with guard.request():` around each request; waiters queue in order.
+    Used as `async with guard.request():` around each request; waiters queue in order. It counts
+    on `clock` and waits with `sleep` (monotonic seconds; tests pass a clock of their own).
     """
 
-    def __init__(self, limit: int, window: float = 1.0) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.limit = max(1, limit)
         self.window = window
+        self._clock = clock
+        self._sleep = sleep
         self._counted: deque[float] = (
             deque()
         )  # when Telegram counted answered requests, oldest first
@@ -425,7 +435,7 @@ class FloodGuard:
 
     def _wait(self) -> float | None:
         """Seconds until a request may leave; 0 for now, None until the next answer."""
-        now = time.monotonic()
+        now = self._clock()
         while self._counted and self._counted[0] <= now - self.window:
             self._counted.popleft()
         if len(self._counted) + self._in_flight < self.limit:
@@ -444,13 +454,13 @@ class FloodGuard:
                         self._answer.clear()
                         await self._answer.wait()
                     else:
-                        await asyncio.sleep(wait)
+                        await self._sleep(wait)
         self._in_flight += 1
-        left_at = time.monotonic()
+        left_at = self._clock()
         try:
             yield
         finally:
-            answered_at = time.monotonic()
+            answered_at = self._clock()
             self._round_trips.append(answered_at - left_at)
             self._in_flight -= 1
             counted_at = answered_at - min(self._round_trips) / 2
@@ -517,9 +527,13 @@ class TelegramChannel(Channel):
         start_wait: float = 5.0,
         connection_pool_size: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__(settings, sink, public_url=public_url)
-        self._clock = clock  # monotonic seconds for the per-chat pacing (tests move it by hand)
+        # Monotonic seconds and the wait for them, for the per-chat pacing and the flood guard
+        # (tests run both on a clock of their own).
+        self._clock = clock
+        self._sleep = sleep
         self._private_chat_window = private_chat_window
         self._group_chat_window = group_chat_window
         self._max_chat_wait = max_chat_wait
@@ -533,7 +547,7 @@ class TelegramChannel(Channel):
         self._not_ready: str | None = "not started"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._chats: dict[int, _ChatPace] = {}
-        self._flood_guard = FloodGuard(round(self.messages_per_second))
+        self._flood_guard = FloodGuard(round(self.messages_per_second), clock=clock, sleep=sleep)
         self._next_sweep = 0.0
         self._commands: list[tuple[str, str]] | None = None
         self._offset: int | None = None  # next update_id to ask for when polling
@@ -909,9 +923,12 @@ class TelegramChannel(Channel):
                     self.settings.group_messages_per_minute,
                     self._group_chat_window,
                     clock=self._clock,
+                    sleep=self._sleep,
                 )
             else:
-                limiter = RateLimiter(1, self._private_chat_window, clock=self._clock)
+                limiter = RateLimiter(
+                    1, self._private_chat_window, clock=self._clock, sleep=self._sleep
+                )
             pace = self._chats[chat_id] = _ChatPace(limiter, now)
         limiter = pace.limiter
         wait = limiter.delay()

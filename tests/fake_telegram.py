@@ -3,7 +3,8 @@
 It answers `/bot{token}/{method}` the way the real Bot API does (`{"ok": true, "result": ...}` or
 `{"ok": false, "error_code", "description", "parameters"}`), records every call, serves updates
 queued by a test through getUpdates, plays scripted failures, and can enforce a strict flood limit:
-a sendMessage that would make more than N of them arrive within any one second gets a 429.
+a sendMessage that would make more than N of them arrive within any one second gets a 429. It
+stamps arrivals with `clock` (time.monotonic unless a test gives the clock its channel runs on).
 sendPhoto and sendDocument take an uploaded file (multipart, kept in `uploads`) or the file_id of
 one uploaded before; a file message's caption changes by editMessageCaption, as on Telegram.
 The benchmark runs it in its own process through `serve_in_process()`.
@@ -18,7 +19,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +85,7 @@ _STRING_PARAMS = {
 class Call:
     method: str
     params: dict[str, Any]
-    at: float  # time.monotonic() on arrival
+    at: float  # the fake's clock on arrival
 
 
 @dataclass
@@ -112,6 +113,7 @@ class FakeBotAPI(LoopbackServer):
 
     token: str = TOKEN
     strict_rate: int | None = None  # sendMessage calls allowed in any one-second window
+    clock: Callable[[], float] = time.monotonic  # seconds that arrivals are stamped with
     max_poll_seconds: float = 0.3  # getUpdates waits at most this long, whatever it asked
     record: bool = True
     calls: list[Call] = field(default_factory=list)
@@ -174,7 +176,7 @@ class FakeBotAPI(LoopbackServer):
         return web.json_response({"answered_429": self.answered_429, "sent": self.sent})
 
     async def _handle(self, request: web.Request) -> web.Response:
-        arrived = time.monotonic()
+        arrived = self.clock()
         method = request.match_info["method"]
         params, files = await _params(request)
         if self.record:

@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub import auth
 from hub.app import Hub, create_app
 from hub.broadcasts import delivery_counts
 from hub.groups import LINK_CODE_DAYS, LinkCode
@@ -29,7 +30,7 @@ from models import (
     UserRole,
     WebSession,
 )
-from tests.conftest import make_config
+from tests.conftest import FakeClock, make_config
 from tests.factories import PASSWORD, make_area, make_member, make_user
 from tests.test_messenger_features import FakeChat, inbound, receive
 
@@ -108,15 +109,20 @@ async def test_wrong_password_and_unknown_user_get_the_same_generic_message(
     assert await WebSession.all().count() == 0
 
 
-async def test_repeated_failures_are_throttled(client: TestClient) -> None:
+async def test_repeated_failures_are_throttled(timed: TestClient, clock: FakeClock) -> None:
+    """The lock runs on the hub's clock, which stands still until the test moves it."""
     user = await make_user()
-    for _ in range(4):
-        status, _ = await login_attempt(client, user.username, "wrong password!")
+    for _ in range(auth.FREE_FAILURES + 1):
+        status, _ = await login_attempt(timed, user.username, "wrong password!")
         assert status == 422
-    status, page = await login_attempt(client, user.username, PASSWORD)
+    status, page = await login_attempt(timed, user.username, PASSWORD)
     assert status == 429
-    assert re.search(r"Terlalu banyak percobaan, coba lagi dalam \d+ detik", page)
+    assert "Terlalu banyak percobaan, coba lagi dalam 2 detik" in page
     assert await WebSession.all().count() == 0
+    clock.advance(seconds=2)  # the lock is over: the right password opens a session
+    status, _ = await login_attempt(timed, user.username, PASSWORD)
+    assert status == 303
+    assert await WebSession.all().count() == 1
 
 
 async def test_login_sets_a_safe_session_cookie_and_lands_on_the_list(client: TestClient) -> None:

@@ -46,6 +46,7 @@ from channels.telegram import (
     ALLOWED_UPDATES,
     FloodGuard,
     TelegramChannel,
+    _Bot,
     parse_update,
     send_error_from,
     to_telegram_html,
@@ -62,6 +63,7 @@ from tests.fake_telegram import (
     migrated,
     retry_after,
 )
+from tests.manual_time import ManualTime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 SECRET = "webhook-secret-8d1f0c"
@@ -881,58 +883,101 @@ async def test_commands_given_before_connecting_are_published_once_connected(
 
 
 # Per-chat pacing --------------------------------------------------------------------------------
+# The pacing runs on a clock of the test's own (tests/manual_time.py); timing goals live in
+# bench/telegram_send.py.
+
+
+def paced_by(time: ManualTime) -> dict[str, Any]:
+    """channel_kwargs for a channel whose pacing and flood guard run on `time`."""
+    return {"clock": time, "sleep": time.sleep}
+
+
+def leave_times(monkeypatch: pytest.MonkeyPatch, time: ManualTime) -> list[tuple[str, float]]:
+    """(method, time) of each Bot API call the channel lets leave, as `time` tells it."""
+    left: list[tuple[str, float]] = []
+    original = _Bot.call
+
+    async def call(self: _Bot, method: str, parameters: dict[str, Any], **kwargs: Any) -> Any:
+        left.append((method, time()))  # past the pacing and the flood guard: it leaves now
+        return await original(self, method, parameters, **kwargs)
+
+    monkeypatch.setattr(_Bot, "call", call)
+    return left
+
+
+def most_in_any_second(times: list[float]) -> int:
+    """The largest number of `times` within any one-second span (sliding, as Telegram counts)."""
+    ordered = sorted(times)
+    return max(sum(1 for t in ordered[i:] if t - start < 1.0) for i, start in enumerate(ordered))
 
 
 async def test_two_sends_to_one_private_chat_are_a_second_apart(
-    bot_api: FakeBotAPI, open_channel: OpenChannel
+    open_channel: OpenChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    channel = await open_channel()
+    time = ManualTime(autojump=True)
+    left = leave_times(monkeypatch, time)
+    channel = await open_channel(channel_kwargs=paced_by(time))
     await asyncio.gather(channel.send(out(text="satu")), channel.send(out(text="dua")))
-    first, second = (call.at for call in bot_api.calls if call.method == "sendMessage")
+    first, second = (at for method, at in left if method == "sendMessage")
     assert second - first >= 1.0
 
 
 async def test_a_chat_too_far_behind_is_throttled(
     bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
-    channel = await open_channel(channel_kwargs={"private_chat_window": 0.3, "max_chat_wait": 0.45})
-    results = await asyncio.gather(
-        *(channel.send(out(text=str(i))) for i in range(3)), return_exceptions=True
+    time = ManualTime()
+    channel = await open_channel(
+        channel_kwargs={"private_chat_window": 0.3, "max_chat_wait": 0.45, **paced_by(time)}
     )
-    assert [type(r).__name__ for r in results] == ["SendResult", "SendResult", "SendError"]
-    error = results[2]
+    sends = [asyncio.create_task(channel.send(out(text=str(i)))) for i in range(3)]
+    # The first goes, the second waits for the chat's turn, the third would wait too long.
+    await eventually(lambda: time.sleeping == 1 and sends[2].done())
+    error = sends[2].exception()
     assert isinstance(error, SendError)
     assert error.reason == SendErrorReason.THROTTLED and error.held
-    assert error.retry_after is not None and 0.45 < error.retry_after <= 0.7
-    assert len(bot_api.calls_to("sendMessage")) == 2
-    # Other chats are not held up by this one.
-    started = time.monotonic()
-    await channel.send(out(address=BUDI))
-    assert time.monotonic() - started < 0.2
+    # Its turn comes after the second's: two windows of 0.3 s and their 1 % margin.
+    assert error.retry_after == pytest.approx(2 * 0.303)
+    # Other chats are not held up by this one: the send goes with no wait while the second
+    # still waits (a wait would never end: the clock stands still).
+    await asyncio.wait_for(channel.send(out(address=BUDI)), 10)
+    assert time.sleeps == [pytest.approx(0.303)]
+    assert not sends[1].done()
+    time.advance(0.303)
+    results = await asyncio.gather(*sends[:2])
+    assert [type(r).__name__ for r in results] == ["SendResult", "SendResult"]
+    # The held third never went out.
+    assert sorted(c["chat_id"] for c in bot_api.calls_to("sendMessage")) == sorted(
+        [int(SITI), int(SITI), int(BUDI)]
+    )
 
 
 async def test_group_chats_get_their_messages_per_minute(
     bot_api: FakeBotAPI, open_channel: OpenChannel
 ) -> None:
-    channel = await open_channel(group_messages_per_minute=2)
+    time = ManualTime()
+    channel = await open_channel(group_messages_per_minute=2, channel_kwargs=paced_by(time))
     await channel.send(out(address=SUPERGROUP))
+    time.advance(10)
     await channel.send(out(address=SUPERGROUP))
     with pytest.raises(SendError) as caught:
         await channel.send(out(address=SUPERGROUP))
     assert caught.value.reason == SendErrorReason.THROTTLED
     assert caught.value.held  # our pacing held it back: the hub sends it at the group's turn
-    assert caught.value.retry_after is not None and caught.value.retry_after > 55
+    # The group's turn: a minute (and its 1 % margin) after the first post.
+    assert caught.value.retry_after == pytest.approx(60.6 - 10)
     assert len(bot_api.calls_to("sendMessage")) == 2
+    assert time.sleeps == []
 
 
 async def test_idle_chats_are_forgotten(open_channel: OpenChannel) -> None:
-    channel = await open_channel()
+    time = ManualTime()
+    channel = await open_channel(channel_kwargs=paced_by(time))
     for address in (SITI, BUDI, SUPERGROUP):
         await channel.send(out(address=address))
     assert len(channel._chats) == 3
-    channel._forget_idle_chats(time.monotonic() + 30)
+    channel._forget_idle_chats(time.now + 30)
     assert len(channel._chats) == 3
-    channel._forget_idle_chats(time.monotonic() + 62)
+    channel._forget_idle_chats(time.now + 62)
     assert channel._chats == {}
 
 
@@ -940,17 +985,18 @@ async def test_idle_chats_are_forgotten(open_channel: OpenChannel) -> None:
 
 
 async def test_flood_guard_counts_a_request_until_a_window_after_telegram_counted_it() -> None:
-    guard = FloodGuard(2, window=0.2)
-    started = time.monotonic()
+    time = ManualTime(autojump=True)
+    guard = FloodGuard(2, window=0.2, clock=time, sleep=time.sleep)
+    started = time.now
     async with guard.request():
         # A slow answer (0.1 s, the fastest round trip so far): Telegram counted it at the
         # latest half of it before the answer came back, and its window starts there.
-        await asyncio.sleep(0.1)
+        await time.sleep(0.1)
     async with guard.request():
-        pass
+        pass  # an instant answer: counted when it came back
     async with guard.request():  # the third waits for the first one's window to pass
-        waited = time.monotonic() - started
-    assert 0.24 <= waited < 0.4
+        waited = time.now - started
+    assert waited == pytest.approx(0.05 + 0.2)
 
 
 async def test_flood_guard_waits_for_an_answer_when_all_are_in_flight() -> None:
@@ -971,17 +1017,34 @@ async def test_flood_guard_waits_for_an_answer_when_all_are_in_flight() -> None:
     assert order == ["first answered", "second left"]
 
 
-async def test_bursts_stay_within_a_strict_limit(open_channel: OpenChannel) -> None:
-    """15 sends at once to a bot allowed 10 a second: none answered 429, the rest waits."""
-    strict = FakeBotAPI(strict_rate=10)
+async def test_bursts_stay_within_a_strict_limit(
+    open_channel: OpenChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """15 sends at once to a bot allowed 10 a second: none answered 429, the rest waits.
+
+    The channel and the strict fake share the test's clock; a request's way to the fake takes no
+    time on it, however slow the machine, unless the flood guard slept meanwhile (then it arrives
+    late, as on a slow network). The guard must keep Telegram's count within the limit either way.
+    """
+    time = ManualTime(autojump=True)
+    left = leave_times(monkeypatch, time)
+    strict = FakeBotAPI(strict_rate=10, clock=time)
     await strict.start()
     try:
-        channel = await open_channel(api_base_url=strict.url, messages_per_second=10)
+        channel = await open_channel(
+            api_base_url=strict.url, messages_per_second=10, channel_kwargs=paced_by(time)
+        )
         results = await asyncio.gather(
             *(channel.send(out(address=str(1000 + i))) for i in range(15))
         )
         assert len(results) == 15
         assert strict.answered_429 == 0
+        assert strict.sent == 15
+        sent_at = [at for method, at in left if method == "sendMessage"]
+        assert len(sent_at) == 15
+        assert most_in_any_second(sent_at) == 10  # a full second's worth at once, never more
+        arrived = [call.at for call in strict.calls if call.method == "sendMessage"]
+        assert most_in_any_second(arrived) <= 10
     finally:
         await strict.stop()
 
