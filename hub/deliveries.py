@@ -35,10 +35,15 @@ def group_ack_payload(broadcast_id: int) -> str:
     return f"{GROUP_ACK_PREFIX}{broadcast_id}"
 
 
+def _is_id(text: str) -> bool:
+    """ASCII digits within an integer column ("²" is a digit to str.isdigit, not to int)."""
+    return text.isascii() and text.isdigit() and int(text) < 2**31
+
+
 def is_ack_payload(payload: str | None) -> bool:
     """Whether a button payload is one of our acknowledgement buttons (`ack:12`, `ackb:3`)."""
     prefix, colon, number = (payload or "").partition(":")
-    return bool(colon) and prefix + colon in (ACK_PREFIX, GROUP_ACK_PREFIX) and number.isdigit()
+    return bool(colon) and prefix + colon in (ACK_PREFIX, GROUP_ACK_PREFIX) and _is_id(number)
 
 
 async def apply_status(
@@ -69,7 +74,7 @@ class AckOutcome:
 async def _delivery_for_payload(payload: str, member: Member) -> Delivery | None:
     """The member's own delivery named by an acknowledgement button's payload."""
     prefix, _, number = payload.partition(":")
-    if not number.isdigit():
+    if not _is_id(number):
         return None
     query = Delivery.filter(member_id=member.id)
     if prefix + ":" == ACK_PREFIX:

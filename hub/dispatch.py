@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -134,6 +135,37 @@ def too_long(event: Event) -> str | None:
             ("new_address", None if new_address is None else str(new_address), ADDRESS_WIDTH),
         ]
     return next((name for name, value, width in values if value and len(value) > width), None)
+
+
+# What no database column takes: NUL (PostgreSQL refuses it in text and jsonb) and lone UTF-16
+# surrogates (not Unicode; JSON's "\\ud800" escape makes one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """A JSON value with NUL dropped and lone surrogates replaced by U+FFFD (the same object
+    when there is nothing to clean)."""
+    if isinstance(value, str):
+        if not _UNSTORABLE.search(value):
+            return value
+        return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+    if isinstance(value, dict):
+        pairs = [(_storable(k), _storable(v)) for k, v in value.items()]
+        originals = value.items()
+        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, originals, strict=True))
+        return value if same else dict(pairs)
+    if isinstance(value, list):
+        items = [_storable(v) for v in value]
+        return value if all(a is b for a, b in zip(value, items, strict=True)) else items
+    return value
+
+
+def storable(event: Event) -> tuple[Event, dict[str, Any]]:
+    """The event as it can be stored, and its stored payload: what a platform (or a forger with
+    its signature) sends may hold characters no column takes; they are cleaned here."""
+    data = event_to_json(event)
+    clean = _storable(data)
+    return (event, data) if clean is data else (event_from_json(clean), clean)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -292,7 +324,7 @@ class Dispatcher:
         owners: dict[tuple[str, str], tuple[int, Event]] = {}
         now = self.clock()
         for n, events in enumerate(batches):
-            for event in events:
+            for event, data in map(storable, events):
                 if (field := too_long(event)) is not None:
                     log.warning(
                         "dropping a %s %s: its %s is too long to be genuine",
@@ -305,7 +337,7 @@ class Dispatcher:
                 if key in owners:
                     continue
                 owners[key] = (n, event)
-                rows.append((*key, json.dumps(event_to_json(event)), now))
+                rows.append((*key, json.dumps(data), now))
         inserted: list[tuple[int, str, str]] = []
         if len(rows) <= ROWS_PER_STATEMENT:
             inserted = await self._insert(connections.get("default"), rows)

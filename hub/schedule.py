@@ -32,6 +32,10 @@ class Recurrence:
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _weekday_field(field: str) -> str:
     """Standard cron weekdays (0 or 7 = Sunday, 1 = Monday) as names APScheduler reads alike.
 
@@ -42,7 +46,7 @@ def _weekday_field(field: str) -> str:
         if "/" in part:
             raise ValueError("steps in the weekday field are not supported; list the days: 1,3,5")
         low, _, high = part.partition("-")
-        if not (low.isdigit() and (not high or high.isdigit())):
+        if not (_digits(low) and (not high or _digits(high))):
             out.append(part)  # "*" or names ("mon-fri") mean the same to both
             continue
         first, last = int(low), int(high or low)

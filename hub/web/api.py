@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any
 
@@ -112,14 +111,33 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+# No request body of the API nests deeper than this; deeper is refused before anything walks it.
+MAX_JSON_DEPTH = 32
+
+
+def _check_values(body: Any) -> None:
+    """Refuse what the databases cannot store or the checks cannot walk: nesting beyond
+    MAX_JSON_DEPTH, NUL characters (PostgreSQL stores none) and lone surrogates (not Unicode)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationFailed("text must not contain NUL (\\u0000) characters")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationFailed(
+                        "text must be valid Unicode (no lone \\ud800-\\udfff escapes)"
+                    ) from None
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise HubError("the body is nested too deeply", code="malformed_json")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth))
+                stack.append((item, depth + 1))
 
 
 async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
@@ -128,12 +146,12 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
         raise UnsupportedMediaType("send the body as application/json")
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # too deep is malformed
+    # Too deep, a number too long to read, a charset nobody knows: all malformed.
+    except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
         raise HubError("the body is not valid JSON", code="malformed_json") from None
     if not isinstance(body, dict):
         raise HubError("the body must be a JSON object", code="malformed_json")
-    if _has_nul(body):  # PostgreSQL stores no NUL character in text or jsonb
-        raise ValidationFailed("text must not contain NUL (\\u0000) characters")
+    _check_values(body)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=str)
     if errors:
         first = errors[0]

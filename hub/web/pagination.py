@@ -17,6 +17,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from hub.errors import ValidationFailed
+from hub.web.params import whole_number
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -56,11 +57,12 @@ def page_request(query: Mapping[str, str], default_limit: int = DEFAULT_LIMIT) -
     raw = query.get("limit", "")
     limit = default_limit
     if raw:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        number = whole_number(raw, MAX_LIMIT)
+        if number is None or number < 1:
             raise ValidationFailed(
                 f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit", code="bad_limit"
             )
-        limit = int(raw)
+        limit = number
     cursor = query.get("cursor", "")
     return PageRequest(limit, decode_cursor(cursor) if cursor else None)
 

@@ -261,6 +261,8 @@ def page(permission: Permission = Permission.READ) -> Callable[[Handler], Handle
                 response = await _error_page(request, exc.status, TEXTS[exc.key])
             except HubError as exc:
                 response = await _error_page(request, exc.status, _hub_error_text(exc))
+            except UnicodeDecodeError:  # a form whose bytes are not UTF-8 (nor its escapes)
+                response = await _error_page(request, 400, TEXTS["bad_request"])
             except Exception as exc:
                 if not is_busy(exc):
                     raise

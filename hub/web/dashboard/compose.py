@@ -29,6 +29,7 @@ from hub.web.dashboard.base import (
 )
 from hub.web.dashboard.texts import CHANNELS, TEXTS
 from hub.web.media import read_form
+from hub.web.params import ids_of
 from hub.web.permissions import Permission
 from models import Attachment, BroadcastStatus
 
@@ -188,8 +189,8 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     else:
         form = await request.post()
     # Files uploaded with an earlier try of this form come back as ids (their checkboxes).
-    kept = [int(v) for v in form.getall("attachments", []) if isinstance(v, str) and v.isdigit()]
-    attachment_ids = list(dict.fromkeys([i for i in kept if i < 2**31] + [a.id for a in uploaded]))
+    kept = ids_of(form.getall("attachments", []))
+    attachment_ids = list(dict.fromkeys(kept + [a.id for a in uploaded]))
     values = {
         "title": _field(form, "title"),
         # Browsers send textarea line breaks as CRLF; count them as one character, as typed.

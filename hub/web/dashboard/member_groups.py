@@ -27,6 +27,7 @@ from hub.web.dashboard.base import (
 )
 from hub.web.dashboard.texts import TEXTS
 from hub.web.pagination import page_of, page_request
+from hub.web.params import ids_of, whole_number
 from hub.web.permissions import Permission
 from models import Member
 
@@ -52,8 +53,8 @@ async def _member_groups_page(
         )
     editing = None
     wanted = request.query.get("edit", "")
-    if wanted.isdigit() and int(wanted) < 2**31:
-        group = await groups_in(scope).get_or_none(id=int(wanted))
+    if (wanted_id := whole_number(wanted)) is not None:
+        group = await groups_in(scope).get_or_none(id=wanted_id)
         if group is not None:
             view = await group_view(group)
             editing = {"id": group.id, "name": group.name, "members": view["members"]}
@@ -100,14 +101,14 @@ async def member_group_submit(request: web.Request) -> web.StreamResponse:
     """Save a new group, or an edited one when the form carries its id."""
     scope = _require_write(request)
     form = await request.post()
-    ids = [int(v) for v in form.getall("members", []) if isinstance(v, str) and v.isdigit()]
+    ids = ids_of(form.getall("members", []))
     existing = None
-    if _field(form, "id").isdigit() and int(_field(form, "id")) < 2**31:
-        existing = await get_group(int(_field(form, "id")), scope)
+    if (group_id := whole_number(_field(form, "id"))) is not None:
+        existing = await get_group(group_id, scope)
     try:
         await save_group(
             _field(form, "name"),
-            [i for i in ids if i < 2**31],
+            ids,
             scope=scope,
             user=request[SESSION].user,
             group=existing,
