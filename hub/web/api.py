@@ -39,6 +39,7 @@ from hub.web.openapi import (
     openapi_document,
 )
 from hub.web.pagination import page_of, page_request
+from hub.web.params import whole_number
 from hub.web.permissions import Permission, check_role, permission_of, requires, undeclared_routes
 from models import User
 
@@ -161,12 +162,10 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
 
 
 def int_id(request: web.Request) -> int:
-    try:
-        value = int(request.match_info["id"])
-    except ValueError:
-        raise NotFound("ids are whole numbers") from None
-    if not ID["minimum"] <= value <= ID["maximum"]:  # beyond the database's integer columns
-        raise NotFound(f"no object with id {value}")
+    """The {id} of the path: ASCII digits within the integer columns, else 404."""
+    value = whole_number(request.match_info["id"])
+    if value is None or value < ID["minimum"]:
+        raise NotFound("no object with that id: ids are whole numbers from 1")
     return value
 
 
