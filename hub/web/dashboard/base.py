@@ -28,6 +28,7 @@ from hub.errors import Forbidden, HubError, NotFound
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field
 from hub.web.middleware import BUSY_RETRY_AFTER_SECONDS, route_name
+from hub.web.params import whole_number
 from hub.web.permissions import Permission, check_role, requires
 from models import Area, JoinRequest, WebSession
 
@@ -193,7 +194,11 @@ def _when(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str:
 
 
 def _path_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    """The {id} of the path (the route takes \\d, which Unicode digits match too); else 404."""
+    value = whole_number(request.match_info["id"])
+    if value is None:
+        raise Refused(404, "not_found")
+    return value
 
 
 def _area_label(area: Area) -> str:
