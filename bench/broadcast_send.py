@@ -27,15 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import datetime as dt
 import logging
 import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere
 
+from bench._database import database  # noqa: E402
 from bench._fakes import fake_stats, start_fakes  # noqa: E402
 from bench._roster import is_whatsapp, kecamatan_paths, seed_roster  # noqa: E402
 
@@ -52,7 +50,6 @@ GOAL_OVER_IDEAL = 3.0  # percent
 GOAL_429 = 0
 GOAL_CPU_MS = 1.0
 GOAL_RSS_MB = 200.0
-POSTGRES_SERVER = os.environ.get("HUB_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 TITLE = "Kerja bakti serentak"
 TEXT = (
     "Kepada Bapak/Ibu Ketua RT, hari Minggu 12 Oktober pukul 07.00 WITA diadakan kerja bakti "
@@ -305,37 +302,6 @@ def in_process(target: Any, *args: Any, timeout: float) -> Any:
             process.kill()
 
 
-@contextlib.contextmanager
-def database(kind: str, keep: bool) -> Any:
-    """A fresh database URL (SQLite in a temp dir, or a new PostgreSQL database), removed after."""
-    work = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
-    name = f"bench_broadcast_{os.getpid()}"
-    if kind == "postgres":
-        asyncio.run(_postgres(f"CREATE DATABASE {name}"))
-        url = f"{POSTGRES_SERVER}/{name}"
-    else:
-        url = f"sqlite://{work}/hub.sqlite3"
-    try:
-        yield url, work
-    finally:
-        if kind == "postgres" and not keep:
-            asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        if keep:
-            print(f"kept {work} ({url})", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
-
-async def _postgres(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 # Report -------------------------------------------------------------------------------------
 
 
@@ -414,7 +380,7 @@ def main() -> None:
     fakes = start_fakes(TELEGRAM_RATE * scale, WHATSAPP_RATE * scale)
     urls = fakes.urls
     try:
-        with database(args.database, args.keep) as (db_url, work):
+        with database(args.database, args.keep, "broadcast") as (db_url, work):
             print(f"… seeding {args.recipients} members", file=sys.stderr, flush=True)
             tg, wa = in_process(
                 seed_process, db_url, args.recipients, args.whatsapp_share, timeout=1800

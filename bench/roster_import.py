@@ -36,11 +36,8 @@ import contextlib
 import csv
 import inspect
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,13 +45,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere
+from bench._database import database  # noqa: E402
 
 HEADER = ("kecamatan", "kelurahan", "rw", "rt", "name", "phone", "preferred_channel")
 RT_PER_RW, RW_PER_KELURAHAN, KELURAHAN_PER_KECAMATAN = 50, 10, 10
 WRITE_INTERVAL = 0.02  # seconds between two writes of a writer
 GOAL_FAILED = 0
 GOAL_LONGEST_WAIT = 1.0  # seconds
-POSTGRES_SERVER = os.environ.get("HUB_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 
 
 def write_roster(path: Path, rows: int) -> None:
@@ -231,37 +228,6 @@ def show(title: str, rows: int, run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def database(kind: str, keep: bool) -> Iterator[tuple[str, Path]]:
-    """A fresh database URL (SQLite in a temp dir, or a new PostgreSQL database), removed after."""
-    work = Path(tempfile.mkdtemp(prefix="bench-roster-"))
-    name = f"bench_roster_{os.getpid()}"
-    if kind == "postgres":
-        asyncio.run(_postgres(f"CREATE DATABASE {name}"))
-        url = f"{POSTGRES_SERVER}/{name}"
-    else:
-        url = f"sqlite://{work}/hub.sqlite3"
-    try:
-        yield url, work
-    finally:
-        if kind == "postgres" and not keep:
-            asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        if keep:
-            print(f"kept {work} ({url})", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
-
-async def _postgres(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--writer"]:
         asyncio.run(_other_process_writer(sys.argv[2], Path(sys.argv[3])))
@@ -278,7 +244,7 @@ def main() -> None:
 
     from hub.db import apply_migrations
 
-    with database(args.database, args.keep) as (url, work):
+    with database(args.database, args.keep, "roster") as (url, work):
         roster = work / "roster.csv"
         write_roster(roster, args.rows)
         asyncio.run(apply_migrations(url))
