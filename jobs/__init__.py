@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hub.leases import SCHEDULER_LEASE_RENEW
+from hub.runtime import Hub
 from jobs.broadcasts import start_due_broadcasts
 from jobs.maintenance import (
     delete_expired_sessions,
@@ -17,9 +17,6 @@ from jobs.maintenance import (
     retry_deferred_events,
 )
 from jobs.reminders import escalate_silent, send_reminders
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from hub.broadcasts import mark_missed, start_due_broadcast, start_series_run
+from hub.runtime import Hub
 from hub.schedule import overdue_beyond_grace
 from hub.timeutil import in_quiet_hours
 from models import Broadcast, BroadcastStatus
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING
 
 from channels.sandbox import SandboxChannel
 from hub.deliveries import ACK_PREFIX
-
-if TYPE_CHECKING:
-    from hub.app import Hub
+from hub.runtime import Hub
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
+from hub.runtime import Hub
 from models import WebSession
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 
 async def delete_expired_sessions(hub: Hub) -> dict[str, int]:

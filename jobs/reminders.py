@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hub.reminders import escalate, queue_reminders
-
-if TYPE_CHECKING:
-    from hub.app import Hub
+from hub.runtime import Hub
 
 
 async def send_reminders(hub: Hub) -> dict[str, int]:

@@ -11,7 +11,6 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from channels.sandbox import SandboxChannel, SandboxError
-from hub.app import HUB, Hub
 from hub.areas import area_by_path
 from hub.auth import Scope, user_for_token
 from hub.broadcasts import (
@@ -30,6 +29,7 @@ from hub.groups import create_link_code, linked_groups
 from hub.join_requests import join_requests_in
 from hub.members import current_area_path, get_member, invite_links, member_view, members_in
 from hub.reminders import call_list
+from hub.runtime import HUB, Hub
 from hub.web.middleware import busy_response, route_name
 from hub.web.openapi import (
     BROADCAST_CREATE,

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 from channels import channel_traits
-from hub.app import HUB, Hub
 from hub.audience import preview
 from hub.auth import Scope
 from hub.broadcasts import (
@@ -22,6 +21,7 @@ from hub.broadcasts import (
 )
 from hub.corrections import correct_broadcast
 from hub.member_groups import delete_group, get_group, group_view, groups_in, save_group
+from hub.runtime import HUB, Hub
 from hub.web.api import SCOPE, USER, int_id, parse_send_at, read_json
 from hub.web.openapi import (
     AUDIENCE_PREVIEW_REQUEST,

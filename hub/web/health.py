@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from tortoise import connections
 
-from hub.app import HUB
+from hub.runtime import HUB
 from hub.web.permissions import Permission, requires
 from models import OutboundMessage, OutboxState
 

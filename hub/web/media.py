@@ -17,10 +17,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
 from hub import audit
-from hub.app import HUB, Hub
 from hub.auth import Scope
 from hub.errors import HubError, UnsupportedMediaType, ValidationFailed
 from hub.media import CHUNK_BYTES, MAX_ATTACHMENTS, MediaStore
+from hub.runtime import HUB, Hub
 from hub.web.permissions import Permission, requires
 from models import Attachment, User
 

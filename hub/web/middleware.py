@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hub.db import is_busy
+from hub.runtime import HUB
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ def route_name(request: web.Request) -> str:
 @web.middleware
 async def request_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count requests by route pattern (never by raw path, which may carry ids or tokens)."""
-    from hub.app import HUB
-
     status = 500
     try:
         response = await handler(request)

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels import WebhookRejected
-from hub.app import HUB, Hub
 from hub.dispatch import Ingest
+from hub.runtime import HUB, Hub
 from hub.web.permissions import Permission, requires
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.app import Hub
+from hub.runtime import Hub
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,
