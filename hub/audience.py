@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from tortoise.expressions import Q
 
-from hub.areas import area_by_path, within
+from hub.areas import area_by_path, is_within, within
 from hub.auth import Scope
 from hub.errors import ValidationFailed
 from models import Area, ChannelAddress, Member, MemberGroup, MemberGroupEntry, Seat, SeatRole
@@ -227,6 +227,38 @@ async def recipients(
                 )
             )
         yield batch
+
+
+@dataclass(frozen=True)
+class SentFor:
+    """The seat a broadcast reaches a member for, and its area."""
+
+    seat_id: int
+    area_id: int
+
+
+_ROLE_RANK = {SeatRole.KETUA_RT: 0, SeatRole.KETUA_RW: 1}
+
+
+async def seats_sent_for(member_ids: Sequence[int], areas: Sequence[Area]) -> dict[int, SentFor]:
+    """Per member, the current seat a broadcast to `areas` reaches them for.
+
+    A seat inside the named areas first (an RT head who is also an RW head elsewhere is reached
+    for the RT named), then RT heads before RW heads before staff, then the oldest seat. Members
+    without a current seat are left out.
+    """
+    keys = [area.path_key for area in areas]
+    rows = await Seat.filter(member_id__in=list(member_ids), ended_at__isnull=True).values_list(
+        "id", "member_id", "area_id", "role", "area__path_key"
+    )
+    ranked = sorted(
+        rows,
+        key=lambda r: (not is_within(r[4], keys), _ROLE_RANK.get(SeatRole(r[3]), 2), r[0]),
+    )
+    chosen: dict[int, SentFor] = {}
+    for seat_id, member_id, area_id, _, _ in ranked:
+        chosen.setdefault(member_id, SentFor(seat_id, area_id))
+    return chosen
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from hub.audience import (
     recipients,
     resolve_areas,
     resolve_groups,
+    seats_sent_for,
 )
 from hub.auth import Scope
 from hub.config import Config
@@ -380,8 +381,10 @@ async def _fan_out(
     }
     ack_label = say(lang, "ack_button")
     async for batch in recipients(member_ids, enabled_channels):
+        seats = await seats_sent_for([r.member_id for r in batch], areas)
         rows = []
         for r in batch:
+            sent_for = seats.get(r.member_id)
             status = DeliveryStatus.PENDING
             if r.channel is None:  # opting out is the member's choice, not a failure to reach
                 skipped = r.reason == "opted_out"
@@ -389,6 +392,8 @@ async def _fan_out(
             rows.append(
                 {
                     "member_id": r.member_id,
+                    "seat_id": sent_for.seat_id if sent_for else None,
+                    "area_id": sent_for.area_id if sent_for else None,
                     "channel": r.channel or "",
                     "address": r.address or "",
                     "status": status,

@@ -7,7 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from models.roster import Member
+from models.roster import Area, Member, Seat
 from models.users import User
 
 
@@ -104,6 +104,15 @@ class Delivery(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="deliveries", on_delete=fields.CASCADE
     )
+    # The seat the member was sent this for, and its area, as they were at the fan-out: when an
+    # RT head hands the seat on, participation follows the seat, not the person (None: a member
+    # named in the audience who held no seat then).
+    seat: fields.ForeignKeyNullableRelation[Seat] = fields.ForeignKeyField(
+        "models.Seat", related_name="deliveries", null=True, on_delete=fields.SET_NULL
+    )
+    area: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="deliveries", null=True, on_delete=fields.RESTRICT
+    )
     channel = fields.CharField(max_length=20)
     address = fields.CharField(max_length=100)
     status = fields.CharEnumField(
@@ -125,7 +134,12 @@ class Delivery(Model):
     class Meta:
         table = "delivery"
         unique_together = (("broadcast_id", "member_id"),)
-        indexes = (("broadcast_id", "status"), ("channel", "external_id"))
+        indexes = (
+            ("broadcast_id", "status"),
+            ("channel", "external_id"),
+            ("area_id", "broadcast_id"),
+            ("seat_id",),
+        )
 
 
 # A file attached to broadcasts (a regulation's PDF, an image), stored under the media folder.

@@ -123,3 +123,35 @@ async def backfill_area_scopes(apps: Any, schema_editor: Any) -> None:
                 "UPDATE attachment SET area_keys = {} WHERE id = {}".format(*_marks(client, 2)),
                 [json.dumps(sorted(keys)), attachment_id],
             )
+
+
+# 0007_delivery_seat: each delivery names the seat and area it was sent for ---------------------
+
+# The seat a delivery was for: the member's seat in effect when the broadcast went out (RT heads
+# first, then RW heads, then staff seats; the oldest seat of equals). Correlated subqueries that
+# SQLite and PostgreSQL read alike.
+_SEAT_RANK = "CASE s.role WHEN 'ketua_rt' THEN 0 WHEN 'ketua_rw' THEN 1 ELSE 2 END, s.id"
+_SENT_AT = (
+    "(SELECT COALESCE(b.started_at, b.created_at) FROM broadcast b WHERE b.id = d.broadcast_id)"
+)
+_SEAT_THEN = (
+    "UPDATE delivery AS d SET seat_id = (SELECT s.id FROM seat s WHERE s.member_id = d.member_id "
+    f"AND s.started_at <= {_SENT_AT} AND (s.ended_at IS NULL OR s.ended_at > {_SENT_AT}) "
+    f"ORDER BY {_SEAT_RANK} LIMIT 1) WHERE d.seat_id IS NULL"
+)
+# Rosters imported after a broadcast went out give seats that start later: the member's first.
+_FIRST_SEAT = (
+    "UPDATE delivery AS d SET seat_id = (SELECT s.id FROM seat s WHERE s.member_id = d.member_id "
+    "ORDER BY s.started_at, s.id LIMIT 1) WHERE d.seat_id IS NULL"
+)
+_SEAT_AREA = (
+    "UPDATE delivery AS d SET area_id = (SELECT s.area_id FROM seat s WHERE s.id = d.seat_id) "
+    "WHERE d.area_id IS NULL AND d.seat_id IS NOT NULL"
+)
+
+
+async def backfill_delivery_seats(apps: Any, schema_editor: Any) -> None:
+    """Give deliveries from before 0007 the seat (and its area) they were sent for."""
+    client = schema_editor.client
+    for statement in (_SEAT_THEN, _FIRST_SEAT, _SEAT_AREA):
+        await client.execute_script(statement)
