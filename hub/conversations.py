@@ -1,15 +1,15 @@
 """Conversations with RT heads: keywords and numbered menus in Bahasa Indonesia, forgiving typos.
 
-State lives in the `Conversation` table, never in memory, so a multi-step exchange survives a
-restart. Replies go through the outbox like every other message.
+A member's message goes through the router (hub/router.py), where this module registers the
+basic keywords, the acknowledgement button, contacts, read evidence and the inbox; strangers and
+group chats are handled here before it. Dialog state lives in the database (hub/dialogs.py).
+Replies go through the outbox like every other message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
 from tortoise.expressions import Q
@@ -17,15 +17,22 @@ from tortoise.transactions import in_transaction
 
 from channels import InboundKind, InboundMessage
 from hub.config import Config
-from hub.deliveries import acknowledge, is_ack_payload, note_evidence
+from hub.deliveries import (
+    ACK_PREFIX,
+    GROUP_ACK_PREFIX,
+    acknowledge,
+    is_ack_payload,
+    note_evidence,
+)
+from hub.dialogs import end_dialog
 from hub.groups import LINK_WORDS, link_group
 from hub.join_requests import ClaimOutcome, record_claim
 from hub.phone import InvalidPhone, normalize_phone
+from hub.router import Command, Router, Turn
 from hub.texts import text as say
 from hub.timeutil import Clock, utcnow
 from models import (
     ChannelAddress,
-    Conversation,
     JoinRequest,
     Member,
     MessageKind,
@@ -36,46 +43,10 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-# Keyword → command; Indonesian first, English and Telegram-style aliases after.
-KEYWORDS = {
-    "BANTUAN": "help",
-    "HELP": "help",
-    "MENU": "menu",
-    "BERHENTI": "stop",
-    "STOP": "stop",
-    "MULAI": "start",
-    "START": "start",
-    "DAFTAR": "join",
-    "JOIN": "join",
-}
-MENU_CHOICES = {"1": "help", "2": "stop", "3": "start"}
-_WORD = re.compile(r"[^\w]+")
-
-
-def parse_command(text: str) -> tuple[str | None, str, str | None]:
-    """(command, argument, suggestion) for what someone typed; typos get a suggestion only."""
-    cleaned = text.strip().lstrip("/")
-    if not cleaned:
-        return None, "", None
-    first, *more = cleaned.split(None, 1)  # any whitespace: "DAFTAR\nAB12CD34" from a phone
-    rest = more[0] if more else ""
-    word = _WORD.sub("", first.split("@", 1)[0]).upper()  # "/start@bot" → START
-    if word in KEYWORDS:
-        return KEYWORDS[word], rest.strip(), None
-    if word in MENU_CHOICES and not rest:
-        return MENU_CHOICES[word], "", None
-    close = difflib.get_close_matches(word, list(KEYWORDS), n=1, cutoff=0.75)
-    if close and len(word) >= 4:
-        # A near miss on a harmless command is taken as meant; others are asked back.
-        if KEYWORDS[close[0]] in ("help", "menu", "start"):
-            return KEYWORDS[close[0]], rest.strip(), None
-        return None, rest.strip(), close[0]
-    return None, cleaned, None
-
-
 Answer = Callable[[InboundMessage, str], Awaitable[None]]
 MAX_INBOUND_FILE_BYTES = 20 * 1024 * 1024  # what Telegram lets a bot download; WhatsApp is lower
 _MEDIA = {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
+_READ_BY_REPLY = {InboundKind.TEXT, *_MEDIA}  # answering an announcement shows it was read
 
 
 class Conversations:
@@ -88,6 +59,7 @@ class Conversations:
         can_edit: Callable[[str], bool] = lambda channel: False,
         can_toast: Callable[[str], bool] = lambda channel: False,
         clock: Clock = utcnow,
+        router: Router | None = None,
     ) -> None:
         self.config = config
         self.wake_sender = wake_sender
@@ -95,6 +67,31 @@ class Conversations:
         self.can_edit = can_edit
         self.can_toast = can_toast
         self.clock = clock
+        self.router = router if router is not None else Router()
+        self._register(self.router)
+
+    def _register(self, router: Router) -> None:
+        """The roster's and the announcements' words, buttons and fallbacks (see hub/router.py)."""
+        for command in (
+            Command("help", ("BANTUAN", "HELP"), self._help, forgiving=True, in_menu=True,
+                    platform_command="bantuan"),
+            Command("menu", ("MENU",), self._menu, forgiving=True, in_help=False),
+            Command("stop", ("BERHENTI", "STOP"), self._stop, in_menu=True,
+                    platform_command="berhenti"),
+            Command("start", ("MULAI", "START"), self._start, forgiving=True, in_menu=True,
+                    platform_command="mulai"),
+            Command("join", ("DAFTAR", "JOIN"), self._join),
+        ):  # fmt: skip
+            router.add_command(command)
+        cancel = Command("cancel", ("BATAL", "CANCEL"), self._cancel, in_help=False)
+        router.add_command(cancel, cancels_dialogs=True)
+        router.add_button(ACK_PREFIX, self._button)
+        router.add_button(GROUP_ACK_PREFIX, self._button)
+        router.add_kind(InboundKind.CONTACT, self._contact)
+        router.add_kind(InboundKind.FOREIGN_CONTACT, self._foreign_contact)
+        router.add_evidence(self._read_evidence)
+        router.add_help_note("help_ack_note")
+        router.set_inbox(self._inbox)
 
     @property
     def lang(self) -> str:
@@ -113,12 +110,18 @@ class Conversations:
         **values: str,
     ) -> None:
         """Queue an answer to the chat the event came from."""
+        await self.send_text(event, member, self.say(key, **values), phone_button=phone_button)
+
+    async def send_text(
+        self, event: InboundMessage, member: Member | None, text: str, *, phone_button: bool = False
+    ) -> None:
+        """Queue `text` as an answer to the chat the event came from."""
         await OutboundMessage.create(
             kind=MessageKind.REPLY,
             member=member,
             channel=event.channel,
             address=event.address,
-            text=self.say(key, **values),
+            text=text,
             phone_button=self.say("phone_button") if phone_button else None,
             next_attempt_at=self.clock(),
         )
@@ -154,29 +157,44 @@ class Conversations:
         await ChannelAddress.filter(
             Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=wrote_at), id=address.id
         ).update(last_inbound_at=wrote_at)
-        member = address.member
+        await self.router.route(Turn(event, address.member, address, now))
 
-        if event.kind == InboundKind.BUTTON:
-            await self._button(event, member)
-        elif event.kind in (InboundKind.REACTION, InboundKind.POLL_ANSWER):
-            if event.reply_to:
-                await note_evidence(event.channel, event.reply_to, member, now, event.kind.value)
-        elif event.kind == InboundKind.CONTACT:
-            if _same_phone(event.phone, member.phone):
-                await self.reply(event, member, "phone_verified", name=member.name)
-            else:
-                await self.reply(event, member, "phone_mismatch", phone=event.phone or "-")
-        elif event.kind == InboundKind.FOREIGN_CONTACT:
-            await self.reply(event, member, "share_own_number", phone_button=True)
-        elif event.kind in _MEDIA:
-            if event.reply_to:
-                await note_evidence(event.channel, event.reply_to, member, now, "reply")
-            await self._media(event, member)
-        elif event.kind == InboundKind.TEXT:
-            await self._text(event, member, address, now)
-        # Other kinds (stickers, system messages) are stored with the event and otherwise ignored.
+    # Keywords -------------------------------------------------------------------------------
 
-    async def _button(self, event: InboundMessage, member: Member) -> None:
+    async def _help(self, turn: Turn) -> None:
+        await self.send_text(turn.event, turn.member, self.router.help_text(self.lang))
+
+    async def _menu(self, turn: Turn) -> None:
+        menu = self.router.menu_text(self.lang, turn.member.name)
+        await self.send_text(turn.event, turn.member, menu)
+
+    async def _stop(self, turn: Turn) -> None:
+        await ChannelAddress.filter(id=turn.address.id).update(opted_out_at=turn.now)
+        await self.reply(turn.event, turn.member, "opted_out")
+
+    async def _start(self, turn: Turn) -> None:
+        if turn.address.opted_out_at is None:
+            await self._menu(turn)
+            return
+        await ChannelAddress.filter(id=turn.address.id).update(opted_out_at=None)
+        await self.reply(turn.event, turn.member, "opted_in", name=turn.member.name)
+
+    async def _join(self, turn: Turn) -> None:
+        area = await _area_of(turn.member)
+        await self.reply(turn.event, turn.member, "joined", name=turn.member.name, area=area)
+
+    async def _cancel(self, turn: Turn) -> None:
+        """BATAL: end whatever dialog the address is in."""
+        event = turn.event
+        if turn.dialog is not None and await end_dialog(event.channel, event.address):
+            await self.reply(event, turn.member, "dialog_cancelled")
+        else:
+            await self.reply(event, turn.member, "nothing_to_cancel")
+
+    # Buttons, contacts, read evidence, and the inbox last -----------------------------------
+
+    async def _button(self, turn: Turn) -> None:
+        event, member = turn.event, turn.member
         if not is_ack_payload(event.button_payload):
             log.info("unknown button payload from member %s", member.id)
             return
@@ -196,6 +214,47 @@ class Conversations:
         # Without editing, the member sees the confirmation as a reply.
         key = "ack_thanks" if outcome.result == "acknowledged" else "ack_already"
         await self.reply(event, member, key, name=member.name, title=outcome.title)
+
+    async def _contact(self, turn: Turn) -> None:
+        event, member = turn.event, turn.member
+        if _same_phone(event.phone, member.phone):
+            await self.reply(event, member, "phone_verified", name=member.name)
+        else:
+            await self.reply(event, member, "phone_mismatch", phone=event.phone or "-")
+
+    async def _foreign_contact(self, turn: Turn) -> None:
+        await self.reply(turn.event, turn.member, "share_own_number", phone_button=True)
+
+    async def _read_evidence(self, turn: Turn) -> bool:
+        """A reply or reaction to an announcement shows it was read; a bare reply is thanked."""
+        event = turn.event
+        if event.kind in (InboundKind.REACTION, InboundKind.POLL_ANSWER):
+            if event.reply_to:
+                kind = event.kind.value
+                await note_evidence(event.channel, event.reply_to, turn.member, turn.now, kind)
+            return True
+        if not event.reply_to or event.kind not in _READ_BY_REPLY:
+            return False
+        noted = await note_evidence(event.channel, event.reply_to, turn.member, turn.now, "reply")
+        if noted and event.kind == InboundKind.TEXT and turn.command is None:
+            await self.reply(event, turn.member, "reply_noted")
+            return True
+        return False
+
+    async def _inbox(self, turn: Turn) -> None:
+        """What no dialog, button or keyword took: a question or a report for the staff."""
+        event, member = turn.event, turn.member
+        if event.kind in _MEDIA:
+            await self._media(event, member)
+        elif event.kind != InboundKind.TEXT:
+            return  # stickers, system messages: stored with the event, otherwise ignored
+        elif turn.suggestion:
+            await self.reply(event, member, "did_you_mean", suggestion=turn.suggestion)
+        elif len(event.text.split()) <= 2:
+            await self.reply(event, member, "unknown_command", text=turn.argument[:40])
+        else:
+            # Free text is a question or a report for the staff; it stays stored with its event.
+            await self.reply(event, member, "message_received")
 
     async def _mark_acknowledged(self, event: InboundMessage, member: Member) -> None:
         """Change the tapped announcement in place: its button gives way to a confirmation."""
@@ -234,43 +293,6 @@ class Conversations:
             await self.reply(event, member, "file_too_large", limit_mb=limit_mb)
             return
         await self.reply(event, member, "media_received")
-
-    async def _text(
-        self, event: InboundMessage, member: Member, address: ChannelAddress, now: dt.datetime
-    ) -> None:
-        command, argument, suggestion = parse_command(event.text)
-        # A reply is evidence of reading; a keyword sent as a reply (BERHENTI) is still obeyed.
-        if event.reply_to and await note_evidence(
-            event.channel, event.reply_to, member, now, "reply"
-        ):
-            if command is None:
-                await self.reply(event, member, "reply_noted")
-                return
-        conversation, _ = await Conversation.get_or_create(
-            channel=event.channel, address=event.address
-        )
-        if command == "stop":
-            await ChannelAddress.filter(id=address.id).update(opted_out_at=now)
-            await self.reply(event, member, "opted_out")
-        elif command == "start" and address.opted_out_at is not None:
-            await ChannelAddress.filter(id=address.id).update(opted_out_at=None)
-            await self.reply(event, member, "opted_in", name=member.name)
-        elif command in ("start", "menu"):
-            await self.reply(event, member, "menu", name=member.name)
-        elif command == "help":
-            await self.reply(event, member, "help")
-        elif command == "join":
-            await self.reply(event, member, "joined", name=member.name, area=await _area_of(member))
-        elif suggestion:
-            await self.reply(event, member, "did_you_mean", suggestion=suggestion)
-        elif len(event.text.split()) <= 2:
-            await self.reply(event, member, "unknown_command", text=argument[:40])
-        else:
-            # Free text is a question or a report for the staff; it stays stored with its event.
-            await self.reply(event, member, "message_received")
-        conversation.state = "menu" if command in ("menu", "start", None) else "idle"
-        conversation.data = {"last_command": command}
-        await conversation.save()
 
     async def _in_group(self, event: InboundMessage) -> None:
         """In a group the hub speaks only when spoken to: link codes, and taps on its posts."""
@@ -323,7 +345,7 @@ class Conversations:
         return address
 
     async def _from_stranger(self, event: InboundMessage) -> None:
-        command, argument, _ = parse_command(event.text)
+        command, argument, _ = self.router.parse(event.text)
         if command == "join" or (command == "start" and argument):
             code = "".join(argument.split()).upper()  # "ab12 cd34" as read out is the same code
             member = await Member.get_or_none(invite_code=code) if code else None

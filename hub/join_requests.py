@@ -6,8 +6,9 @@ is not bound: their join request *claims* the member, staff approve it (the addr
 refuse it, and the RT head is told on the addresses they use.
 
 The request names the member (`JoinRequest.claimed_member`), so only staff whose areas hold that
-member see and resolve it; the address's `Conversation` row keeps the claim's state ("claim",
-then "claim_refused" so the same claim sent again is not reopened) and when it was made.
+member see and resolve it; the address is in the "claim" dialog (hub/dialogs.py) meanwhile: step
+"pending", then "refused" so the same claim sent again is not reopened, with when it was made.
+Strangers' messages never reach the router, so the dialog only keeps this state for staff.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from tortoise.transactions import in_transaction
 from hub import audit
 from hub.auth import Scope
 from hub.config import Config
+from hub.dialogs import Dialog, dialog_of, end_dialog, move_dialog, save_dialog
 from hub.errors import Conflict, NotFound
 from hub.members import get_member, members_in
 from hub.texts import text as say
 from models import (
     ChannelAddress,
-    Conversation,
     JoinRequest,
     Member,
     MessageKind,
@@ -37,8 +38,9 @@ from models import (
     User,
 )
 
-CLAIM = "claim"  # the address waits for staff to approve its claim on a member
-CLAIM_REFUSED = "claim_refused"  # staff refused it; the same claim again is not reopened
+CLAIM = "claim"  # the dialog of an address whose claim on a member staff decide
+PENDING = "pending"  # waiting for staff to approve it
+REFUSED = "refused"  # staff refused it; the same claim again is not reopened
 
 
 class ClaimOutcome(StrEnum):
@@ -53,11 +55,12 @@ class Claim:
     claimed_at: dt.datetime
 
 
-def _claim_of(conversation: Conversation | None) -> Claim | None:
-    if conversation is None or conversation.state != CLAIM:
+def _claim_of(dialog: Dialog | None) -> Claim | None:
+    if dialog is None or dialog.flow != CLAIM or dialog.step != PENDING:
         return None
-    data = conversation.data or {}
-    return Claim(int(data["member_id"]), dt.datetime.fromisoformat(data["claimed_at"]))
+    return Claim(
+        int(dialog.data["member_id"]), dt.datetime.fromisoformat(dialog.data["claimed_at"])
+    )
 
 
 async def record_claim(
@@ -72,15 +75,11 @@ async def record_claim(
 ) -> ClaimOutcome:
     """Note that (channel, address) sent `member`'s invite code: a join request naming them."""
     async with in_transaction():
-        conversation, _ = await Conversation.get_or_create(channel=channel, address=address)
-        same = (conversation.data or {}).get("member_id") == member.id
-        if same and conversation.state == CLAIM:
-            return ClaimOutcome.PENDING
-        if same and conversation.state == CLAIM_REFUSED:
-            return ClaimOutcome.REFUSED
-        conversation.state = CLAIM
-        conversation.data = {"member_id": member.id, "claimed_at": at.isoformat()}
-        await conversation.save()
+        dialog = await dialog_of(channel, address)
+        if dialog is not None and dialog.flow == CLAIM and dialog.data["member_id"] == member.id:
+            return ClaimOutcome.PENDING if dialog.step == PENDING else ClaimOutcome.REFUSED
+        data = {"member_id": member.id, "claimed_at": at.isoformat()}
+        await save_dialog(channel, address, Dialog(CLAIM, PENDING, data))
         request, created = await JoinRequest.get_or_create(
             channel=channel,
             address=address,
@@ -118,8 +117,7 @@ async def _pending(request_id: int, scope: Scope) -> tuple[JoinRequest, Claim | 
         raise NotFound(f"no join request with id {request_id}")
     if request.resolved_at is not None:
         raise Conflict(f"join request {request_id} was resolved already", code="resolved")
-    conversation = await Conversation.get_or_none(channel=request.channel, address=request.address)
-    return request, _claim_of(conversation)
+    return request, _claim_of(await dialog_of(request.channel, request.address))
 
 
 async def _claimed_member(claim: Claim, scope: Scope) -> Member:
@@ -158,9 +156,7 @@ async def approve_join_request(
         )
         if member.preferred_channel is None:
             await Member.filter(id=member.id).update(preferred_channel=request.channel)
-        await Conversation.filter(channel=request.channel, address=request.address).update(
-            state="idle", data={}
-        )
+        await end_dialog(request.channel, request.address, CLAIM)
         await OutboundMessage.create(
             kind=MessageKind.NOTICE,
             member=member,
@@ -193,9 +189,7 @@ async def refuse_join_request(
     request, claim = await _pending(request_id, scope)
     async with in_transaction():
         await _resolve(request, now)
-        await Conversation.filter(
-            channel=request.channel, address=request.address, state=CLAIM
-        ).update(state=CLAIM_REFUSED)
+        await move_dialog(request.channel, request.address, CLAIM, PENDING, REFUSED)
         await audit.record(
             user,
             "join_request.refuse",

@@ -18,9 +18,9 @@ from hub.dispatch import Dispatcher
 from hub.leases import SCHEDULER_LEASE_TTL, LeaseHolder
 from hub.media import MediaStore
 from hub.metrics import Metrics
+from hub.router import Router
 from hub.sender import Sender
 from hub.tasks import BackgroundTasks
-from hub.texts import bot_commands
 from hub.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class Hub:
     def __post_init__(self) -> None:
         for name in AVAILABLE_CHANNELS:
             importlib.import_module(f"channels.{name}")  # a channel module registers itself
+        # Packages register their keywords, buttons and dialogs on the one router.
+        self.router = Router()
         self.conversations = Conversations(
             self.config,
             self._wake_sender,
@@ -50,6 +52,7 @@ class Hub:
             can_edit=self._can_edit,
             can_toast=self._can_toast,
             clock=self.clock,
+            router=self.router,
         )
         # The channels dict is filled below; the dispatcher sees the same one.
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
@@ -86,7 +89,7 @@ class Hub:
 
     async def start_channels(self) -> None:
         """Start every enabled channel and show the bot commands where the platform has a menu."""
-        commands = bot_commands(self.config.hub.language)
+        commands = self.router.platform_commands(self.config.hub.language)
         for channel in self.channels.values():
             await channel.start()
             try:

@@ -13,20 +13,24 @@ _TEXTS: dict[str, dict[str, str]] = {
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
         "broadcast_ack_hint": 'Mohon tekan tombol "Sudah dibaca" setelah membaca.',
         "attachment_name": "lampiran",  # the name of an uploaded file that came without one
-        "menu": (
-            "Halo {name}! Ketik angka atau kata kunci:\n"
-            "1. BANTUAN – daftar perintah\n"
-            "2. BERHENTI – berhenti menerima pesan\n"
-            "3. MULAI – menerima pesan lagi"
-        ),
-        "help": (
-            "Perintah yang bisa Anda kirim:\n"
-            "• BANTUAN – menampilkan pesan ini\n"
-            "• BERHENTI – berhenti menerima pengumuman\n"
-            "• MULAI – menerima pengumuman lagi\n"
-            "• DAFTAR <kode> – menghubungkan nomor ini dengan kode undangan\n"
-            'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.'
-        ),
+        # The menu and BANTUAN are built from the registered keywords (hub/router.py): a
+        # keyword's word_, help_, menu_ and command_ sentences.
+        "menu_head": "Halo {name}! Ketik angka atau kata kunci:",
+        "help_head": "Perintah yang bisa Anda kirim:",
+        "help_ack_note": 'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.',
+        "word_help": "BANTUAN",
+        "word_stop": "BERHENTI",
+        "word_start": "MULAI",
+        "word_join": "DAFTAR <kode>",
+        "help_help": "menampilkan pesan ini",
+        "help_stop": "berhenti menerima pengumuman",
+        "help_start": "menerima pengumuman lagi",
+        "help_join": "menghubungkan nomor ini dengan kode undangan",
+        "menu_help": "daftar perintah",
+        "menu_stop": "berhenti menerima pesan",
+        "menu_start": "menerima pesan lagi",
+        "dialog_cancelled": "Baik, dibatalkan. Ketik BANTUAN untuk melihat daftar perintah.",
+        "nothing_to_cancel": "Tidak ada isian yang sedang berjalan untuk dibatalkan.",
         "unknown_command": (
             'Maaf, kami belum memahami "{text}". Ketik BANTUAN untuk melihat daftar perintah.'
         ),
@@ -144,17 +148,22 @@ _TEXTS: dict[str, dict[str, str]] = {
         "broadcast": "📢 *{title}*\n\n{text}\n\n— {hub}",
         "broadcast_ack_hint": 'Please tap "I have read it" once you have read this.',
         "attachment_name": "attachment",
-        "menu": (
-            "Hello {name}! Type a number or keyword:\n"
-            "1. HELP – list of commands\n2. STOP – stop receiving messages\n"
-            "3. START – receive messages again"
-        ),
-        "help": (
-            "Commands you can send:\n• HELP – this message\n• STOP – stop announcements\n"
-            "• START – receive announcements again\n"
-            "• JOIN <code> – link this number with an invite code\n"
-            'Tap "I have read it" below each announcement to confirm.'
-        ),
+        "menu_head": "Hello {name}! Type a number or keyword:",
+        "help_head": "Commands you can send:",
+        "help_ack_note": 'Tap "I have read it" below each announcement to confirm.',
+        "word_help": "HELP",
+        "word_stop": "STOP",
+        "word_start": "START",
+        "word_join": "JOIN <code>",
+        "help_help": "this message",
+        "help_stop": "stop announcements",
+        "help_start": "receive announcements again",
+        "help_join": "link this number with an invite code",
+        "menu_help": "list of commands",
+        "menu_stop": "stop receiving messages",
+        "menu_start": "receive messages again",
+        "dialog_cancelled": "All right, cancelled. Type HELP for the commands.",
+        "nothing_to_cancel": "There is nothing in progress to cancel.",
         "unknown_command": 'Sorry, we did not understand "{text}". Type HELP for the commands.',
         "did_you_mean": "Sorry, did you mean {suggestion}? Type {suggestion} to go on.",
         "opted_out": "You will not receive announcements here any more. Type START to resume.",
@@ -250,12 +259,3 @@ def text(language: str, key: str, **values: Any) -> str:
     table = _TEXTS.get(language, _TEXTS["id"])
     template = table.get(key) or _TEXTS["id"][key]
     return template.format(**values)
-
-
-def bot_commands(language: str) -> list[tuple[str, str]]:
-    """The command menu shown by messengers that have one (Telegram)."""
-    return [
-        ("bantuan", text(language, "command_help")),
-        ("berhenti", text(language, "command_stop")),
-        ("mulai", text(language, "command_start")),
-    ]

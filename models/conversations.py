@@ -22,13 +22,16 @@ class InboundEvent(Model):
         indexes = (("processed_at",),)
 
 
-# Where a dialogue with one address stands, so a multi-step exchange survives a restart.
+# The dialog an address is in (a complaint being filed, a claim waiting for staff), so a
+# multi-step exchange survives a restart. No flow: the address is in no dialog.
 class Conversation(Model):
     id = fields.IntField(primary_key=True)
     channel = fields.CharField(max_length=20)
     address = fields.CharField(max_length=100)
-    state = fields.CharField(max_length=32, default="idle")
-    data = fields.JSONField(default=dict)
+    flow = fields.CharField(max_length=32, null=True)  # the dialog's name, as registered
+    step = fields.CharField(max_length=32, null=True)  # where in the flow it stands
+    data = fields.JSONField(default=dict)  # what the flow collected so far
+    expires_at = fields.DatetimeField(null=True)  # None: waits however long it takes
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

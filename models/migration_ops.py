@@ -23,6 +23,24 @@ class AlterFieldDescription(ops.AlterField):
         return None
 
 
+class DropColumn(ops.RemoveField):
+    """A RemoveField that drops the column in place, on SQLite too.
+
+    Tortoise's SQLite editor removes a field by rebuilding the table, which loses its indexes
+    (the unique (channel, address) of `conversation`, say); SQLite 3.35 and newer, and
+    PostgreSQL, drop a plain column with ALTER TABLE.
+    """
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):  # type: ignore[no-untyped-def]
+        if not state_editor:
+            return
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        column = model._meta.fields_map[self.name].source_field or self.name
+        await state_editor.client.execute_script(
+            f'ALTER TABLE "{model._meta.db_table}" DROP COLUMN "{column}"'
+        )
+
+
 # 0006_area_scopes: who may see a broadcast, a saved group or an attachment is stored with it ------
 
 
@@ -155,3 +173,23 @@ async def backfill_delivery_seats(apps: Any, schema_editor: Any) -> None:
     client = schema_editor.client
     for statement in (_SEAT_THEN, _FIRST_SEAT, _SEAT_AREA):
         await client.execute_script(statement)
+
+
+# 0008_dialogs: a conversation's untyped `state` becomes a dialog's flow and step ---------------
+
+
+async def claims_as_dialogs(apps: Any, schema_editor: Any) -> None:
+    """Keep the claims waiting for staff (the only state anything read) as the "claim" flow."""
+    client = schema_editor.client
+    for state, step in (("claim", "pending"), ("claim_refused", "refused")):
+        await client.execute_query(
+            "UPDATE conversation SET flow = 'claim', step = {} WHERE state = {}".format(
+                *_marks(client, 2)
+            ),
+            [step, state],
+        )
+    # "menu" and "idle" were written and never read: no dialog.
+    await client.execute_query(
+        "UPDATE conversation SET data = {} WHERE flow IS NULL".format(*_marks(client, 1)),
+        ["{}"],
+    )

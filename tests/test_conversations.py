@@ -11,7 +11,6 @@ from aiohttp.test_utils import TestClient
 from channels import InboundMessage
 from channels.sandbox import SandboxChannel
 from hub.app import Hub
-from hub.conversations import parse_command
 from hub.texts import text as say
 from models import (
     ChannelAddress,
@@ -70,16 +69,19 @@ async def broadcast(client: TestClient, hub: Hub, token: str) -> int:
 async def test_help_answers_the_commands(client: TestClient, hub: Hub, typed: str) -> None:
     member = await make_member(f"{AREA}/RT 001")
     address = (await address_of(member)).address
-    assert await send(hub, address, typed) == [hub_said(hub, "help")]
+    assert await send(hub, address, typed) == [hub.router.help_text("id")]
 
 
-def test_typos_of_harmless_commands_are_taken_as_meant() -> None:
-    assert parse_command("BANTAUN") == ("help", "", None)
-    assert parse_command("MULIA") == ("start", "", None)
-    assert parse_command("/start@balaiwarga_bot") == ("start", "", None)
+async def test_typos_of_harmless_commands_are_taken_as_meant(client: TestClient, hub: Hub) -> None:
+    parse = hub.router.parse
+    assert parse("BANTAUN") == ("help", "", None)
+    assert parse("MULIA") == ("start", "", None)
+    assert parse("/start@balaiwarga_bot") == ("start", "", None)
     # A typo of a command that changes something is asked back, never guessed.
-    assert parse_command("BERHENTY") == (None, "", "BERHENTI")
-    assert parse_command("   ") == (None, "", None)
+    assert parse("BERHENTY") == (None, "", "BERHENTI")
+    assert parse("   ") == (None, "", None)
+    assert parse("2") == ("stop", "", None)  # the menu's numbers
+    assert parse("4") == (None, "4", None)
 
 
 async def test_a_typo_of_berhenti_is_asked_back_not_applied(client: TestClient, hub: Hub) -> None:
@@ -169,7 +171,7 @@ async def test_daftar_with_an_invite_code_binds_the_stranger(client: TestClient,
     assert (await Member.get(id=member.id)).preferred_channel == "sandbox"
 
     # From now on the phone is the member's: commands work.
-    assert await send(hub, "sandbox-new-phone", "BANTUAN") == [hub_said(hub, "help")]
+    assert await send(hub, "sandbox-new-phone", "BANTUAN") == [hub.router.help_text("id")]
 
 
 async def test_a_wrong_invite_code_binds_nothing(client: TestClient, hub: Hub) -> None:
@@ -228,45 +230,14 @@ async def test_a_replayed_event_changes_nothing(client: TestClient, hub: Hub) ->
     opted_out_at = (await address_of(member)).opted_out_at
     assert opted_out_at is not None
     replies = await OutboundMessage.filter(address=address).count()
-    conversation = await Conversation.get(channel="sandbox", address=address)
+    conversations = await Conversation.all().values()
 
     await hub.dispatcher.receive([event])
     await hub.dispatcher.receive([event, event])
     assert (await address_of(member)).opted_out_at == opted_out_at
     assert await OutboundMessage.filter(address=address).count() == replies == 1
     assert await InboundEvent.filter(external_id="msg:sbx-in-replayed").count() == 1
-    assert (await Conversation.get(channel="sandbox", address=address)).updated_at == (
-        conversation.updated_at
-    )
-
-
-async def test_conversation_state_lives_in_the_database(client: TestClient, hub: Hub) -> None:
-    member = await make_member(f"{AREA}/RT 001", name="Pak Darto")
-    address = (await address_of(member)).address
-    assert await send(hub, address, "MENU") == [hub_said(hub, "menu", name="Pak Darto")]
-    row = await Conversation.get(channel="sandbox", address=address)
-    assert (row.state, row.data) == ("menu", {"last_command": "menu"})
-
-    await send(hub, address, "BANTUAN")
-    row = await Conversation.get(channel="sandbox", address=address)
-    assert (row.state, row.data) == ("idle", {"last_command": "help"})
-    assert await Conversation.filter(channel="sandbox", address=address).count() == 1
-
-    # A new hub (a restart) reads the same state.
-    fresh = Hub(hub.config)
-    await fresh.dispatcher.receive(
-        [
-            InboundMessage(
-                channel="sandbox",
-                address=address,
-                external_id="after-restart",
-                received_at=dt.datetime.now(dt.UTC),
-                text="xyz",
-            )
-        ]
-    )
-    row = await Conversation.get(channel="sandbox", address=address)
-    assert (row.state, row.data) == ("menu", {"last_command": None})
+    assert await Conversation.all().values() == conversations
 
 
 async def test_events_stored_but_not_processed_are_processed_after_a_restart(

@@ -36,7 +36,6 @@ from channels.sandbox import SandboxChannel
 from hub.app import Hub
 from hub.conversations import MAX_INBOUND_FILE_BYTES
 from hub.deliveries import ack_payload
-from hub.texts import bot_commands
 from hub.texts import text as say
 from models import (
     Broadcast,
@@ -355,7 +354,7 @@ async def test_a_number_the_platform_vouches_for_binds_and_the_text_is_obeyed(
     member = await make_member(RT1, channels=(), phone="+6281234567013")
     await receive(hub, inbound("fakechat", "wa-513", "BANTUAN", phone="+6281234567013"))
     assert (await ChannelAddress.get(address="wa-513")).member_id == member.id
-    assert await texts_to("wa-513") == [hub_said(hub, "help")]
+    assert await texts_to("wa-513") == [hub.router.help_text("id")]
 
 
 async def test_sharing_an_unknown_phone_makes_a_join_request(
@@ -520,7 +519,7 @@ async def test_start_from_a_member_who_never_stopped_shows_the_menu(
     address = (await address_row(member, "fakechat")).address
     await receive(hub, inbound("fakechat", address, "/start"))
     await receive(hub, inbound("fakechat", address, f"/start {member.invite_code}"))
-    assert await texts_to(address) == [hub_said(hub, "menu", name="Pak Darto")] * 2
+    assert await texts_to(address) == [hub.router.menu_text("id", "Pak Darto")] * 2
     assert (await address_row(member, "fakechat")).opted_out_at is None
 
 
@@ -1026,6 +1025,6 @@ async def test_start_channels_publishes_the_indonesian_commands(
 ) -> None:
     await hub.start_channels()
     assert fake.started == 1
-    assert fake.commands == bot_commands("id")
+    assert fake.commands == hub.router.platform_commands("id")
     assert [name for name, _ in fake.commands] == ["bantuan", "berhenti", "mulai"]
     assert dict(fake.commands)["berhenti"] == "Berhenti menerima pengumuman"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -13,12 +14,15 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from tortoise import connections
+from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate
 
-from hub.db import apply_migrations, close_database, open_database
+from hub.db import apply_migrations, close_database, open_database, tortoise_config
+from hub.dialogs import Dialog, dialog_of
 from models import Area, AreaKind, Member
+from models.migration_ops import _marks
 from tests.conftest import POSTGRES_URL, SERVER_URL, fresh_database
 
 # Tables that belong to the tools, not to the models.
@@ -180,3 +184,43 @@ async def test_open_database_applies_pending_migrations(empty_database: tuple[st
     finally:
         await close_database()
     assert await apply_migrations(url) == []
+
+
+async def test_claims_waiting_for_staff_become_claim_dialogs(
+    empty_database: tuple[str, str],
+) -> None:
+    """0008 turns the untyped conversation state into a dialog; only claims were ever read."""
+    _, url = empty_database
+    await migrate(config=tortoise_config(url), target="models.0007_delivery_seat")
+    await Tortoise.close_connections()
+    await open_database(url, migrate_first=False)
+    try:
+        conn = connections.get("default")
+        claimed = {"member_id": 7, "claimed_at": "2026-12-01T08:00:00+00:00"}
+        for address, state, data in (
+            ("a-pending", "claim", claimed),
+            ("a-refused", "claim_refused", claimed),
+            ("a-menu", "menu", {"last_command": "menu"}),
+        ):
+            await conn.execute_insert(
+                "INSERT INTO conversation (channel, address, state, data, updated_at) "
+                f"VALUES ({', '.join(_marks(conn, 5))})",
+                ["sandbox", address, state, json.dumps(data), dt.datetime.now(dt.UTC)],
+            )
+    finally:
+        await close_database()
+    assert await apply_migrations(url) == ["0008_dialogs"]
+
+    await open_database(url, migrate_first=False)
+    try:
+        dialogs = {
+            address: await dialog_of("sandbox", address)
+            for address in ("a-pending", "a-refused", "a-menu")
+        }
+    finally:
+        await close_database()
+    assert dialogs == {
+        "a-pending": Dialog("claim", "pending", claimed),
+        "a-refused": Dialog("claim", "refused", claimed),
+        "a-menu": None,
+    }

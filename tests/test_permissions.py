@@ -139,7 +139,7 @@ async def build_world(client: TestClient) -> World:
             channel="sandbox", address=f"asing-{key}", name="Orang asing", claimed_member=member
         )
         await Conversation.create(
-            channel="sandbox", address=f"asing-{key}", state="claim",
+            channel="sandbox", address=f"asing-{key}", flow="claim", step="pending",
             data={"member_id": member.id, "claimed_at": dt.datetime.now(dt.UTC).isoformat()},
         )  # fmt: skip
         world.ids[key] = {

@@ -357,7 +357,7 @@ async def test_help_forgives_case_and_typos(
     await whatsapp_member(SITI)
     await post_webhook(wa, text_from(SITI, typed))
     await send_all(hub_of(wa))
-    assert texts_to(graph, SITI) == [said("help")]
+    assert texts_to(graph, SITI) == [hub_of(wa).router.help_text("id")]
 
 
 # The 24-hour window --------------------------------------------------------------------------
