@@ -281,7 +281,7 @@ async def _group_code(config: Config, args: argparse.Namespace) -> int:
 
 
 def _read_roster(path: Path) -> list[tuple[int, dict[str, str]]]:
-    from hub.roster import RosterFileError, read_roster_file
+    from hub.roster_file import RosterFileError, read_roster_file
 
     try:
         return read_roster_file(path)
@@ -318,7 +318,7 @@ async def _roster_import(config: Config, args: argparse.Namespace) -> int:
 
 async def _roster_invites(config: Config, args: argparse.Namespace) -> int:
     from hub.areas import UnknownArea, area_by_path
-    from hub.roster import invite_rows, regenerate_invites, write_invites
+    from hub.invites import invite_rows, regenerate_invites, write_invites
 
     try:
         area = await area_by_path(args.area) if args.area else None

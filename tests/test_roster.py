@@ -14,24 +14,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import hub.invites
 import hub.roster
 from hub import audit
 from hub.areas import area_by_path
 from hub.cli import main
 from hub.exports import safe_cell, unquote_cell, write_xlsx
+from hub.invites import INVITE_COLUMNS, invite_rows, write_invites
 from hub.members import CODE_LENGTH
 from hub.phone import InvalidPhone, normalize_phone
-from hub.roster import (
-    INVITE_COLUMNS,
-    ImportReport,
-    RosterFileError,
-    import_roster,
-    import_rows,
-    invite_rows,
-    numbered_area_name,
-    read_roster_file,
-    write_invites,
-)
+from hub.roster import ImportReport, import_roster, import_rows
+from hub.roster_file import RosterFileError, numbered_area_name, read_roster_file
 from models import Area, AreaKind, AuditLog, ChannelAddress, Member, Seat, SeatRole
 from tests.conftest import make_config
 from tests.factories import make_member
@@ -323,7 +316,7 @@ async def test_whatsapp_number_of_another_member_is_rejected(db: str) -> None:
 async def test_invite_code_clash_is_retried(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     taken = (await make_member()).invite_code
     codes = iter([taken, "FRESH234"])
-    monkeypatch.setattr(hub.roster, "new_invite_code", lambda: next(codes))
+    monkeypatch.setattr(hub.invites, "new_invite_code", lambda: next(codes))
 
     await import_rows([(2, roster_row(phone="0812-3456-7001"))])
 
