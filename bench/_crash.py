@@ -348,6 +348,7 @@ async def seed(database: Path, members: int, whatsapp_share: float) -> None:
     from tortoise import Tortoise
 
     from bench._roster import kecamatan_paths, seed_roster
+    from channels import channel_class
     from hub.auth import Scope
     from hub.broadcasts import BroadcastRequest, create_broadcast
     from hub.config import Config
@@ -364,7 +365,7 @@ async def seed(database: Path, members: int, whatsapp_share: float) -> None:
             BroadcastRequest(title=TITLE, text=TEXT, areas=kecamatan_paths(members)),
             user=None,
             scope=Scope(None, None),
-            enabled_channels={"telegram", "whatsapp"},
+            enabled_channels={name: channel_class(name) for name in ("telegram", "whatsapp")},
             now=dt.datetime.now(dt.UTC),
         )
     finally:

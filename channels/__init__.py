@@ -17,15 +17,19 @@ from channels.base import (
     StatusKind,
     StatusUpdate,
     WebhookRejected,
+)
+from channels.registry import (
+    ChannelClasses,
+    UnknownChannel,
     channel_class,
     channel_traits,
-    register_channel,
     registered_channels,
 )
 
 __all__ = [
     "Button",
     "Channel",
+    "ChannelClasses",
     "ChannelEvent",
     "ChannelEventKind",
     "Event",
@@ -39,9 +43,9 @@ __all__ = [
     "SendResult",
     "StatusKind",
     "StatusUpdate",
+    "UnknownChannel",
     "WebhookRejected",
     "channel_class",
     "channel_traits",
-    "register_channel",
     "registered_channels",
 ]

@@ -1,4 +1,6 @@
-"""The channel interface: outgoing messages, three inbound event kinds, send errors, registry."""
+"""The channel interface: outgoing messages, three inbound event kinds, send errors, the window.
+
+The channels themselves are listed in channels/registry.py."""
 
 from __future__ import annotations
 
@@ -211,6 +213,9 @@ class Channel(abc.ABC):
     # How long after the person last wrote free text may be sent (None: always); outside it the
     # message goes as its approved template.
     free_text_window: ClassVar[dt.timedelta | None] = None
+    # The window counts as closed this much early: what the hub queues as free text must still be
+    # inside it when the platform receives it (clocks, queues, the request itself).
+    window_margin: ClassVar[dt.timedelta] = dt.timedelta(0)
     # Longest text that rides on a file as its caption, in UTF-16 code units (None: any text).
     caption_limit: ClassVar[int | None] = None
     buttons_with_files: ClassVar[bool] = True  # whether buttons can ride on a file message
@@ -220,15 +225,16 @@ class Channel(abc.ABC):
         self.sink = sink
         self.public_url = public_url.rstrip("/")  # where the platform reaches our webhooks
 
-    def free_text_open(self, last_inbound_at: dt.datetime | None) -> bool:
-        """Whether free text and files may go now, given when the person last wrote to us."""
-        if self.free_text_window is None:
+    @classmethod
+    def window_open(cls, last_inbound_at: dt.datetime | None, now: dt.datetime) -> bool:
+        """Whether free text, buttons and files may go at `now` to someone who last wrote at
+        `last_inbound_at` (None: never). The one rule for the hub and the channel alike; naive
+        datetimes are taken as UTC."""
+        if cls.free_text_window is None:
             return True
         if last_inbound_at is None:
             return False
-        if last_inbound_at.tzinfo is None:
-            last_inbound_at = last_inbound_at.replace(tzinfo=dt.UTC)
-        return dt.datetime.now(dt.UTC) - last_inbound_at < self.free_text_window
+        return _as_utc(now) - _as_utc(last_inbound_at) < cls.free_text_window - cls.window_margin
 
     def takes_caption(self, text: str, has_buttons: bool) -> bool:
         """Whether `text` (with buttons, if any) can go as the caption of one file."""
@@ -275,25 +281,5 @@ class Channel(abc.ABC):
         raise WebhookRejected(404, f"{self.name} takes no webhooks")
 
 
-_REGISTRY: dict[str, type[Channel]] = {}
-
-
-def register_channel(cls: type[Channel]) -> type[Channel]:
-    """Class decorator: make a channel available under its `name`; names are unique."""
-    if cls.name in _REGISTRY:
-        raise ValueError(f"channel {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def channel_class(name: str) -> type[Channel]:
-    return _REGISTRY[name]
-
-
-def channel_traits(name: str) -> type[Channel]:
-    """What a channel can do (can_edit, text_limit, ...); the defaults for an unknown name."""
-    return _REGISTRY.get(name, Channel)
-
-
-def registered_channels() -> dict[str, type[Channel]]:
-    return dict(_REGISTRY)
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment

@@ -26,7 +26,6 @@ from channels.base import (
     SendResult,
     StatusKind,
     StatusUpdate,
-    register_channel,
 )
 
 
@@ -61,7 +60,6 @@ class SandboxError(ValueError):
     """The simulated member tried something the phone does not show (unknown button, message)."""
 
 
-@register_channel
 class SandboxChannel(Channel):
     name = "sandbox"
 

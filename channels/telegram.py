@@ -63,7 +63,6 @@ from channels.base import (
     SendErrorReason,
     SendResult,
     WebhookRejected,
-    register_channel,
 )
 from channels.pacing import RateLimiter
 from channels.telegram_request import AiohttpRequest, hide_in_ptb_logs, redact_url
@@ -504,7 +503,6 @@ def _message_ref(external_id: str) -> tuple[int, int] | None:
         return None
 
 
-@register_channel
 class TelegramChannel(Channel):
     """A Telegram bot; `start()` connects in the background and never fails the hub's start."""
 
@@ -993,6 +991,8 @@ class TelegramChannel(Channel):
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookRejected(400, "body is not JSON") from None
+        except RecursionError:
+            raise WebhookRejected(400, "body is nested too deeply") from None
         if not isinstance(data, dict):
             raise WebhookRejected(400, "body is not a JSON object")
         return parse_update(data)

@@ -6,10 +6,12 @@ platform's message ids are wamids ("wamid.HBgN...").
 
 The 24-hour window: WhatsApp takes free text, buttons and media only within 24 hours of the person's
 last message to us (`Outgoing.last_inbound_at`; a few minutes' margin is kept for clocks and
-queues). Outside it the message goes as the approved template named by `Outgoing.template`
-("broadcast" or "reminder" in `[whatsapp]`) and the result says `used_template=True`; with no
-template it fails for good as WINDOW_CLOSED. A free-form send that WhatsApp refuses with 131047
-(window closed after all) is sent once more as the template.
+queues). `Channel.window_open` is the rule, the same one the hub queues by, so what the hub queues
+as free text still goes as free text here. Outside it the message goes as the approved template
+named by `Outgoing.template` ("broadcast", "reminder" or "call_list" in `[whatsapp]`) and the
+result says `used_template=True`; with no template it fails for good as WINDOW_CLOSED. A
+free-form send that WhatsApp refuses with 131047 (window closed after all) is sent once more as
+the template.
 
 Buttons: up to 3 go out as interactive reply buttons, 4 to 10 as an interactive list; more are
 refused. An interactive message's body holds 1024 characters where a text message holds 4096: a
@@ -61,7 +63,6 @@ from channels.base import (
     StatusKind,
     StatusUpdate,
     WebhookRejected,
-    register_channel,
 )
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ def parse_notification(
             if field != "messages" or not isinstance(value, Mapping):
                 log.debug("whatsapp: ignoring a %r change", field)
                 continue
-            ours = (value.get("metadata") or {}).get("phone_number_id")
+            metadata = value.get("metadata")
+            ours = metadata.get("phone_number_id") if isinstance(metadata, Mapping) else None
             if phone_number_id and ours and str(ours) != phone_number_id:
                 log.info("whatsapp: ignoring a change for another number (%s)", ours)
                 continue
@@ -564,7 +566,6 @@ class MediaTooLarge(SendError):
         self.limit = limit
 
 
-@register_channel
 class WhatsAppChannel(Channel):
     """One WhatsApp Business phone number on the Cloud API; webhooks come through the hub."""
 
@@ -572,6 +573,7 @@ class WhatsAppChannel(Channel):
     can_edit = False
     can_toast = False  # answer() marks the tapped message read; WhatsApp shows no toast
     free_text_window = WINDOW
+    window_margin = WINDOW_MARGIN
     caption_limit = CAPTION_LIMIT
     buttons_with_files = False  # interactive messages carry no media
 
@@ -744,19 +746,6 @@ class WhatsAppChannel(Channel):
 
     # Sending --------------------------------------------------------------------------------
 
-    def window_open(self, last_inbound_at: dt.datetime | None) -> bool:
-        """Whether free-form messages may go: the person wrote within the last 24 hours (less
-        a safety margin)."""
-        if last_inbound_at is None:
-            return False
-        if last_inbound_at.tzinfo is None:
-            last_inbound_at = last_inbound_at.replace(tzinfo=dt.UTC)
-        return self._clock() - last_inbound_at < WINDOW - WINDOW_MARGIN
-
-    def free_text_open(self, last_inbound_at: dt.datetime | None) -> bool:
-        """The window as send() sees it (with its safety margin)."""
-        return self.window_open(last_inbound_at)
-
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Send free-form inside the window, the template outside it; raises SendError."""
         if outgoing.edit_of is not None:
@@ -764,7 +753,7 @@ class WhatsAppChannel(Channel):
         recipient = _recipient(outgoing.address)
         # A file alone has no template: it waits for the window (WINDOW_CLOSED).
         has_template = outgoing.template is not None and bool(outgoing.text.strip())
-        if not self.window_open(outgoing.last_inbound_at):
+        if not self.window_open(outgoing.last_inbound_at, self._clock()):
             if not has_template:
                 raise SendError(
                     SendErrorReason.WINDOW_CLOSED,
@@ -947,7 +936,7 @@ class WhatsAppChannel(Channel):
         if (media_id is None) == (link is None):
             raise ValueError("give exactly one of media_id and link")
         recipient = _recipient(address)
-        if not self.window_open(last_inbound_at):
+        if not self.window_open(last_inbound_at, self._clock()):
             raise SendError(
                 SendErrorReason.WINDOW_CLOSED, "media goes only within 24 hours of their message"
             )
@@ -1066,6 +1055,8 @@ class WhatsAppChannel(Channel):
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookRejected(400, "body is not JSON") from None
+        except RecursionError:
+            raise WebhookRejected(400, "body is nested too deeply") from None
         if not isinstance(data, dict):
             raise WebhookRejected(400, "body is not a JSON object")
         if data.get("object") not in (None, "whatsapp_business_account"):

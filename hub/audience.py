@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from tortoise.expressions import Q
 
+from channels import ChannelClasses
 from hub.areas import area_by_path, is_within, within
 from hub.auth import Scope
 from hub.errors import ValidationFailed
@@ -283,11 +284,11 @@ class AudiencePreview:
 
 async def preview(
     member_ids: Sequence[int],
-    enabled_channels: Collection[str],
-    free_text_windows: Mapping[str, dt.timedelta | None],
+    enabled_channels: ChannelClasses,
     now: dt.datetime,
 ) -> AudiencePreview:
-    """Count where an audience's announcement would go, as the fan-out would choose."""
+    """Count where an audience's announcement would go, as the fan-out would choose, and how
+    many of them would get the template by the window rule the channels send by."""
     by_channel: dict[str, int] = {}
     unreachable: dict[str, int] = {}
     templates = skipped = 0
@@ -300,9 +301,6 @@ async def preview(
                     unreachable[r.reason] = unreachable.get(r.reason, 0) + 1
                 continue
             by_channel[r.channel] = by_channel.get(r.channel, 0) + 1
-            window = free_text_windows.get(r.channel)
-            if window is not None and (
-                r.last_inbound_at is None or now - r.last_inbound_at > window
-            ):
+            if not enabled_channels[r.channel].window_open(r.last_inbound_at, now):
                 templates += 1
     return AudiencePreview(len(member_ids), by_channel, templates, skipped, unreachable)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from channels import channel_traits
+from channels import ChannelClasses
 from hub import audit
 from hub.audience import (
     audience_member_ids,
@@ -99,7 +99,7 @@ def message_length(text: str) -> int:
 
 
 def check_content(
-    config: Config, title: str, text: str, ack_required: bool, enabled_channels: Iterable[str]
+    config: Config, title: str, text: str, ack_required: bool, enabled_channels: ChannelClasses
 ) -> tuple[str, str]:
     """The stripped title and text; raises ValidationFailed if empty or too long to send."""
     title = title.strip()
@@ -121,7 +121,7 @@ def check_content(
         )
     # The announcement as sent (title, text, hub name, ack hint) must fit every channel it may
     # go out on: a message cut by the platform would be worse than a clear refusal now.
-    limits = {name: channel_traits(name).text_limit for name in enabled_channels}
+    limits = {name: channel.text_limit for name, channel in enabled_channels.items()}
     if limits:
         name, channel_limit = min(limits.items(), key=lambda item: item[1])
         length = message_length(render_announcement(config, title, body, ack_required))
@@ -222,7 +222,7 @@ async def create_broadcast(
     *,
     user: User | None,
     scope: Scope,
-    enabled_channels: set[str],
+    enabled_channels: ChannelClasses,
     now: dt.datetime,
 ) -> Broadcast:
     """Validate and store a broadcast; send-now broadcasts are fanned out before this returns."""
@@ -280,7 +280,7 @@ async def _stored_audience(broadcast: Broadcast) -> tuple[list[Area], list[int]]
 
 
 async def start_due_broadcast(
-    config: Config, broadcast: Broadcast, enabled_channels: set[str], now: dt.datetime
+    config: Config, broadcast: Broadcast, enabled_channels: Collection[str], now: dt.datetime
 ) -> bool:
     """Fan out a scheduled broadcast whose time has come; False if another process took it."""
     async with in_transaction():
@@ -298,7 +298,7 @@ async def start_due_broadcast(
 async def start_series_run(
     config: Config,
     series: Broadcast,
-    enabled_channels: set[str],
+    enabled_channels: Collection[str],
     now: dt.datetime,
     *,
     missed: bool = False,
@@ -360,7 +360,7 @@ async def _fan_out(
     broadcast: Broadcast,
     areas: list[Area],
     member_ids: list[int],
-    enabled_channels: set[str],
+    enabled_channels: Collection[str],
     now: dt.datetime,
 ) -> None:
     """Write one delivery and one outbox message per recipient, in batches, before any send."""
@@ -493,7 +493,7 @@ async def _post_in_groups(
     config: Config,
     broadcast: Broadcast,
     areas: list[Area],
-    enabled_channels: set[str],
+    enabled_channels: Collection[str],
     message_text: str,
     now: dt.datetime,
 ) -> None:
@@ -562,7 +562,7 @@ async def update_broadcast(
     *,
     user: User | None,
     scope: Scope,
-    enabled_channels: set[str],
+    enabled_channels: ChannelClasses,
     now: dt.datetime,
 ) -> Broadcast:
     """Change a scheduled or paused broadcast, validated as at creation."""

@@ -10,9 +10,12 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from hub.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # the channels are imported when a command needs them: `--help` stays quick
+    from channels import ChannelClasses
 
 log = logging.getLogger("hub")
 
@@ -181,11 +184,13 @@ async def _token_create(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _enabled_channels(config: Config) -> set[str]:
+def _enabled_channels(config: Config) -> ChannelClasses:
     """The channels `hub run` sends on with this config (the CLI itself starts none)."""
-    from hub.app import AVAILABLE_CHANNELS
+    from channels import registered_channels
 
-    return {name for name in AVAILABLE_CHANNELS if getattr(config, name).enabled}
+    return {
+        name: cls for name, cls in registered_channels().items() if getattr(config, name).enabled
+    }
 
 
 async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from channels import channel_traits
+from channels import ChannelClasses, UnknownChannel, channel_traits
 from hub import audit
 from hub.broadcasts import check_content, render_broadcast, summarize
 from hub.config import Config
@@ -61,8 +61,17 @@ class CorrectionResult:
         }
 
 
-def _can_edit(channel: str) -> bool:
-    return channel_traits(channel).can_edit
+def _can_edit(channel: str, enabled_channels: ChannelClasses) -> bool:
+    """Whether messages on this channel are changed in place: asked of the running channel, else
+    of its class (switched off now, its correction waits for it). A channel this version no
+    longer knows (a row from an older one) edits nothing: its correction is queued as a new
+    message, which waits as any message on a channel not running, and the others still go."""
+    if channel in enabled_channels:
+        return enabled_channels[channel].can_edit
+    try:
+        return channel_traits(channel).can_edit
+    except UnknownChannel:
+        return False
 
 
 async def correct_broadcast(
@@ -72,7 +81,7 @@ async def correct_broadcast(
     title: str | None,
     text: str,
     user: User | None,
-    enabled_channels: set[str],
+    enabled_channels: ChannelClasses,
     now: dt.datetime,
 ) -> CorrectionResult:
     """Replace a sent broadcast's text and bring every recipient's copy up to date."""
@@ -101,7 +110,7 @@ async def _correct(
     title: str | None,
     text: str,
     user: User | None,
-    enabled_channels: set[str],
+    enabled_channels: ChannelClasses,
     now: dt.datetime,
 ) -> CorrectionResult:
     """The correction itself, inside the caller's transaction, on the freshly read broadcast."""
@@ -154,7 +163,7 @@ async def _correct(
         for d in batch:
             acknowledged = d.status == DeliveryStatus.ACKNOWLEDGED
             buttons = _ack_buttons(config, broadcast, d.id, acknowledged)
-            if _can_edit(d.channel) and d.external_id:
+            if _can_edit(d.channel, enabled_channels) and d.external_id:
                 text_now = message
                 if acknowledged:
                     text_now += "\n\n" + say(lang, "acknowledged_mark")
@@ -189,7 +198,7 @@ async def _correct(
     resent += len(rows)
     await OutboundMessage.bulk_create(rows)
     edited_posts, resent_posts = await _correct_group_posts(
-        config, broadcast, message, correction, now
+        config, broadcast, message, correction, enabled_channels, now
     )
     await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
     return CorrectionResult(edited + edited_posts, resent + resent_posts, updated)
@@ -243,7 +252,12 @@ def _row(
 
 
 async def _correct_group_posts(
-    config: Config, broadcast: Broadcast, message: str, correction: str, now: dt.datetime
+    config: Config,
+    broadcast: Broadcast,
+    message: str,
+    correction: str,
+    enabled_channels: ChannelClasses,
+    now: dt.datetime,
 ) -> tuple[int, int]:
     """Linked group chats: edit the post in place, or post the marked correction."""
     buttons: list[dict[str, Any]] = []
@@ -256,7 +270,7 @@ async def _correct_group_posts(
     rows = []
     edited = 0
     for post in posts:
-        editable = _can_edit(post.channel) and post.external_id
+        editable = _can_edit(post.channel, enabled_channels) and post.external_id
         edited += bool(editable)
         rows.append(
             OutboundMessage(

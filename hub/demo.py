@@ -10,6 +10,7 @@ import os
 import random
 from pathlib import Path
 
+from channels.sandbox import SandboxChannel
 from hub import audit
 from hub.auth import Scope, create_user, generate_password, hash_password
 from hub.broadcasts import BroadcastRequest, create_broadcast
@@ -150,7 +151,7 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
                 ),
                 user=user,
                 scope=await Scope.of(user),
-                enabled_channels={"sandbox"},
+                enabled_channels={"sandbox": SandboxChannel},
                 now=utcnow(),
             )
             # A weekly one, to show recurring broadcasts and their runs.
@@ -164,7 +165,7 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
                 ),
                 user=user,
                 scope=await Scope.of(user),
-                enabled_channels={"sandbox"},
+                enabled_channels={"sandbox": SandboxChannel},
                 now=utcnow(),
             )
     finally:

@@ -344,14 +344,15 @@ async def plan_files(
     channel: Channel,
     message: OutboundMessage,
     last_inbound_at: dt.datetime | None,
+    now: dt.datetime,
 ) -> FilePlan:
-    """Which of a row's files go with its request (see the notes above)."""
+    """Which of a row's files go with its request at `now` (see the notes above)."""
     if not message.attachment_ids or store is None or message.edit_of:
         return NO_FILES
     files = await store.outgoing_files(message.attachment_ids)
     if not files:
         return NO_FILES
-    window_open = channel.free_text_open(last_inbound_at)
+    window_open = channel.window_open(last_inbound_at, now)
     if not message.text:
         return FilePlan(files, (files[0],), must_wait=not window_open)
     as_caption = (
@@ -478,8 +479,7 @@ async def release_waiting(channels: Mapping[str, Channel], now: dt.datetime) -> 
         ready = [
             row_id
             for row_id, channel, address in rows
-            if windows.get((channel, address)) is not None
-            and channels[channel].free_text_open(windows[(channel, address)])
+            if channels[channel].window_open(windows.get((channel, address)), now)
         ]
         if ready:
             released += await OutboundMessage.filter(

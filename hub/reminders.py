@@ -24,7 +24,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from channels import channel_traits
+from channels import ChannelClasses
 from hub.audience import choose_address
 from hub.broadcasts import summarize
 from hub.config import Config
@@ -357,7 +357,7 @@ def _kelurahan_and_rw(area: Area | None, areas: dict[int, Area]) -> tuple[Area |
 
 
 async def escalate(
-    config: Config, now: dt.datetime, enabled_channels: Collection[str]
+    config: Config, now: dt.datetime, enabled_channels: ChannelClasses
 ) -> dict[str, int]:
     """Send the call list of the still silent to RW heads and kelurahan staff, once each."""
     hours = config.broadcast.escalate_after_hours
@@ -390,7 +390,7 @@ async def escalate(
 
 
 async def _escalate_one(
-    config: Config, broadcast: Broadcast, now: dt.datetime, enabled_channels: Collection[str]
+    config: Config, broadcast: Broadcast, now: dt.datetime, enabled_channels: ChannelClasses
 ) -> dict[str, int] | None:
     rows = await call_list(broadcast)
     notices, unreachable = await _notices(config, broadcast, rows, now, enabled_channels)
@@ -417,7 +417,7 @@ async def _notices(
     broadcast: Broadcast,
     rows: list[CallRow],
     now: dt.datetime,
-    enabled_channels: Collection[str],
+    enabled_channels: ChannelClasses,
 ) -> tuple[list[OutboundMessage], int]:
     """The call-list messages: each RW head gets their RTs, each kelurahan's staff all of it."""
     by_kelurahan: dict[int, list[CallRow]] = defaultdict(list)
@@ -482,9 +482,12 @@ async def _notices(
             unreachable.add(member_id)
             continue
         template, template_params = None, None
-        if _window_closed(address.channel, address.last_inbound_at, now):
-            # Outside WhatsApp's 24-hour window only an approved template may go: one message
-            # with the count and a link to the list on the dashboard, not the list itself.
+        channel = enabled_channels[address.channel]
+        if not channel.window_open(address.last_inbound_at, now):
+            # Outside the free-text window (WhatsApp's 24 hours) only an approved template may
+            # go: one message with the count and a link to the list on the dashboard, not the
+            # list itself. The channel sends by the same rule, whose margin covers the minutes
+            # the message may wait in the queue.
             url = f"{config.hub.public_url.rstrip('/')}/broadcasts/{broadcast.id}#daftar-telepon"
             count = str(len(area_rows))
             template, template_params = "call_list", [count, broadcast.title, url]
@@ -520,12 +523,6 @@ async def _notices(
             len(unreachable),
         )
     return messages, len(unreachable)
-
-
-def _window_closed(channel: str, last_inbound_at: dt.datetime | None, now: dt.datetime) -> bool:
-    """Whether only a template may reach this address now (WhatsApp's 24-hour window)."""
-    window = channel_traits(channel).free_text_window
-    return window is not None and (last_inbound_at is None or now - last_inbound_at >= window)
 
 
 def _units(text: str) -> int:

@@ -4,13 +4,12 @@ the AppKey it is kept under. Web handlers and jobs import this module, never hub
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from channels import Channel, Event, InboundMessage, channel_class
+from channels import Channel, Event, InboundMessage, channel_class, registered_channels
 from hub.auth import LoginThrottle
 from hub.config import Config
 from hub.conversations import Conversations
@@ -25,8 +24,8 @@ from hub.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
-# Channels this version can run.
-AVAILABLE_CHANNELS = ("sandbox", "telegram", "whatsapp")
+# Channels this version can run, each configured by the config section of its name.
+AVAILABLE_CHANNELS = tuple(registered_channels())
 
 
 @dataclass
@@ -41,8 +40,6 @@ class Hub:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def __post_init__(self) -> None:
-        for name in AVAILABLE_CHANNELS:
-            importlib.import_module(f"channels.{name}")  # a channel module registers itself
         # Packages register their keywords, buttons and dialogs on the one router.
         self.router = Router()
         self.conversations = Conversations(
@@ -104,8 +101,9 @@ class Hub:
         await self.dispatcher.receive(events)
 
     @property
-    def enabled_channels(self) -> set[str]:
-        return set(self.channels)
+    def enabled_channels(self) -> dict[str, type[Channel]]:
+        """The running channels' classes by name: domain code asks them what each can do."""
+        return {name: type(channel) for name, channel in self.channels.items()}
 
 
 HUB = web.AppKey("hub", Hub)

@@ -543,7 +543,7 @@ class Sender:
     ) -> None:
         """Send one claimed message and record what happened (with its round's, if in one)."""
         channel = self.channels[message.channel]
-        files = await plan_files(self.media, channel, message, last_inbound_at)
+        files = await plan_files(self.media, channel, message, last_inbound_at, self.clock())
         if files.must_wait:  # before pacing: a file that cannot go costs no send
             if not await wait_for_window(message, self.clock()):
                 expired = SendError(SendErrorReason.WINDOW_CLOSED, FILE_WAIT_OVER)

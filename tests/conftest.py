@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, tortoise_test_context
 
+from channels.whatsapp import WhatsAppChannel
 from hub import auth
 from hub.app import HUB, Hub, create_app
 from hub.config import Config
@@ -286,6 +287,14 @@ def telegram_config(bot_api: FakeBotAPI, **values: object) -> Config:
 def whatsapp_config(graph: FakeGraphAPI, **values: object) -> Config:
     """The hub with WhatsApp (and the sandbox) on the fake Graph API."""
     return make_config(whatsapp=whatsapp_settings(graph, **values))
+
+
+def whatsapp_on_the_hub_clock(hub: Hub) -> None:
+    """Run the hub's WhatsApp channel on the hub's clock (before the app starts), as both read the
+    wall clock in production: the window is then asked at one `now` when queued and when sent."""
+    hub.channels["whatsapp"] = WhatsAppChannel(
+        hub.config.whatsapp, hub.receive, public_url=hub.config.hub.public_url, clock=hub.clock
+    )
 
 
 @pytest_asyncio.fixture

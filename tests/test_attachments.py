@@ -38,7 +38,13 @@ from models import (
     OutboxState,
     UserRole,
 )
-from tests.conftest import FakeClock, make_config, telegram_config, whatsapp_config
+from tests.conftest import (
+    FakeClock,
+    make_config,
+    telegram_config,
+    whatsapp_config,
+    whatsapp_on_the_hub_clock,
+)
 from tests.factories import bearer, make_member, make_token
 from tests.fake_graph import FakeGraphAPI
 from tests.fake_telegram import FakeBotAPI
@@ -642,7 +648,18 @@ def test_a_caption_edit_over_the_limit_keeps_its_last_paragraph() -> None:
 async def wa(
     db: str, graph: FakeGraphAPI, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[TestClient]:
-    client = await app_client(with_media(whatsapp_config(graph), tmp_path), clock)
+    """The hub with WhatsApp, both on `clock`, which starts at the real time: the members' last
+    messages (whatsapp_member) and the platform's timestamps count from it."""
+    clock.now = dt.datetime.now(dt.UTC)
+    app = create_app(
+        with_media(whatsapp_config(graph), tmp_path),
+        clock=clock,
+        manage_database=False,
+        run_workers=False,
+    )
+    whatsapp_on_the_hub_clock(app[HUB])
+    client = TestClient(TestServer(app))
+    await client.start_server()
     yield client
     await client.close()
 

@@ -92,6 +92,20 @@ async def test_the_preview_counts_channels_templates_skipped_and_unreachable(
     assert await OutboundMessage.all().count() == 0  # a preview sends nothing
 
 
+async def test_the_preview_counts_templates_by_the_rule_the_channel_sends_by(
+    wa: TestClient,
+) -> None:
+    """Inside 24 hours but within WhatsApp's 5-minute margin is a template, as sent."""
+    token = await make_token()
+    await on_whatsapp("+6281234567001", wrote=dt.timedelta(hours=23, minutes=50))  # free text
+    await on_whatsapp("+6281234567002", wrote=dt.timedelta(hours=23, minutes=58))  # template
+    status, preview = await post(
+        wa, token, "/api/v1/broadcasts/preview", {"audience": {"areas": [KELURAHAN]}}
+    )
+    assert status == 200, preview
+    assert (preview["by_channel"], preview["templates"]) == ({"whatsapp": 2}, 1)
+
+
 async def test_a_bad_preview_is_refused(wa: TestClient) -> None:
     token = await make_token()
     for audience, code in [

@@ -12,6 +12,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.sandbox import SandboxChannel
 from hub.app import HUB, Hub, create_app
 from hub.config import Config
 from hub.corrections import correct_broadcast
@@ -290,7 +291,7 @@ async def test_concurrent_corrections_keep_every_revision(db: str, config: Confi
                 title=None,
                 text=f"Koreksi nomor {i}",
                 user=None,
-                enabled_channels={"sandbox"},
+                enabled_channels={"sandbox": SandboxChannel},
                 now=now,
             )
             for i, broadcast in enumerate(loaded)
@@ -301,3 +302,40 @@ async def test_concurrent_corrections_keep_every_revision(db: str, config: Confi
     assert len(texts) == 50
     assert texts[0] == TEXT
     assert sorted([*texts[1:], stored.text]) == sorted(f"Koreksi nomor {i}" for i in range(50))
+
+
+async def test_a_channel_this_version_no_longer_knows_gets_a_marked_correction(
+    db: str, config: Config
+) -> None:
+    # A delivery an older version made on a channel since removed: nothing can edit it, so the
+    # marked correction is queued (it waits, as for a channel not running) and nothing crashes.
+    member = await make_member(f"{KELURAHAN}/RT 001", channels=())
+    sent = await Broadcast.create(
+        title="Kerja bakti", text=TEXT, status=BroadcastStatus.SENT, audience={"areas": []}
+    )
+    await Delivery.create(
+        broadcast=sent,
+        member=member,
+        channel="pager",
+        address="777",
+        status=DeliveryStatus.SENT,
+        external_id="pager-1",
+    )
+    result = await correct_broadcast(
+        config,
+        sent,
+        title=None,
+        text=FIXED,
+        user=None,
+        enabled_channels={"sandbox": SandboxChannel},
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert (result.edited, result.resent) == (0, 1)
+    [row] = await OutboundMessage.filter(kind=MessageKind.CORRECTION)
+    assert (row.channel, row.address, row.edit_of, row.state) == (
+        "pager",
+        "777",
+        None,
+        OutboxState.QUEUED,
+    )
+    assert "08.00" in row.text

@@ -32,7 +32,13 @@ from models import (
     SeatRole,
     UserRole,
 )
-from tests.conftest import FakeClock, make_config, whatsapp_config
+from tests.conftest import (
+    CLOCK_START,
+    FakeClock,
+    make_config,
+    whatsapp_config,
+    whatsapp_on_the_hub_clock,
+)
 from tests.factories import PASSWORD, bearer, make_member, make_token, make_user
 from tests.fake_graph import FakeGraphAPI, signed_webhook, status_notification
 from tests.fake_graph import status as status_entry
@@ -490,6 +496,75 @@ async def test_a_call_list_outside_the_whatsapp_window_is_one_template(
     sent = await OutboundMessage.get(kind=MessageKind.NOTICE, address=BUDI)
     assert (sent.state, sent.used_template) == (OutboxState.SENT, True)
     assert url in sent.text  # what goes if the window is open when it is sent
+
+
+@pytest_asyncio.fixture
+async def wa_on_the_hub_clock(
+    db: str, graph: FakeGraphAPI
+) -> AsyncIterator[tuple[TestClient, FakeClock]]:
+    """The hub with WhatsApp on the hub's clock, which the test moves."""
+    clock = FakeClock(CLOCK_START)
+    config = whatsapp_config(graph).replace("broadcast", quiet_hours="")
+    app = create_app(config, clock=clock, manage_database=False, run_workers=False)
+    whatsapp_on_the_hub_clock(app[HUB])
+    async with TestClient(TestServer(app)) as client:
+        yield client, clock
+
+
+@pytest.mark.parametrize(
+    ("wrote", "as_template"),
+    [
+        # Inside 24 hours but past the channel's 5-minute margin: the hub queued the list as free
+        # text, WhatsApp refused it as outside the window (for good) and the staff got nothing.
+        (dt.timedelta(hours=23, minutes=58), True),
+        (dt.timedelta(hours=23, minutes=55), True),  # the margin's edge counts as closed
+        (dt.timedelta(hours=23, minutes=54), False),  # inside: the list itself
+    ],
+)
+async def test_a_call_list_near_the_end_of_the_window_is_sent(
+    wa_on_the_hub_clock: tuple[TestClient, FakeClock],
+    graph: FakeGraphAPI,
+    wrote: dt.timedelta,
+    as_template: bool,
+) -> None:
+    client, clock = wa_on_the_hub_clock
+    hub = hub_of(client)
+    silent = await whatsapp_member(SITI)  # in RT 001 of Loa Bakung; never confirms
+    staff = await make_member(LOA_BAKUNG, name="Staf LB", role=SeatRole.STAFF, channels=())
+    await staff.update_from_dict({"preferred_channel": "whatsapp"}).save()
+    resp = await client.post(
+        "/api/v1/broadcasts",
+        json={"title": TITLE, "text": TEXT, "audience": {"members": [silent.id]}},
+        headers=bearer(await make_token()),
+    )
+    assert resp.status == 201, await resp.text()
+    broadcast_id = int((await resp.json())["id"])
+    await send_all(hub)
+
+    clock.advance(hours=48, minutes=1)
+    await ChannelAddress.create(
+        member=staff, channel="whatsapp", address=BUDI, last_inbound_at=clock() - wrote
+    )
+    summary = await escalate_silent(hub)
+    assert (summary["escalated"], summary["notices"]) == (1, 1)
+    queued = await OutboundMessage.get(kind=MessageKind.NOTICE, address=BUDI)
+    url = f"{hub.config.hub.public_url.rstrip('/')}/broadcasts/{broadcast_id}#daftar-telepon"
+    if as_template:
+        assert (queued.template, queued.template_params) == ("call_list", ["1", TITLE, url])
+    else:
+        assert (queued.template, queued.template_params) == (None, None)
+
+    await send_all(hub)
+    [sent_body] = graph.messages(BUDI)
+    sent = await OutboundMessage.get(id=queued.id)
+    assert (sent.state, sent.failure_reason) == (OutboxState.SENT, None)
+    assert sent.used_template is as_template
+    if as_template:
+        assert sent_body["type"] == "template"
+        assert sent_body["template"]["name"] == "daftar_telepon"
+    else:
+        assert sent_body["type"] == "text"
+        assert "Daftar telepon" in sent_body["text"]["body"]
 
 
 async def test_no_call_list_when_everyone_confirmed(timed: TestClient, clock: FakeClock) -> None:

@@ -90,7 +90,7 @@ async def queue_broadcast(clock: FakeClock, recipients: int = 1) -> Broadcast:
         BroadcastRequest(title="Kerja bakti", text="Minggu pukul 07.00.", areas=[AREA]),
         user=None,
         scope=Scope(None, None),
-        enabled_channels={"fake"},
+        enabled_channels={"fake": FakeChannel},
         now=clock(),
     )
 

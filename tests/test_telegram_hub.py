@@ -426,7 +426,7 @@ async def test_posts_beyond_the_group_limit_wait_their_turn_and_never_fail(
                 BroadcastRequest(title=f"Pengumuman {n}", text="Kerja bakti.", areas=[KELURAHAN]),
                 user=None,
                 scope=Scope(None, None),
-                enabled_channels={"telegram"},
+                enabled_channels={"telegram": TelegramChannel},
                 now=clock(),
             )
         per_round = []  # posts the group got in each round, a minute apart

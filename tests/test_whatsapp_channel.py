@@ -778,7 +778,7 @@ async def test_free_text_just_inside_the_window(
     result = await channel.send(out(last_inbound_at=wrote, template="broadcast"))
     assert result.used_template is False
     assert graph.messages()[0]["type"] == "text"
-    assert channel.window_open(wrote.replace(tzinfo=None))  # naive times are taken as UTC
+    assert channel.window_open(wrote.replace(tzinfo=None), NOW)  # naive times are taken as UTC
 
 
 async def test_reminder_template(graph: FakeGraphAPI, open_channel: OpenChannel) -> None:

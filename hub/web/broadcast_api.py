@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from channels import channel_traits
 from hub.audience import preview
 from hub.auth import Scope
 from hub.broadcasts import (
@@ -50,8 +49,7 @@ async def post_preview(request: web.Request) -> web.Response:
         request[SCOPE],
         wanted.get("group_ids", []),
     )
-    windows = {name: channel_traits(name).free_text_window for name in hub.enabled_channels}
-    result = await preview(audience.member_ids, hub.enabled_channels, windows, hub.clock())
+    result = await preview(audience.member_ids, hub.enabled_channels, hub.clock())
     return web.json_response(result.as_dict())
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 from tortoise.functions import Count
 
-from channels import channel_traits
 from hub.audience import preview as preview_audience
 from hub.auth import Scope
 from hub.broadcasts import TITLE_MAX, BroadcastRequest, create_broadcast, resolve_audience
@@ -96,8 +95,7 @@ async def _preview(request: web.Request, values: dict[str, Any]) -> dict[str, An
     """How many the chosen audience reaches, per channel, as the compose form shows it."""
     hub = _hub(request)
     audience = await resolve_audience(values["areas"], [], values["groups"], request[SCOPE])
-    windows = {name: channel_traits(name).free_text_window for name in hub.enabled_channels}
-    result = await preview_audience(audience.member_ids, hub.enabled_channels, windows, hub.clock())
+    result = await preview_audience(audience.member_ids, hub.enabled_channels, hub.clock())
     return {
         "recipients": result.recipients,
         "by_channel": [(CHANNELS.get(c, c), n) for c, n in sorted(result.by_channel.items())],
