@@ -8,7 +8,6 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
@@ -47,6 +46,7 @@ from models import (
     OutboundMessage,
     OutboxState,
     User,
+    sql,
 )
 from models.broadcasts import DELIVERY_RANK
 
@@ -368,8 +368,8 @@ async def _fan_out(
     template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
     await Broadcast.filter(id=broadcast.id).update(started_at=now)
-    # Rows are written with one executemany per batch and table (_insert_rows): Tortoise's
-    # bulk_create builds a model object per row first, most of the fan-out's CPU.
+    # Rows are written with one executemany per batch and table (models.sql.insert_rows):
+    # Tortoise's bulk_create builds a model object per row first, most of the fan-out's CPU.
     outbox_common = {
         "kind": MessageKind.BROADCAST,
         "text": message_text,
@@ -401,8 +401,8 @@ async def _fan_out(
                     "failure_reason": r.reason or None,
                 }
             )
-        await _insert_rows(Delivery, {"broadcast_id": broadcast.id}, rows, now)
-        created = await _pending_deliveries(broadcast.id, [r.member_id for r in batch])
+        await sql.insert_rows(Delivery, {"broadcast_id": broadcast.id}, rows, now)
+        created = await sql.pending_deliveries(broadcast.id, [r.member_id for r in batch])
         messages = [
             {
                 "delivery_id": delivery_id,
@@ -417,76 +417,10 @@ async def _fan_out(
             }
             for delivery_id, member_id, channel, address in created
         ]
-        await _insert_rows(OutboundMessage, outbox_common, messages, now)
+        await sql.insert_rows(OutboundMessage, outbox_common, messages, now)
     await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
-
-
-async def _insert_rows(
-    model: Any, common: dict[str, Any], rows: list[dict[str, Any]], now: dt.datetime
-) -> None:
-    """INSERT `rows` of `model` with one executemany, inside the caller's transaction.
-
-    `common` holds the columns every row shares, converted once; each row has the same keys.
-    Columns in neither take their field's default (`auto_now_add` ones: `now`), as a model
-    object would.
-    """
-    if not rows:
-        return
-    meta = model._meta
-    names = [name for name in meta.fields_db_projection if not meta.fields_map[name].generated]
-    own = list(rows[0])
-    template: list[Any] = []
-    for name in names:
-        field_object = meta.fields_map[name]
-        stamped = getattr(field_object, "auto_now_add", False) or getattr(
-            field_object, "auto_now", False
-        )
-        value: Any = None
-        if name in common:
-            value = common[name]
-        elif stamped:
-            value = now
-        elif field_object.default is not None:
-            default = field_object.default
-            value = default() if callable(default) else default
-        template.append(None if name in own else field_object.to_db_value(value, model))
-    slots = [(names.index(key), meta.fields_map[key].to_db_value) for key in own]
-    values = []
-    for row in rows:
-        row_values = list(template)
-        for (index, convert), key in zip(slots, own, strict=True):
-            row_values[index] = convert(row[key], model)
-        values.append(row_values)
-    columns = ", ".join(meta.fields_db_projection[name] for name in names)
-    connection = Tortoise.get_connection("default")  # the transaction's, inside one
-    marks = ", ".join(_placeholders(connection, len(names)))
-    await connection.execute_many(
-        f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})", values
-    )
-
-
-async def _pending_deliveries(
-    broadcast_id: int, member_ids: list[int]
-) -> list[tuple[int, int, str, str]]:
-    """(id, member_id, channel, address) of the broadcast's pending deliveries to these members."""
-    connection = Tortoise.get_connection("default")
-    first, second, *rest = _placeholders(connection, len(member_ids) + 2)
-    _, rows = await connection.execute_query(
-        f"SELECT id, member_id, channel, address FROM {Delivery._meta.db_table} "
-        f"WHERE broadcast_id = {first} AND status = {second} "
-        f"AND member_id IN ({', '.join(rest)}) ORDER BY id",
-        [broadcast_id, DeliveryStatus.PENDING.value, *member_ids],
-    )
-    return [(row["id"], row["member_id"], row["channel"], row["address"]) for row in rows]
-
-
-def _placeholders(connection: Any, count: int) -> list[str]:
-    """`?` each (SQLite), or `$1`, `$2`... (PostgreSQL)."""
-    if connection.capabilities.dialect == "postgres":
-        return [f"${n}" for n in range(1, count + 1)]
-    return ["?"] * count
 
 
 async def _post_in_groups(

@@ -27,16 +27,13 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -63,6 +60,7 @@ from models import (
     MessageKind,
     OutboundMessage,
     OutboxState,
+    sql,
 )
 from models.broadcasts import DELIVERY_RANK
 
@@ -79,8 +77,8 @@ _EVENT_FIELDS = {
     cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _EVENT_TYPES.values()
 }
 
-# Rows per statement: four parameters a row stays far below SQLite's and PostgreSQL's limits.
-ROWS_PER_STATEMENT = 500
+# Status updates are applied in batches of this many: one statement each (models/sql.py).
+ROWS_PER_STATEMENT = sql.ROWS_PER_STATEMENT
 
 
 def _width(model: type[Model], name: str) -> int:
@@ -221,60 +219,18 @@ class StoredRow(NamedTuple):
 Stored = tuple[StoredRow, Event]
 
 
-# SQL the ORM cannot say: multi-row inserts that tell what was new, claims, batched ladder steps.
-
-
-@functools.lru_cache(maxsize=256)
-def _numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2...`."""
-    first, *rest = sql.split("?")
-    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
-
-
-def _dialect_sql(conn: BaseDBAsyncClient, sql: str) -> str:
-    return _numbered(sql) if conn.capabilities.dialect == "postgres" else sql
-
-
-def _marks(count: int, width: int = 1) -> str:
-    row = "(" + ", ".join("?" * width) + ")" if width > 1 else "?"
-    return ", ".join([row] * count)
-
-
-def _in(values: Iterable[str]) -> str:
-    """Our own enum values as an SQL list (never user input)."""
-    return ", ".join(f"'{value}'" for value in values)
-
-
-_TIMESTAMP_FIELD = {
-    DeliveryStatus.SENT: "sent_at",
-    DeliveryStatus.DELIVERED: "delivered_at",
-    DeliveryStatus.READ: "read_at",
-    DeliveryStatus.ACKNOWLEDGED: "acknowledged_at",
-}
-_EVIDENCE_FIELD = {
-    DeliveryStatus.READ: "read_evidence",
-    DeliveryStatus.ACKNOWLEDGED: "ack_evidence",
-}
-
-
-def _ladder_sql(status: DeliveryStatus) -> str:
-    """hub.deliveries.apply_status for many deliveries: parameters (at, [evidence,] id)."""
+def _ladder_from(status: DeliveryStatus) -> tuple[DeliveryStatus, ...]:
+    """The statuses a delivery may leave for `status` in a batched step (models.sql.apply_ladder):
+    as hub.deliveries.apply_status says, and for `failed` as `on_status` says."""
     if status == DeliveryStatus.FAILED:
-        below = (DeliveryStatus.PENDING, DeliveryStatus.SENT)
-        return (
-            f"UPDATE delivery SET status = '{status.value}', failed_at = ?, failure_reason = ? "
-            f"WHERE id = ? AND status IN ({_in(below)})"
-        )
+        return (DeliveryStatus.PENDING, DeliveryStatus.SENT)
     lower = [s for s, rank in DELIVERY_RANK.items() if rank < DELIVERY_RANK[status]]
-    evidence = f", {_EVIDENCE_FIELD[status]} = ?" if status in _EVIDENCE_FIELD else ""
-    return (
-        f"UPDATE delivery SET status = '{status.value}', {_TIMESTAMP_FIELD[status]} = ?"
-        f"{evidence}, failure_reason = NULL "
-        f"WHERE id = ? AND status IN ({_in([*lower, *healed_by(status)])})"
-    )
+    return (*lower, *healed_by(status))
 
 
-_LADDER_SQL = {status: _ladder_sql(status) for status in [*_TIMESTAMP_FIELD, DeliveryStatus.FAILED]}
+_LADDER_FROM = {
+    status: _ladder_from(status) for status in [*sql.TIMESTAMP_COLUMN, DeliveryStatus.FAILED]
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,14 +294,7 @@ class Dispatcher:
                     continue
                 owners[key] = (n, event)
                 rows.append((*key, json.dumps(data), now))
-        inserted: list[tuple[int, str, str]] = []
-        if len(rows) <= ROWS_PER_STATEMENT:
-            inserted = await self._insert(connections.get("default"), rows)
-        else:
-            async with in_transaction() as conn:
-                for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                    chunk = rows[start : start + ROWS_PER_STATEMENT]
-                    inserted.extend(await self._insert(conn, chunk))
+        inserted = await sql.insert_inbound_ignoring_duplicates(rows)
         stored: list[list[Stored]] = [[] for _ in batches]
         for row_id, channel, key in sorted(inserted):
             n, event = owners.pop((channel, key))
@@ -354,21 +303,6 @@ class Dispatcher:
             for channel, key in owners:
                 log.debug("dropping replayed %s event %s", channel, key)
         return stored
-
-    @staticmethod
-    async def _insert(
-        conn: BaseDBAsyncClient, rows: Sequence[tuple[str, str, str, dt.datetime]]
-    ) -> list[tuple[int, str, str]]:
-        if not rows:
-            return []
-        sql = (
-            "INSERT INTO inbound_event (channel, external_id, payload, received_at) "
-            f"VALUES {_marks(len(rows), 4)} "
-            "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id"
-        )
-        values = [value for row in rows for value in row]
-        result = await conn.execute_query_dict(_dialect_sql(conn, sql), values)
-        return [(int(r["id"]), r["channel"], r["external_id"]) for r in result]
 
     # Processing ---------------------------------------------------------------------------
 
@@ -459,7 +393,8 @@ class Dispatcher:
 
     async def _apply_statuses(self, stored: Sequence[tuple[StoredRow, StatusUpdate]]) -> None:
         now = self.clock()
-        targets = await self._messages({(event.channel, event.external_id) for _, event in stored})
+        keys = {(event.channel, event.external_id) for _, event in stored}
+        targets = await sql.outbound_by_external_id(keys)
         done: list[int] = []  # applied, dropped, or nothing to apply: marked processed
         steps: list[_Step] = []
         alone: list[tuple[StoredRow, StatusUpdate]] = []
@@ -485,7 +420,7 @@ class Dispatcher:
                     status, params = DeliveryStatus.FAILED, (event.at, event.reason, delivery_id)
                 else:
                     status = _STATUS_TO_DELIVERY[event.status]
-                    evidence = (event.evidence,) if status in _EVIDENCE_FIELD else ()
+                    evidence = (event.evidence,) if status in sql.EVIDENCE_COLUMN else ()
                     params = (event.at, *evidence, delivery_id)
                 steps.append(_Step(row.id, delivery_id, status, params))
             done.append(row.id)
@@ -498,55 +433,26 @@ class Dispatcher:
         for row, event in alone:
             await self.process(row, event)
 
-    @staticmethod
-    async def _messages(
-        keys: set[tuple[str, str]],
-    ) -> dict[tuple[str, str], list[tuple[int | None, str]]]:
-        """(channel, external id) → (delivery id, kind) of the outbound messages with that id."""
-        conn = connections.get("default")
-        found: dict[tuple[str, str], list[tuple[int | None, str]]] = {}
-        for channel in {channel for channel, _ in keys}:
-            ids = [external_id for c, external_id in keys if c == channel]
-            for start in range(0, len(ids), ROWS_PER_STATEMENT):
-                chunk = ids[start : start + ROWS_PER_STATEMENT]
-                sql = (
-                    "SELECT external_id, delivery_id, kind FROM outbound_message "
-                    f"WHERE channel = ? AND external_id IN ({_marks(len(chunk))})"
-                )
-                for r in await conn.execute_query_dict(_dialect_sql(conn, sql), [channel, *chunk]):
-                    found.setdefault((channel, r["external_id"]), []).append(
-                        (r["delivery_id"], r["kind"])
-                    )
-        return found
-
     async def _claim_and_climb(
         self, ids: Sequence[int], steps: Sequence[_Step], now: dt.datetime, *, exact: bool
     ) -> None:
         """In one transaction: mark the events processed where nobody has yet, and apply the
         steps of those this call marked. Not `exact`: expect to mark all (one statement, no
         rows back) and raise _Contended if another worker got to some of them first."""
-        async with in_transaction() as conn:
+        async with in_transaction():
             claimed: set[int] = set()
             for start in range(0, len(ids), ROWS_PER_STATEMENT):
                 chunk = ids[start : start + ROWS_PER_STATEMENT]
-                sql = (
-                    "UPDATE inbound_event SET processed_at = ? "
-                    f"WHERE processed_at IS NULL AND id IN ({_marks(len(chunk))})"
-                )
                 if exact:
-                    rows = await conn.execute_query_dict(
-                        _dialect_sql(conn, sql + " RETURNING id"), [now, *chunk]
-                    )
-                    claimed.update(int(r["id"]) for r in rows)
+                    claimed.update(await sql.claim_inbound_ids(chunk, now))
                 else:
-                    count, _ = await conn.execute_query(_dialect_sql(conn, sql), [now, *chunk])
-                    if count != len(chunk):
+                    if await sql.claim_inbound_count(chunk, now) != len(chunk):
                         raise _Contended
                     claimed.update(chunk)
-            await self._climb(conn, [step for step in steps if step.event_id in claimed])
+            await self._climb([step for step in steps if step.event_id in claimed])
 
     @staticmethod
-    async def _climb(conn: BaseDBAsyncClient, steps: Sequence[_Step]) -> None:
+    async def _climb(steps: Sequence[_Step]) -> None:
         """The ladder steps in their order: rounds with one step per delivery, each round one
         executemany per target status (steps of different deliveries do not interact)."""
         rounds: list[dict[DeliveryStatus, list[tuple[Any, ...]]]] = []
@@ -559,7 +465,7 @@ class Dispatcher:
             rounds[n].setdefault(step.status, []).append(step.params)
         for by_status in rounds:
             for status, params in by_status.items():
-                await conn.execute_many(_dialect_sql(conn, _LADDER_SQL[status]), params)
+                await sql.apply_ladder(status, _LADDER_FROM[status], params)
 
     async def on_status(self, event: StatusUpdate) -> None:
         message = await OutboundMessage.get_or_none(

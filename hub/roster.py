@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from hub import audit
@@ -24,7 +23,7 @@ from hub.areas import path_key
 from hub.invites import unused_invite_codes
 from hub.roster_file import SINGLE_HOLDER_ROLES, RosterEntry, check_rows, read_roster_file
 from hub.timeutil import utcnow
-from models import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole, User
+from models import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole, User, sql
 
 
 @dataclass
@@ -87,9 +86,7 @@ async def import_rows(
     entries, rejected = check_rows(rows)  # the whole file, before anything is written
     report = ImportReport(rejected=rejected)
     run = _ImportRun(utcnow())
-    pause = (
-        SQLITE_PAUSE_SECONDS if connections.get("default").capabilities.dialect == "sqlite" else 0
-    )
+    pause = SQLITE_PAUSE_SECONDS if sql.is_sqlite() else 0
     size = batch_rows or BATCH_ROWS
     for start in range(0, len(entries), size):
         if start:

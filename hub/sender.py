@@ -19,14 +19,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import math
 import random
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from tortoise import Tortoise, fields
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -56,6 +53,7 @@ from models import (
     MessageKind,
     OutboundMessage,
     OutboxState,
+    sql,
 )
 
 log = logging.getLogger(__name__)
@@ -233,150 +231,16 @@ async def _write_sent(
     pending: list[tuple[OutboundMessage, dict[str, Any], dict[str, Any] | None]],
 ) -> None:
     """The outcomes of successful sends, in one transaction and one round trip to the database."""
-    updates = _Updates()
+    updates = sql.RowUpdates()
     for message, outbox, delivery in pending:
         updates.add(OutboundMessage, message.id, outbox)
         if delivery is not None and message.delivery_id is not None:
             # Cancelled while the request was in flight: it left all the same, so say so.
             updates.add(Delivery, message.delivery_id, delivery, status_in=_STILL_OPEN)
-    connection = Tortoise.get_connection("default")
-    if connection.capabilities.dialect == "postgres":
-        sql, values = updates.postgres_statement()
-        await connection.execute_query(sql, values)
-    else:
-        await _run_sqlite_script(connection, updates.sqlite_script())
+    await sql.commit_updates(updates)
 
 
 _STILL_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
-
-
-class _Updates:
-    """Row updates grouped by statement: (model, columns, status condition) → rows.
-
-    Tortoise's transaction costs several round trips (begin, a statement each, commit), each of
-    which wakes the database's thread or backend and then the event loop: written as one
-    statement (PostgreSQL) or one script (SQLite), the group commit is one round trip.
-    """
-
-    def __init__(self) -> None:
-        self.groups: dict[tuple[Any, tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
-
-    def add(
-        self,
-        model: Any,
-        row_id: int,
-        columns: dict[str, Any],
-        *,
-        status_in: tuple[str, ...] = (),
-    ) -> None:
-        """`UPDATE <model> SET <columns> WHERE id = row_id [AND status IN status_in]`."""
-        names = tuple(columns)
-        fields_map = model._meta.fields_map
-        values = [row_id]
-        values.extend(fields_map[name].to_db_value(value, model) for name, value in columns.items())
-        self.groups.setdefault((model, names, status_in), []).append(values)
-
-    def sqlite_script(self) -> str:
-        """The updates as one transaction; a script takes no parameters: values as literals."""
-        script = ["BEGIN;"]
-        for (model, names, status_in), rows in self.groups.items():
-            meta = model._meta
-            assignments = [f"{meta.fields_db_projection[name]} = " for name in names]
-            condition = ""
-            if status_in:
-                condition = f" AND status IN ({', '.join(map(sqlite_literal, status_in))})"
-            for row_id, *values in rows:
-                sets = ", ".join(
-                    a + sqlite_literal(v) for a, v in zip(assignments, values, strict=True)
-                )
-                script.append(
-                    f"UPDATE {meta.db_table} SET {sets} WHERE id = {sqlite_literal(row_id)}"
-                    f"{condition};"
-                )
-        script.append("COMMIT;")
-        return "\n".join(script)
-
-    def postgres_statement(self) -> tuple[str, list[Any]]:
-        """The updates as one statement: each group an UPDATE ... FROM unnest(arrays)."""
-        parts: list[str] = []
-        values: list[Any] = []
-        for (model, names, status_in), rows in self.groups.items():
-            meta = model._meta
-            columns = ["id", *(meta.fields_db_projection[name] for name in names)]
-            arrays = []
-            for index, name in enumerate(("id", *names)):
-                values.append([row[index] for row in rows])
-                sql_type = meta.fields_map[name].get_for_dialect("postgres", "SQL_TYPE")
-                arrays.append(f"${len(values)}::{sql_type}[]")
-            sets = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-            statement = (
-                f"UPDATE {meta.db_table} AS t SET {sets} "
-                f"FROM unnest({', '.join(arrays)}) AS v({', '.join(columns)}) WHERE t.id = v.id"
-            )
-            if status_in:
-                values.append(list(status_in))
-                statement += f" AND t.status = ANY(${len(values)}::text[])"
-            parts.append(statement)
-        *first, last = parts
-        if not first:
-            return last, values
-        # Data-modifying CTEs: all of them run, in one statement and one transaction.
-        ctes = ", ".join(f"u{n} AS ({part})" for n, part in enumerate(first))
-        return f"WITH {ctes} {last}", values
-
-
-async def _run_sqlite_script(connection: Any, script: str) -> None:
-    """Hand a BEGIN ... COMMIT script to SQLite's thread; roll back if it stopped halfway."""
-    try:
-        await connection.execute_script(script)
-    except Exception:
-        with contextlib.suppress(Exception):  # nothing to undo if BEGIN itself failed
-            await connection.execute_script("ROLLBACK;")
-        raise
-
-
-def sqlite_literal(value: Any) -> str:
-    """A value as an SQLite literal, written as the driver would bind it (Tortoise's adapters)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        value = value.isoformat(" ")  # Tortoise's sqlite3 adapter for datetimes
-    if isinstance(value, str) and "\x00" not in value:
-        return "'" + value.replace("'", "''") + "'"  # quotes doubled: SQL knows no escapes
-    raise TypeError(f"no SQLite literal for {type(value).__name__} {value!r:.40}")
-
-
-async def _claimed_rows(token: str) -> list[OutboundMessage]:
-    """The rows claimed under `token`, in id order.
-
-    The same models a QuerySet gives, read with one plain SELECT: SQLite hands timestamps over as
-    text, which Tortoise parses with the iso8601 package at a third of the sender's CPU;
-    datetime.fromisoformat reads the text Tortoise writes (isoformat) many times faster.
-    """
-    connection = Tortoise.get_connection("default")
-    placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
-    table = OutboundMessage._meta.db_table
-    rows = await connection.execute_query_dict(
-        f"SELECT * FROM {table} WHERE claim_token = {placeholder} ORDER BY id", [token]
-    )
-    for row in rows:
-        for column in _DATETIME_COLUMNS:
-            if isinstance(value := row.get(column), str):
-                row[column] = dt.datetime.fromisoformat(value)
-    return [OutboundMessage._init_from_db(**row) for row in rows]
-
-
-_DATETIME_COLUMNS = [
-    OutboundMessage._meta.fields_db_projection[name]
-    for name, field in OutboundMessage._meta.fields_map.items()
-    if isinstance(field, fields.DatetimeField)
-]
 
 
 class Sender:
@@ -496,27 +360,11 @@ class Sender:
         return count
 
     async def claim(self) -> list[OutboundMessage]:
+        """Claim the next `batch_size` due messages of this sender's channels for `lease`."""
         now = self.clock()
-        ids = (
-            await OutboundMessage.filter(
-                state=OutboxState.QUEUED,
-                next_attempt_at__lte=now,
-                channel__in=list(self.channels),
-            )
-            # Due first, then oldest: the order of the (state, next_attempt_at) index, whose
-            # entries SQLite keeps in id order within equal times, so the first `batch_size` are
-            # read off it instead of sorting every queued row for each claim.
-            .order_by("next_attempt_at", "id")
-            .limit(self.batch_size)
-            .values_list("id", flat=True)
+        return await sql.claim_outbound(
+            self.channels, now=now, until=now + self.lease, limit=self.batch_size
         )
-        if not ids:
-            return []
-        token = uuid.uuid4().hex
-        await OutboundMessage.filter(id__in=list(ids), state=OutboxState.QUEUED).update(
-            state=OutboxState.SENDING, claim_token=token, claimed_until=now + self.lease
-        )
-        return await _claimed_rows(token)
 
     async def _last_inbound(
         self, messages: list[OutboundMessage]

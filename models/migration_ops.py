@@ -7,6 +7,8 @@ from typing import Any
 
 from tortoise.migrations import operations as ops
 
+from models.sql import placeholders
+
 
 class AlterFieldDescription(ops.AlterField):
     """An AlterField that changes only a field's description, so the database is left alone.
@@ -42,12 +44,6 @@ class DropColumn(ops.RemoveField):
 
 
 # 0006_area_scopes: who may see a broadcast, a saved group or an attachment is stored with it ------
-
-
-def _marks(client: Any, count: int, start: int = 1) -> list[str]:
-    if client.capabilities.dialect == "postgres":
-        return [f"${n}" for n in range(start, start + count)]
-    return ["?"] * count
 
 
 def _json(value: Any) -> Any:
@@ -94,7 +90,7 @@ async def backfill_area_scopes(apps: Any, schema_editor: Any) -> None:
         keys = [k for m in group_members.get(group_id, []) for k in seats.get(m, [""])]
         area_key = _common_area(keys) if "" not in keys else None
         await client.execute_query(
-            "UPDATE member_group SET area_key = {} WHERE id = {}".format(*_marks(client, 2)),
+            "UPDATE member_group SET area_key = {} WHERE id = {}".format(*placeholders(2, client)),
             [area_key, group_id],
         )
 
@@ -114,13 +110,13 @@ async def backfill_area_scopes(apps: Any, schema_editor: Any) -> None:
         for member_id in members:
             keys.update(seats.get(member_id) or [""])
         await client.execute_query(
-            "UPDATE broadcast SET audience = {} WHERE id = {}".format(*_marks(client, 2)),
+            "UPDATE broadcast SET audience = {} WHERE id = {}".format(*placeholders(2, client)),
             [json.dumps(audience), row["id"]],
         )
         for key in sorted(keys):
             await client.execute_query(
                 "INSERT INTO broadcast_area (broadcast_id, area_key) VALUES ({}, {})".format(
-                    *_marks(client, 2)
+                    *placeholders(2, client)
                 ),
                 [row["id"], key],
             )
@@ -138,7 +134,9 @@ async def backfill_area_scopes(apps: Any, schema_editor: Any) -> None:
     for attachment_id, keys in uploads.items():
         if keys:
             await client.execute_query(
-                "UPDATE attachment SET area_keys = {} WHERE id = {}".format(*_marks(client, 2)),
+                "UPDATE attachment SET area_keys = {} WHERE id = {}".format(
+                    *placeholders(2, client)
+                ),
                 [json.dumps(sorted(keys)), attachment_id],
             )
 
@@ -184,12 +182,12 @@ async def claims_as_dialogs(apps: Any, schema_editor: Any) -> None:
     for state, step in (("claim", "pending"), ("claim_refused", "refused")):
         await client.execute_query(
             "UPDATE conversation SET flow = 'claim', step = {} WHERE state = {}".format(
-                *_marks(client, 2)
+                *placeholders(2, client)
             ),
             [step, state],
         )
     # "menu" and "idle" were written and never read: no dialog.
     await client.execute_query(
-        "UPDATE conversation SET data = {} WHERE flow IS NULL".format(*_marks(client, 1)),
+        "UPDATE conversation SET data = {} WHERE flow IS NULL".format(*placeholders(1, client)),
         ["{}"],
     )

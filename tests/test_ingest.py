@@ -41,6 +41,7 @@ from models import (
     MessageKind,
     OutboundMessage,
     OutboxState,
+    sql,
 )
 from tests.fake_graph import (
     signed_webhook,
@@ -267,14 +268,14 @@ async def test_one_bad_request_does_not_fail_the_others_in_its_batch(
 ) -> None:
     hub = hub_of(wa)
     d0, d1, d2 = await sent_deliveries(3)
-    original_insert = Dispatcher._insert
+    original_insert = sql.insert_inbound_ignoring_duplicates
 
-    async def insert(conn: Any, rows: Sequence[tuple[Any, ...]]) -> Any:
+    async def insert(rows: Sequence[tuple[Any, ...]]) -> Any:
         if any("wamid.T1" in row[1] for row in rows):
             raise OperationalError("value too long for type character varying(128)")
-        return await original_insert(conn, rows)
+        return await original_insert(rows)
 
-    monkeypatch.setattr(Dispatcher, "_insert", staticmethod(insert))
+    monkeypatch.setattr(sql, "insert_inbound_ignoring_duplicates", insert)
     writer = HeldWriter(hub.dispatcher, monkeypatch)
     first = asyncio.create_task(post(wa, webhook("wamid.T0", "delivered")))
     await writer.entered.wait()

@@ -22,7 +22,7 @@ from tortoise.migrations.api import migrate
 from hub.db import apply_migrations, close_database, open_database, tortoise_config
 from hub.dialogs import Dialog, dialog_of
 from models import Area, AreaKind, Member
-from models.migration_ops import _marks
+from models.sql import placeholders
 from tests.conftest import POSTGRES_URL, SERVER_URL, fresh_database
 
 # Tables that belong to the tools, not to the models.
@@ -204,7 +204,7 @@ async def test_claims_waiting_for_staff_become_claim_dialogs(
         ):
             await conn.execute_insert(
                 "INSERT INTO conversation (channel, address, state, data, updated_at) "
-                f"VALUES ({', '.join(_marks(conn, 5))})",
+                f"VALUES ({', '.join(placeholders(5, conn))})",
                 ["sandbox", address, state, json.dumps(data), dt.datetime.now(dt.UTC)],
             )
     finally:

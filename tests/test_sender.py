@@ -16,7 +16,7 @@ from channels import Channel, Outgoing, SendError, SendErrorReason, SendResult
 from hub.auth import Scope
 from hub.broadcasts import BroadcastRequest, cancel_broadcast, create_broadcast, delivery_counts
 from hub.members import address_status
-from hub.sender import LEASE, Sender, sqlite_literal
+from hub.sender import LEASE, Sender
 from models import (
     Broadcast,
     BroadcastStatus,
@@ -27,6 +27,7 @@ from models import (
     OutboundMessage,
     OutboxState,
 )
+from models.sql import sqlite_literal
 from tests.conftest import make_config
 from tests.factories import make_member
 

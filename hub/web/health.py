@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from tortoise import connections
 
 from hub.runtime import HUB
 from hub.web.permissions import Permission, requires
-from models import OutboundMessage, OutboxState
+from models import OutboundMessage, OutboxState, sql
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ async def readyz(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     problems = []
     try:
-        await connections.get("default").execute_query("SELECT 1")
+        await sql.ping()
     except Exception as exc:  # any failure means not ready; the reason is reported, not raised
         problems.append(f"database: {type(exc).__name__}")
     for name, channel in hub.channels.items():
