@@ -728,7 +728,7 @@ async def test_a_locked_database_is_a_503_to_retry(
     async def locked(*args: object, **kwargs: object) -> None:
         raise lock_error()
 
-    monkeypatch.setattr("hub.web.api.create_broadcast", locked)
+    monkeypatch.setattr("hub.web.api.broadcasts.create_broadcast", locked)
     resp = await client.post("/api/v1/broadcasts", json=broadcast_body(), headers=bearer(token))
 
     await busy_of(resp)
@@ -743,7 +743,7 @@ async def test_other_database_errors_stay_500(
     async def broken(*args: object, **kwargs: object) -> None:
         raise OperationalError(sqlite3.OperationalError("no such table: broadcast"))
 
-    monkeypatch.setattr("hub.web.api.create_broadcast", broken)
+    monkeypatch.setattr("hub.web.api.broadcasts.create_broadcast", broken)
     resp = await client.post("/api/v1/broadcasts", json=broadcast_body(), headers=bearer(token))
 
     assert resp.status == 500

@@ -10,10 +10,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
-from hub.web.openapi import BROADCAST_CREATE
+from hub.web.api.bodies import schema_of
+from hub.web.api.broadcasts import BroadcastCreate
+from hub.web.permissions import Permission, permission_of, routes_of
 from models import Broadcast
 from tests.factories import bearer, make_member, make_token
 
+BROADCAST_CREATE = schema_of(BroadcastCreate)
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 
@@ -62,6 +65,27 @@ async def test_every_route_is_documented_and_every_documented_path_exists(
         if method in HTTP_METHODS
     }
     assert documented == api_routes(client.app)
+
+
+async def test_every_route_is_documented_with_its_declared_permission(client: TestClient) -> None:
+    document = await fetch_document(client)
+    documented = {
+        (path, method): operation["x-permission"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+    declared = {
+        (path.removeprefix("/api/v1"), method.lower()): permission_of(handler)
+        for method, path, handler in routes_of(client.app)
+        if path.startswith("/api/v1/")
+    }
+    assert documented == declared
+    for (path, method), permission in documented.items():
+        operation = document["paths"][path][method]
+        public = permission == Permission.PUBLIC
+        assert (operation.get("security") == []) == public, (method, path)
+        assert ("401" in operation["responses"]) != public, (method, path)
 
 
 async def test_the_document_says_which_operations_need_no_token(client: TestClient) -> None:

@@ -4,7 +4,9 @@ Two kelurahan, A and B, in one kecamatan. B's staff made B's objects (a broadcas
 scheduled one for a saved group, one whose group was deleted afterwards, a saved group, a file, a
 linked group chat). Staff and an official of A then probe every route with B's objects: each
 probe must be refused with the status in the table, tell nothing of B's RT heads, and change
-nothing. The official also probes every route that writes with A's own objects: refused. An
+nothing. The official also probes every route that writes with A's own objects: refused. Someone
+signed in to nothing (no token, no session) probes every route too: 401 from the API, the login
+page (or 401 from the page's script endpoints) from the dashboard, nothing read or written. An
 admin runs the same probes to show they can succeed at all.
 
 Every route of the app must appear in these tables: a new route joins them, or this fails.
@@ -47,6 +49,7 @@ from models import (
 from tests.conftest import make_config
 from tests.factories import bearer, make_area, make_member, make_user
 
+ANONYMOUS = "anonymous"  # the role of a request with no token and no session
 KECAMATAN = "Sungai Kunjang"
 A = f"{KECAMATAN}/Loa Bakung"
 B = f"{KECAMATAN}/Karang Asam"
@@ -295,7 +298,8 @@ async def _send(
 ) -> tuple[int, str]:
     targets = _targets(world)
     url = probe.url(targets["a"], targets[area])
-    headers = bearer(world.tokens[role]) if probe.permission != Permission.PUBLIC else {}
+    signed_in = role != ANONYMOUS and probe.permission != Permission.PUBLIC
+    headers = bearer(world.tokens[role]) if signed_in else {}
     if probe.path == "/attachments":
         form = FormData()
         form.add_field("file", PDF, filename="lain.pdf", content_type="application/pdf")
@@ -321,6 +325,15 @@ def test_every_api_route_is_probed_with_its_declared_permission() -> None:
 async def test_api_route_against_roles_and_areas(app_client: TestClient, probe: Probe) -> None:
     world = await build_world(app_client)
     before = await snapshot()
+    for area in ("a", "b"):
+        status, text = await _send(app_client, world, ANONYMOUS, probe, area)
+        if probe.permission == Permission.PUBLIC:
+            assert status < 300, text
+        else:
+            assert status == 401, text
+            assert json.loads(text)["error"]["code"] == "unauthorized", text
+            assert not any(secret in text for secret in world.secrets), text
+        assert await snapshot() == before
     if probe.permission in (Permission.WRITE, Permission.ADMIN):
         # Officials write nothing, not even in their own area.
         status, text = await _send(app_client, world, "official_a", probe, "a")
@@ -439,9 +452,11 @@ def test_every_dashboard_route_is_probed_with_its_declared_permission() -> None:
     assert routes == {_shape(p.method, p.path): p.permission for p in DASHBOARD_PAGES}
 
 
-async def _as(client: TestClient, user: User) -> str:
-    """Sign the client in as `user`; returns the session's CSRF token."""
+async def _as(client: TestClient, user: User | None) -> str:
+    """Sign the client in as `user` (None: signed out); returns the session's CSRF token."""
     client.session.cookie_jar.clear()
+    if user is None:
+        return ""
     token, session = await open_session(user, 1, dt.datetime.now(dt.UTC))
     client.session.cookie_jar.update_cookies({SESSION_COOKIE: token}, client.make_url("/"))
     return session.csrf_token
@@ -450,14 +465,29 @@ async def _as(client: TestClient, user: User) -> str:
 async def _visit(
     client: TestClient, world: World, role: str, page: Page, area: str
 ) -> tuple[int, str]:
+    status, text, _ = await _visit_for_location(client, world, role, page, area)
+    return status, text
+
+
+async def _visit_for_location(
+    client: TestClient, world: World, role: str, page: Page, area: str
+) -> tuple[int, str, str]:
     ids = world.ids[area] | {"name": "app.css"}
-    csrf = await _as(client, world.users[role])
+    csrf = await _as(client, None if role == ANONYMOUS else world.users[role])
     if page.method == "GET":
         resp = await client.get(page.url(ids), allow_redirects=False)
     else:
         form = {"csrf_token": csrf, **(page.form(ids) if page.form else {})}
         resp = await client.post(page.url(ids), data=form, allow_redirects=False)
-    return resp.status, await resp.text()
+    return resp.status, await resp.text(), resp.headers.get("Location", "")
+
+
+def _signed_out_answer(page: Page) -> int:
+    """What a page answers someone signed in to nothing: the page's script endpoints (JSON)
+    401, a page the way to the login (302, coming back after), a form's POST 303 to it."""
+    if page.path.endswith(("/live", "/open")):
+        return 401
+    return 302 if page.method == "GET" else 303
 
 
 @pytest.mark.parametrize(
@@ -468,6 +498,12 @@ async def _visit(
 async def test_dashboard_route_against_roles_and_areas(app_client: TestClient, page: Page) -> None:
     world = await build_world(app_client)
     before = await snapshot()
+    for area in ("a", "b"):
+        status, text, location = await _visit_for_location(app_client, world, ANONYMOUS, page, area)
+        assert status == _signed_out_answer(page), (area, status)
+        assert status == 401 or location.startswith("/login"), location
+        assert not any(secret in text for secret in world.secrets), page.path
+        assert await snapshot() == before
     if page.permission == Permission.WRITE:
         status, text = await _visit(app_client, world, "official_a", page, "a")
         assert status == 403, text

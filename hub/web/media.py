@@ -1,10 +1,11 @@
-"""Attachments over HTTP: the upload (`POST /api/v1/attachments`, multipart field `file`) and the
-public download (`GET /media/<token>/<filename>`, no login: the token, 128 random bits, is the
-secret; platforms fetching a link and RT heads opening one both land here).
+"""Attachments over HTTP: the public download (`GET /media/<token>/<filename>`, no login: the
+token, 128 random bits, is the secret; platforms fetching a link and RT heads opening one both
+land here), and the multipart reading that the API's upload (`POST /api/v1/attachments`,
+hub/web/api/attachments.py) and the dashboard's compose form share.
 
 Uploads are read as a stream (`request.multipart()`), which the server's `[web] max_body_kb` does
-not cap: the media store stops reading at `[broadcast] max_attachment_mb` instead, so only this
-route takes large bodies. Every other route keeps the small limit.
+not cap: the media store stops reading at `[broadcast] max_attachment_mb` instead, so only the
+upload routes take large bodies. Every other route keeps the small limit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hub import audit
 from hub.auth import Scope
 from hub.errors import HubError, UnsupportedMediaType, ValidationFailed
 from hub.media import CHUNK_BYTES, MAX_ATTACHMENTS, MediaStore
-from hub.runtime import HUB, Hub
+from hub.runtime import HUB
 from hub.web.permissions import Permission, requires
 from models import Attachment, User
 
@@ -77,7 +78,7 @@ def check_upload_request(request: web.Request, store: MediaStore) -> None:
 MULTIPART_ERRORS = (ValueError, RuntimeError, AssertionError, HttpProcessingError)
 
 
-def _malformed(exc: Exception) -> HubError:
+def malformed(exc: Exception) -> HubError:
     # An HttpProcessingError's str() starts with its status and spans lines; its message does not.
     detail = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
     return HubError(f"the multipart body is malformed: {detail}", code="malformed_multipart")
@@ -97,30 +98,11 @@ async def save_part(
         filename = unquote(part.filename or "")
         attachment = await store.save(_chunks(part), filename, user=user, scope=scope)
     except MULTIPART_ERRORS as exc:
-        raise _malformed(exc) from None
+        raise malformed(exc) from None
     await audit.record(
         user, "attachment.upload", f"attachment:{attachment.id}", filename=attachment.filename
     )
     return attachment
-
-
-@requires(Permission.WRITE)
-async def post_attachment(request: web.Request) -> web.Response:
-    """Upload one file (multipart field `file`); 201 with its id and public link."""
-    from hub.web.api import SCOPE, USER  # the API module mounts this route
-
-    hub: Hub = request.app[HUB]
-    check_upload_request(request, hub.media)
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name == FILE_FIELD:
-                attachment = await save_part(hub.media, part, request[USER], request[SCOPE])
-                return web.json_response(hub.media.view(attachment), status=201)
-            await part.release()  # other fields are ignored
-    except MULTIPART_ERRORS as exc:
-        raise _malformed(exc) from None
-    raise ValidationFailed(f"no file in the field {FILE_FIELD!r}", field=FILE_FIELD, code="no_file")
 
 
 # Multipart forms of the dashboard -------------------------------------------------------------
@@ -152,7 +134,7 @@ async def first_form_field(request: web.Request, name: str) -> str:
             return ""
         return await _small(part, 1024)
     except MULTIPART_ERRORS as exc:
-        raise _malformed(exc) from None
+        raise malformed(exc) from None
 
 
 async def read_form(
@@ -191,15 +173,10 @@ async def read_form(
                 except ValidationFailed as exc:
                     return fields, files, exc
     except MULTIPART_ERRORS as exc:
-        raise _malformed(exc) from None
+        raise malformed(exc) from None
     return fields, files, None
 
 
 def setup(app: web.Application) -> None:
     """The public download route on the main app."""
     app.router.add_get("/media/{token}/{filename}", download)
-
-
-def setup_api(api: web.Application) -> None:
-    """The upload route on the /api/v1 sub-application."""
-    api.router.add_post("/attachments", post_attachment)

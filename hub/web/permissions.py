@@ -1,10 +1,11 @@
 """What each route lets whom do, declared on the route's handler and checked in one place.
 
-Every handler of the app declares one `Permission` with `@requires(...)` (dashboard pages through
-`page(permission=...)`). The API's and the dashboard's guards enforce the role part before the
-handler runs; the area part lives in the handler's queries (`Scope`), so a row outside the
-user's areas is never read. `undeclared_routes()` lists routes that declare nothing: the app
-refuses to start with one, and the permission tests fail.
+Every handler of the app declares one `Permission` with `@requires(...)` (API routes through
+`route(permission=...)` in hub/web/api/routes.py, dashboard pages through `page(permission=...)`).
+The API's and the dashboard's guards enforce the role part before the handler runs; the area
+part lives in the handler's queries (`Scope`), so a row outside the user's areas is never read.
+`undeclared_routes()` lists routes that declare nothing: the app refuses to start with one, and
+the permission tests fail.
 """
 
 from __future__ import annotations
