@@ -32,6 +32,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+# argparse names the type of add_subparsers()' result only privately.
+_Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hub", description="Balai Warga: pengumuman ke ketua RT lewat Telegram dan WhatsApp."
@@ -46,7 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="run the hub on a seeded demo database (sandbox channel)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     commands.add_parser("check-config", help="validate and print the configuration, secrets hidden")
+    _accounts_commands(commands)
+    _broadcast_commands(commands)
+    _roster_commands(commands)
+    return parser
 
+
+def _accounts_commands(commands: _Commands) -> None:
+    """`hub user add` and `hub token create`."""
     user = commands.add_parser("user", help="staff accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
     )
@@ -67,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="print a new API token for USERNAME (shown once)")
     create.add_argument("username")
 
+
+def _broadcast_commands(commands: _Commands) -> None:
+    """`hub broadcast send|status`."""
     broadcast = commands.add_parser("broadcast", help="announcements").add_subparsers(
         dest="broadcast_command", required=True, metavar="ACTION"
     )
@@ -91,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("id", type=int)
     status.add_argument("--follow", action="store_true", help="show progress until it is sent")
 
+
+def _roster_commands(commands: _Commands) -> None:
+    """`hub group code`, `hub roster import|invites`."""
     group = commands.add_parser("group", help="group chats of RT heads").add_subparsers(
         dest="group_command", required=True, metavar="ACTION"
     )
@@ -120,7 +137,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the members listed new codes first: their old codes stop working",
     )
-    return parser
 
 
 async def _with_database(config: Config, work: Callable[[], Awaitable[int]]) -> int:
