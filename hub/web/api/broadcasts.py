@@ -211,8 +211,8 @@ AUDIENCE_PREVIEW = component(
         by_channel=PER_CHANNEL,
         templates=described(
             INTEGER,
-            "recipients outside their channel's free-text window (WhatsApp: 24 hours, less 5 minutes, since "
-            "they last wrote) who get the approved template",
+            "recipients outside their channel's free-text window (WhatsApp: 24 hours, less "
+            "5 minutes, since they last wrote) who get the approved template",
         ),
         skipped=described(INTEGER, "opted out: not sent, by choice"),
         unreachable=PER_CHANNEL,
