@@ -1,15 +1,47 @@
-"""The channel interface: outgoing messages, three inbound event kinds, send errors, the window.
+"""The channel interface: outgoing messages, send errors, the window, the capabilities every
+channel declares as class variables.
 
-The channels themselves are listed in channels/registry.py."""
+The inbound events are in channels/events.py (re-exported here), the optional capabilities in
+channels/capabilities.py, the channels themselves listed in channels/registry.py."""
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from channels.events import (
+    ChannelEvent,
+    ChannelEventKind,
+    Event,
+    EventSink,
+    InboundKind,
+    InboundMessage,
+    StatusKind,
+    StatusUpdate,
+)
+
+__all__ = [
+    "Button",
+    "Channel",
+    "ChannelEvent",
+    "ChannelEventKind",
+    "Event",
+    "EventSink",
+    "InboundKind",
+    "InboundMessage",
+    "Outgoing",
+    "OutgoingFile",
+    "SendError",
+    "SendErrorReason",
+    "SendResult",
+    "StatusKind",
+    "StatusUpdate",
+    "WebhookRejected",
+]
 
 
 @dataclass(frozen=True)
@@ -103,96 +135,6 @@ class SendError(Exception):
         # Held back by the channel's own pacing of this recipient before the platform was asked:
         # not an attempt, so it goes again after `retry_after` and never fails the message.
         self.held = held
-
-
-class StatusKind(StrEnum):
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    ACKNOWLEDGED = "acknowledged"
-    FAILED = "failed"
-
-
-class InboundKind(StrEnum):
-    TEXT = "text"
-    BUTTON = "button"  # a tap on one of the hub's buttons; see button_payload
-    CONTACT = "contact"  # the person shared their own phone number (see phone)
-    FOREIGN_CONTACT = "foreign_contact"  # they shared someone else's contact: not proof
-    REACTION = "reaction"  # an emoji reaction on the message in reply_to
-    POLL_ANSWER = "poll_answer"  # an answer to the poll in reply_to ("poll:<platform poll id>")
-    PHOTO = "photo"
-    VOICE = "voice"
-    DOCUMENT = "document"
-    LOCATION = "location"
-    OTHER = "other"  # stickers, system messages and the like: stored, otherwise ignored
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """Something a person sent: text, a button tap, a reaction, a contact, media...
-
-    `address` is the chat to answer in; `sender` is the person's own address on the channel (the
-    same as `address` in a private chat, different in a group).
-    """
-
-    channel: str
-    address: str
-    external_id: str
-    received_at: dt.datetime
-    text: str = ""
-    kind: InboundKind = InboundKind.TEXT
-    button_payload: str | None = None
-    reply_to: str | None = None  # external id of the hub's message being answered or reacted to
-    sender: str | None = None  # None: the same as address
-    in_group: bool = False
-    sender_name: str = ""
-    phone: str | None = None  # E.164; a phone number the platform vouches for as the sender's
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def sender_address(self) -> str:
-        return self.sender or self.address
-
-
-@dataclass(frozen=True)
-class StatusUpdate:
-    """The platform (or the person) moved one of our messages along: sent, delivered, read..."""
-
-    channel: str
-    external_id: str  # of the hub's message
-    status: StatusKind
-    at: dt.datetime
-    evidence: str = "receipt"  # receipt, reply, reaction, button, poll
-    reason: str = ""  # for failed
-    # For failed: free text was refused because the person's free-text window had closed, so
-    # the message should go again as its template (WhatsApp reports 131047 this way too).
-    window_closed: bool = False
-    # For failed: nobody can be reached at this address (no such WhatsApp account, say), so the
-    # announcement should go to the member's next channel.
-    recipient_unreachable: bool = False
-
-
-class ChannelEventKind(StrEnum):
-    NEW_CONVERSATION = "new_conversation"  # someone opened a chat with the hub
-    OPT_OUT = "opt_out"  # asked the platform to stop
-    OPT_IN = "opt_in"
-    BLOCKED = "blocked"  # blocked the bot / number
-    UNBLOCKED = "unblocked"  # allowed the bot again
-    GROUP_MIGRATED = "group_migrated"  # a group got a new address; payload["new_address"]
-    REMOVED_FROM_GROUP = "removed_from_group"  # the hub can no longer post in this group
-
-
-@dataclass(frozen=True)
-class ChannelEvent:
-    channel: str
-    address: str
-    kind: ChannelEventKind
-    at: dt.datetime
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-
-Event = InboundMessage | StatusUpdate | ChannelEvent
-EventSink = Callable[[list[Event]], Awaitable[None]]
 
 
 class WebhookRejected(Exception):

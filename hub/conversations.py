@@ -287,7 +287,7 @@ class Conversations:
         self.wake_sender()
 
     async def _media(self, event: InboundMessage, member: Member) -> None:
-        size = int(event.extra.get("file_size") or 0)
+        size = (event.media.size if event.media else None) or 0
         if size > MAX_INBOUND_FILE_BYTES:
             limit_mb = str(MAX_INBOUND_FILE_BYTES // (1024 * 1024))
             await self.reply(event, member, "file_too_large", limit_mb=limit_mb)
@@ -300,9 +300,7 @@ class Conversations:
         if event.kind == InboundKind.TEXT:
             first, _, rest = event.text.strip().lstrip("/").partition(" ")
             if first.split("@", 1)[0].upper() in LINK_WORDS and rest.strip():
-                area = await link_group(
-                    event.channel, event.address, event.extra.get("chat_title", ""), rest, now
-                )
+                area = await link_group(event.channel, event.address, event.chat_title, rest, now)
                 if area is None:
                     await self.reply(event, None, "group_bad_code", code=rest.strip()[:20])
                 else:

@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Collection, Coroutine, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from typing import Any, NamedTuple
 
 from tortoise.models import Model
@@ -44,6 +44,8 @@ from channels import (
     InboundMessage,
     StatusKind,
     StatusUpdate,
+    event_from_json,
+    event_to_json,
 )
 from hub.conversations import Conversations
 from hub.deliveries import apply_status, healed_by
@@ -71,10 +73,6 @@ _STATUS_TO_DELIVERY = {
     StatusKind.DELIVERED: DeliveryStatus.DELIVERED,
     StatusKind.READ: DeliveryStatus.READ,
     StatusKind.ACKNOWLEDGED: DeliveryStatus.ACKNOWLEDGED,
-}
-_EVENT_TYPES = {cls.__name__: cls for cls in (InboundMessage, StatusUpdate, ChannelEvent)}
-_EVENT_FIELDS = {
-    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _EVENT_TYPES.values()
 }
 
 # Status updates are applied in batches of this many: one statement each (models/sql.py).
@@ -164,32 +162,6 @@ def storable(event: Event) -> tuple[Event, dict[str, Any]]:
     data = event_to_json(event)
     clean = _storable(data)
     return (event, data) if clean is data else (event_from_json(clean), clean)
-
-
-def event_to_json(event: Event) -> dict[str, Any]:
-    """The stored payload of an event (what dataclasses.asdict gave, at a fraction of its cost)."""
-    data: dict[str, Any] = {}
-    for name in _EVENT_FIELDS[type(event)]:
-        value = getattr(event, name)
-        if isinstance(value, dt.datetime):
-            value = value.isoformat()
-        elif isinstance(value, Mapping):
-            value = dict(value)  # extra, payload: mappings of JSON values
-        data[name] = value
-    return {"type": type(event).__name__, "event": data}
-
-
-def event_from_json(stored: dict[str, Any]) -> Event:
-    cls = _EVENT_TYPES[stored["type"]]
-    data = dict(stored["event"])
-    for f in dataclasses.fields(cls):
-        if f.name in data and f.type in ("dt.datetime",) and data[f.name] is not None:
-            data[f.name] = dt.datetime.fromisoformat(data[f.name])
-    if cls is StatusUpdate:
-        data["status"] = StatusKind(data["status"])
-    if cls is ChannelEvent:
-        data["kind"] = ChannelEventKind(data["kind"])
-    return cls(**data)
 
 
 def batchable(event: Event) -> bool:

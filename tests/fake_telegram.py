@@ -7,6 +7,7 @@ a sendMessage that would make more than N of them arrive within any one second g
 stamps arrivals with `clock` (time.monotonic unless a test gives the clock its channel runs on).
 sendPhoto and sendDocument take an uploaded file (multipart, kept in `uploads`) or the file_id of
 one uploaded before; a file message's caption changes by editMessageCaption, as on Telegram.
+getFile and /file/bot<token>/<path> serve the files a test says someone sent (`add_file()`).
 The benchmark runs it in its own process through `serve_in_process()`.
 """
 
@@ -129,6 +130,7 @@ class FakeBotAPI(LoopbackServer):
         self._messages: dict[tuple[int, int], tuple[str, Any]] = {}
         self._captioned: set[tuple[int, int]] = set()  # file messages: they have no text to edit
         self._files: dict[str, Upload] = {}  # by file_id
+        self._told_sizes: dict[str, int | None] = {}  # file_id: the size getFile tells
         self._arrivals: deque[float] = deque(maxlen=self.strict_rate or 1)
         self._update_ids = itertools.count(10_000)
         self._new_update = asyncio.Event()
@@ -140,6 +142,7 @@ class FakeBotAPI(LoopbackServer):
     def app(self) -> web.Application:
         app = web.Application(client_max_size=60 * 1024 * 1024)  # uploads: up to 50 MB
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_get("/_fake/stats", self._stats)
         return app
 
@@ -165,6 +168,16 @@ class FakeBotAPI(LoopbackServer):
         self.updates.append(queued)
         self._new_update.set()
         return int(queued["update_id"])
+
+    def add_file(
+        self, data: bytes, content_type: str = "", filename: str = "", *, told_size: int | None = -1
+    ) -> str:
+        """Keep a file as if someone sent it to the bot; returns its file_id for getFile.
+        `told_size` is the size getFile tells (None: none, -1: the real one)."""
+        file_id = f"recv-{len(self._files) + 1}"
+        self._files[file_id] = Upload("received", filename, content_type, data, file_id)
+        self._told_sizes[file_id] = len(data) if told_size == -1 else told_size
+        return file_id
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         """The parameters of every recorded call to `method`, oldest first."""
@@ -213,6 +226,31 @@ class FakeBotAPI(LoopbackServer):
                     self._failures.remove(failure)
             return failure
         return None
+
+    async def _api_getFile(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params.get("file_id", ""))
+        upload = self._files.get(file_id)
+        if upload is None:
+            return _error(400, "Bad Request: invalid file_id")
+        answer: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_path": f"documents/{file_id}_{upload.filename or 'file'}",
+        }
+        size = self._told_sizes.get(file_id, len(upload.data))
+        if size is not None:
+            answer["file_size"] = size
+        return _ok(answer)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET /file/bot<token>/<file_path>, as getFile named it."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        name = request.match_info["path"].removeprefix("documents/")
+        upload = self._files.get(name.split("_", 1)[0])
+        if upload is None:
+            return web.Response(status=404)
+        return web.Response(body=upload.data, content_type=upload.content_type or None)
 
     async def _api_getMe(self, params: dict[str, Any]) -> web.Response:
         return _ok(BOT_USER)

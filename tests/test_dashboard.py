@@ -693,7 +693,7 @@ async def test_the_instruction_on_the_page_links_the_group(client: TestClient, h
             html.unescape(match.group(1)),
             sender="tg-admin",
             in_group=True,
-            extra={"chat_title": "RT se-Loa Bakung"},
+            chat_title="RT se-Loa Bakung",
         ),
     )
     group = await GroupChat.get(address="-100777").select_related("area")

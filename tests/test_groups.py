@@ -80,7 +80,7 @@ def in_group(
 async def linked_group(client: TestClient, hub: Hub, area: str = AREA, group: str = GROUP) -> None:
     await make_area(area)
     code = await link_code(client, await make_token(), area)
-    await receive(hub, in_group(f"HUBUNGKAN {code}", group=group, extra={"chat_title": TITLE}))
+    await receive(hub, in_group(f"HUBUNGKAN {code}", group=group, chat_title=TITLE))
     assert await GroupChat.exists(channel="fakechat", address=group, removed_at=None)
 
 
@@ -236,7 +236,7 @@ async def test_a_code_sent_in_a_group_links_it_once(
     await make_area(AREA)
     code = await link_code(client, await make_token())
     text = typed.format(code=code, lower=code.lower())
-    await receive(hub, in_group(text, extra={"chat_title": TITLE}))
+    await receive(hub, in_group(text, chat_title=TITLE))
 
     group = await GroupChat.get(channel="fakechat", address=GROUP).select_related("area")
     assert (group.title, group.area.path, group.removed_at) == (TITLE, AREA, None)

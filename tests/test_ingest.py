@@ -25,6 +25,10 @@ from channels import (
     ChannelEventKind,
     InboundKind,
     InboundMessage,
+    Location,
+    Media,
+    MediaKind,
+    PollAnswer,
     StatusKind,
     StatusUpdate,
 )
@@ -598,7 +602,36 @@ def test_stored_payloads_read_back_as_the_same_events() -> None:
             at,
             text="halo",
             kind=InboundKind.PHOTO,
-            extra={"media_id": "77", "voice": False, "nested": {"a": [1, 2]}},
+            media=Media(MediaKind.PHOTO, "77", "image/jpeg", 1234, caption="halo"),
+        ),
+        InboundMessage(
+            "telegram",
+            "-100123",
+            "-100123:5",
+            at,
+            kind=InboundKind.LOCATION,
+            sender="501",
+            in_group=True,
+            chat_title="RT 03",
+            location=Location(-0.502106, 117.153709, "Balai RT 03"),
+        ),
+        InboundMessage(
+            "telegram",
+            "501",
+            "poll:5933:501:0,2:900026",
+            at,
+            kind=InboundKind.POLL_ANSWER,
+            reply_to="poll:5933",
+            poll_answer=PollAnswer("5933", (0, 2), ("opt-1", "opt-3")),
+        ),
+        InboundMessage(
+            "whatsapp",
+            "+6281300999999",
+            "wamid.S",
+            at,
+            kind=InboundKind.OTHER,
+            alias="bsuid:ID.1",
+            platform_type="sticker",
         ),
         ChannelEvent(
             "telegram", "-100123", ChannelEventKind.GROUP_MIGRATED, at, {"new_address": "-100"}
@@ -608,6 +641,113 @@ def test_stored_payloads_read_back_as_the_same_events() -> None:
         stored = json.loads(json.dumps(event_to_json(event)))
         assert stored == json.loads(json.dumps(legacy_event_to_json(event)))
         assert event_from_json(stored) == event
+
+
+# Payloads stored by the version before typed fields: what each channel kept in `extra`.
+LEGACY_EXTRA: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "telegram photo",
+        {"kind": "photo", "text": "Selokan", "extra": {"file_id": "AgAC", "file_size": 98213}},
+        {"media": Media(MediaKind.PHOTO, "AgAC", size=98213, caption="Selokan")},
+    ),
+    (
+        "telegram document in a group",
+        {
+            "kind": "document",
+            "in_group": True,
+            "extra": {
+                "file_id": "BQAC",
+                "file_size": 254876,
+                "mime_type": "application/pdf",
+                "file_name": "warga.pdf",
+                "chat_title": "RT 03",
+            },
+        },
+        {
+            "media": Media(MediaKind.DOCUMENT, "BQAC", "application/pdf", 254876, "warga.pdf"),
+            "chat_title": "RT 03",
+        },
+    ),
+    (
+        "telegram voice",
+        {"kind": "voice", "extra": {"file_id": "AwAC", "duration": 7, "mime_type": "audio/ogg"}},
+        {"media": Media(MediaKind.VOICE, "AwAC", "audio/ogg", duration=7)},
+    ),
+    (
+        "whatsapp document",
+        {
+            "kind": "document",
+            "extra": {"media_id": "2345", "mime_type": "application/pdf", "filename": "a.pdf"},
+        },
+        {"media": Media(MediaKind.DOCUMENT, "2345", "application/pdf", file_name="a.pdf")},
+    ),
+    (
+        "whatsapp location",
+        {
+            "kind": "location",
+            "extra": {"latitude": -0.5, "longitude": 117.1, "name": "Balai", "address": "Jl. 1"},
+        },
+        {"location": Location(-0.5, 117.1, "Balai", "Jl. 1")},
+    ),
+    (
+        "telegram poll answer",
+        {
+            "kind": "poll_answer",
+            "reply_to": "poll:5933",
+            "extra": {"option_ids": [1], "option_persistent_ids": ["opt-2"]},
+        },
+        {"poll_answer": PollAnswer("5933", (1,), ("opt-2",))},
+    ),
+    ("telegram button", {"kind": "button", "extra": {"callback_query_id": "43829"}}, {}),
+    (
+        "whatsapp sticker beside a business-scoped id",
+        {"kind": "other", "extra": {"type": "sticker", "user_id": "ID.14"}},
+        {"platform_type": "sticker", "alias": "bsuid:ID.14"},
+    ),
+    ("unknown keys", {"kind": "text", "extra": {"nested": {"a": [1, 2]}}, "later": 1}, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "typed"), [c[1:] for c in LEGACY_EXTRA], ids=[c[0] for c in LEGACY_EXTRA]
+)
+def test_payloads_stored_with_extra_read_back_as_typed_fields(
+    fields: dict[str, Any], typed: dict[str, Any]
+) -> None:
+    at = dt.datetime(2030, 3, 4, 2, 0, 1, tzinfo=dt.UTC)
+    stored = {
+        "type": "InboundMessage",
+        "event": {
+            "channel": "telegram",
+            "address": "501",
+            "external_id": "501:9",
+            "received_at": at.isoformat(),
+            "text": "",
+            "button_payload": None,
+            "reply_to": None,
+            "sender": None,
+            "in_group": False,
+            "sender_name": "",
+            "phone": None,
+            **fields,
+        },
+    }
+    event = event_from_json(json.loads(json.dumps(stored)))
+    assert isinstance(event, InboundMessage)
+    kind = InboundKind(fields["kind"])
+    expected = InboundMessage(
+        "telegram",
+        "501",
+        "501:9",
+        at,
+        kind=kind,
+        text=fields.get("text", ""),
+        reply_to=fields.get("reply_to"),
+        in_group=fields.get("in_group", False),
+        **typed,
+    )
+    assert event == expected
+    assert event_from_json(event_to_json(event)) == event  # and stored again, the typed way
 
 
 def legacy_event_to_json(event: Any) -> dict[str, Any]:

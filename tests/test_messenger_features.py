@@ -25,6 +25,9 @@ from channels import (
     EventSink,
     InboundKind,
     InboundMessage,
+    Location,
+    Media,
+    MediaKind,
     Outgoing,
     SendError,
     SendErrorReason,
@@ -130,6 +133,10 @@ def inbound(channel: str, address: str, text: str = "", **fields: Any) -> Inboun
         text=text,
         **fields,
     )
+
+
+def photo(size: int | None) -> Media:
+    return Media(MediaKind.PHOTO, f"photo-{size}", "image/jpeg", size)
 
 
 async def receive(hub: Hub, *events: InboundMessage | StatusUpdate | ChannelEvent) -> None:
@@ -776,14 +783,18 @@ async def test_statuses_never_move_down(client: TestClient, hub: Hub, fake: Fake
 
 
 @pytest.mark.parametrize(
-    ("kind", "extra", "key"),
+    ("kind", "content", "key"),
     [
-        (InboundKind.PHOTO, {"file_size": MAX_INBOUND_FILE_BYTES + 1}, "file_too_large"),
-        (InboundKind.DOCUMENT, {"file_size": 50 * 1024 * 1024}, "file_too_large"),
-        (InboundKind.PHOTO, {"file_size": 150_000}, "media_received"),
-        (InboundKind.PHOTO, {"file_size": MAX_INBOUND_FILE_BYTES}, "media_received"),
-        (InboundKind.VOICE, {"file_size": None}, "media_received"),
-        (InboundKind.LOCATION, {"latitude": -0.5, "longitude": 117.1}, "media_received"),
+        (InboundKind.PHOTO, {"media": photo(MAX_INBOUND_FILE_BYTES + 1)}, "file_too_large"),
+        (
+            InboundKind.DOCUMENT,
+            {"media": Media(MediaKind.DOCUMENT, "f-2", size=50 * 1024 * 1024)},
+            "file_too_large",
+        ),
+        (InboundKind.PHOTO, {"media": photo(150_000)}, "media_received"),
+        (InboundKind.PHOTO, {"media": photo(MAX_INBOUND_FILE_BYTES)}, "media_received"),
+        (InboundKind.VOICE, {"media": Media(MediaKind.VOICE, "f-3")}, "media_received"),
+        (InboundKind.LOCATION, {"location": Location(-0.5, 117.1)}, "media_received"),
     ],
 )
 async def test_media_is_received_or_refused_by_size(
@@ -791,12 +802,12 @@ async def test_media_is_received_or_refused_by_size(
     hub: Hub,
     fake: FakeChat,
     kind: InboundKind,
-    extra: dict[str, Any],
+    content: dict[str, Any],
     key: str,
 ) -> None:
     member = await make_member(RT1, channels=("fakechat",))
     address = (await address_row(member, "fakechat")).address
-    await receive(hub, inbound("fakechat", address, kind=kind, extra=extra))
+    await receive(hub, inbound("fakechat", address, kind=kind, **content))
     assert await texts_to(address) == [hub_said(hub, key, limit_mb="20")]
 
 
@@ -812,7 +823,7 @@ async def test_media_sent_as_a_reply_marks_read(
             delivery.address,
             kind=InboundKind.PHOTO,
             reply_to=delivery.external_id,
-            extra={"file_size": 1000},
+            media=photo(1000),
         ),
     )
     await delivery.refresh_from_db()
@@ -824,7 +835,7 @@ async def test_other_kinds_are_stored_and_otherwise_ignored(
 ) -> None:
     member = await make_member(RT1, channels=("fakechat",))
     address = (await address_row(member, "fakechat")).address
-    event = inbound("fakechat", address, kind=InboundKind.OTHER, extra={"sticker": "x"})
+    event = inbound("fakechat", address, kind=InboundKind.OTHER, platform_type="sticker")
     await receive(hub, event)
     assert await queued(address) == []
     stored = await InboundEvent.get(external_id=f"msg:{event.external_id}")

@@ -36,7 +36,12 @@ from channels import (
     Event,
     InboundKind,
     InboundMessage,
+    Location,
+    Media,
+    MediaKind,
+    MediaTooLarge,
     Outgoing,
+    PollAnswer,
     SendError,
     SendErrorReason,
     WebhookRejected,
@@ -46,12 +51,12 @@ from channels.telegram import (
     ALLOWED_UPDATES,
     FloodGuard,
     TelegramChannel,
-    _Bot,
     parse_update,
     send_error_from,
     to_telegram_html,
 )
-from channels.telegram_request import AiohttpRequest, redact_url
+from channels.telegram.api import _Bot
+from channels.telegram.request import AiohttpRequest, redact_url
 from hub.config import TelegramSection
 from tests.fake_telegram import (
     BLOCKED,
@@ -123,7 +128,6 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 kind=InboundKind.BUTTON,
                 button_payload="ack:917",
                 reply_to=f"{SITI}:40",
-                extra={"callback_query_id": "4382917364501928374"},
             )
         ],
     ),
@@ -141,7 +145,6 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 button_payload="ack:918",
                 reply_to=f"{SUPERGROUP}:77",
                 in_group=True,
-                extra={"callback_query_id": "4382917364501928999"},
             )
         ],
     ),
@@ -207,7 +210,13 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 f"{SITI}:107",
                 kind=InboundKind.PHOTO,
                 text="Selokan tersumbat di gang 4",
-                extra={"file_id": "AgACAgUAAxkBAAIBZ2YlargeAAQ", "file_size": 98213},
+                media=Media(
+                    MediaKind.PHOTO,
+                    "AgACAgUAAxkBAAIBZ2YlargeAAQ",
+                    mime_type="image/jpeg",
+                    size=98213,
+                    caption="Selokan tersumbat di gang 4",
+                ),
             )
         ],
     ),
@@ -218,12 +227,13 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
             message(
                 f"{SITI}:108",
                 kind=InboundKind.VOICE,
-                extra={
-                    "file_id": "AwACAgUAAxkBAAIBaGYvoiceAAQ",
-                    "file_size": 28510,
-                    "duration": 7,
-                    "mime_type": "audio/ogg",
-                },
+                media=Media(
+                    MediaKind.VOICE,
+                    "AwACAgUAAxkBAAIBaGYvoiceAAQ",
+                    mime_type="audio/ogg",
+                    size=28510,
+                    duration=7,
+                ),
             )
         ],
     ),
@@ -235,12 +245,14 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 f"{SITI}:109",
                 kind=InboundKind.DOCUMENT,
                 text="Daftar warga RT 03",
-                extra={
-                    "file_id": "BQACAgUAAxkBAAIBaWYdocAAQ",
-                    "file_size": 254876,
-                    "mime_type": "application/pdf",
-                    "file_name": "warga_rt03.pdf",
-                },
+                media=Media(
+                    MediaKind.DOCUMENT,
+                    "BQACAgUAAxkBAAIBaWYdocAAQ",
+                    mime_type="application/pdf",
+                    size=254876,
+                    file_name="warga_rt03.pdf",
+                    caption="Daftar warga RT 03",
+                ),
             )
         ],
     ),
@@ -251,7 +263,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
             message(
                 f"{SITI}:110",
                 kind=InboundKind.LOCATION,
-                extra={"latitude": -0.502106, "longitude": 117.153709},
+                location=Location(-0.502106, 117.153709),
             )
         ],
     ),
@@ -268,7 +280,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 text="Pengumuman sudah saya teruskan ke warga",
                 reply_to=f"{SUPERGROUP}:77",
                 in_group=True,
-                extra={"chat_title": "Ketua RT Loa Bakung"},
+                chat_title="Ketua RT Loa Bakung",
             )
         ],
     ),
@@ -283,7 +295,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 sender_name="Budi",
                 kind=InboundKind.OTHER,
                 in_group=True,
-                extra={"chat_title": "Ketua RT Loa Bakung"},
+                chat_title="Ketua RT Loa Bakung",
             )
         ],
     ),
@@ -314,11 +326,11 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
         "poll_answer",
         [
             message(
-                f"poll:5933294102837460993:{SITI}",
+                f"poll:5933294102837460993:{SITI}:1:900026",
                 received_at=ANY,
                 kind=InboundKind.POLL_ANSWER,
                 reply_to="poll:5933294102837460993",
-                extra={"option_ids": [1], "option_persistent_ids": ["opt-2"]},
+                poll_answer=PollAnswer("5933294102837460993", (1,), ("opt-2",)),
             )
         ],
     ),
@@ -359,7 +371,7 @@ def test_a_date_no_datetime_holds_is_the_time_of_receipt(
     # Telegram's dates are Unix seconds; one beyond year 9999 (or not a number) is not Telegram's,
     # and the update is taken as received now, as WhatsApp's timestamps are, never a 5xx.
     received = D + dt.timedelta(days=3)
-    monkeypatch.setattr("channels.telegram._now", lambda: received)
+    monkeypatch.setattr("channels.telegram.payloads._now", lambda: received)
     text = fixture("private_text")
     text["message"]["date"] = date
     reaction = fixture("message_reaction")
@@ -683,6 +695,34 @@ async def test_send_before_start_is_a_connection_error(bot_api: FakeBotAPI) -> N
     assert await channel.ready() == "not started"
 
 
+# Received files (FetchesMedia) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("told_size", [-1, None, 10], ids=["told", "not told", "told wrong"])
+async def test_fetch_media_refuses_a_file_over_the_limit(
+    open_channel: OpenChannel, bot_api: FakeBotAPI, told_size: int | None
+) -> None:
+    """Over the limit by the size getFile tells (nothing downloaded), or by the bytes that came
+    when it tells none or a wrong one (Telegram lets bots download 20 MB at most): MediaTooLarge."""
+    channel = await open_channel(channel_kwargs={"max_media_bytes": 1000})
+    data = b"x" * 1001
+    file_id = bot_api.add_file(data, "audio/ogg", "voice.oga", told_size=told_size)
+    with pytest.raises(MediaTooLarge) as caught:
+        await channel.fetch_media(Media(MediaKind.VOICE, file_id))
+    assert (caught.value.reason, caught.value.retryable) == (SendErrorReason.REJECTED, False)
+    small = bot_api.add_file(b"OggS voice", "audio/ogg", "voice.oga")
+    fetched = await channel.fetch_media(Media(MediaKind.VOICE, small, "audio/ogg"))
+    assert (fetched.data, fetched.mime_type) == (b"OggS voice", "audio/ogg")
+    assert [c["file_id"] for c in bot_api.calls_to("getFile")][-1] == small
+
+
+async def test_fetch_media_before_start_is_a_connection_error(bot_api: FakeBotAPI) -> None:
+    channel = TelegramChannel(TelegramSection(api_base_url=bot_api.url, token=TOKEN), Sink())
+    with pytest.raises(SendError) as caught:
+        await channel.fetch_media(Media(MediaKind.PHOTO, "AgAC"))
+    assert (caught.value.reason, caught.value.retryable) == (SendErrorReason.CONNECTION, True)
+
+
 async def test_address_that_is_not_a_chat_id(open_channel: OpenChannel) -> None:
     channel = await open_channel()
     with pytest.raises(SendError) as caught:
@@ -974,11 +1014,11 @@ async def test_idle_chats_are_forgotten(open_channel: OpenChannel) -> None:
     channel = await open_channel(channel_kwargs=paced_by(time))
     for address in (SITI, BUDI, SUPERGROUP):
         await channel.send(out(address=address))
-    assert len(channel._chats) == 3
-    channel._forget_idle_chats(time.now + 30)
-    assert len(channel._chats) == 3
-    channel._forget_idle_chats(time.now + 62)
-    assert channel._chats == {}
+    assert len(channel._chat_pace.chats) == 3
+    channel._chat_pace.forget_idle(time.now + 30)
+    assert len(channel._chat_pace.chats) == 3
+    channel._chat_pace.forget_idle(time.now + 62)
+    assert channel._chat_pace.chats == {}
 
 
 # The flood guard --------------------------------------------------------------------------------

@@ -276,6 +276,34 @@ async def test_a_replayed_update_is_processed_once(tg: TestClient, bot_api: Fake
     assert len(bot_api.calls_to("sendMessage")) == 1
 
 
+def poll_answer_update(user_id: int, poll_id: str, option_ids: list[int]) -> dict[str, Any]:
+    return {
+        "update_id": next(_ids),
+        "poll_answer": {"poll_id": poll_id, "user": user(user_id), "option_ids": option_ids},
+    }
+
+
+async def test_a_changed_poll_vote_is_not_dropped_as_a_replay(tg: TestClient) -> None:
+    """Telegram sends a poll answer whenever the vote changes: each change (even back to the
+    first choice, or taking the vote back) is an event; the same update sent again is not."""
+    await telegram_member(5008)
+    first = poll_answer_update(5008, "5933294102837460993", [0])
+    votes = [
+        first,
+        poll_answer_update(5008, "5933294102837460993", [2]),
+        poll_answer_update(5008, "5933294102837460993", []),  # taken back
+        poll_answer_update(5008, "5933294102837460993", [0]),  # and the first choice again
+    ]
+    for vote in votes:
+        assert await post_update(tg, vote) == 200
+    assert await post_update(tg, first) == 200  # Telegram retrying a webhook: a replay
+    stored = await InboundEvent.filter(channel="telegram").order_by("id")
+    assert len(stored) == 4
+    answers = [row.payload["event"]["poll_answer"] for row in stored]
+    assert [a["option_ids"] for a in answers] == [[0], [2], [], [0]]
+    assert all(row.processed_at is not None and row.error is None for row in stored)
+
+
 async def test_malformed_and_unused_updates(tg: TestClient) -> None:
     resp = await tg.post(
         "/webhooks/telegram",

@@ -17,6 +17,9 @@ from channels import (
     Event,
     InboundKind,
     InboundMessage,
+    Location,
+    Media,
+    MediaKind,
     Outgoing,
     SendError,
     SendErrorReason,
@@ -176,7 +179,12 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 seconds=300,
                 kind=InboundKind.PHOTO,
                 text="Selokan tersumbat di gang 4",
-                extra={"media_id": "1480331749327402", "mime_type": "image/jpeg"},
+                media=Media(
+                    MediaKind.PHOTO,
+                    "1480331749327402",
+                    mime_type="image/jpeg",
+                    caption="Selokan tersumbat di gang 4",
+                ),
             )
         ],
     ),
@@ -188,11 +196,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 7,
                 seconds=360,
                 kind=InboundKind.VOICE,
-                extra={
-                    "media_id": "1012345678901234",
-                    "mime_type": "audio/ogg; codecs=opus",
-                    "voice": True,
-                },
+                media=Media(MediaKind.VOICE, "1012345678901234", "audio/ogg; codecs=opus"),
             )
         ],
     ),
@@ -206,11 +210,13 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 420,
                 kind=InboundKind.DOCUMENT,
                 text="Daftar warga RT 05",
-                extra={
-                    "media_id": "2345678901234567",
-                    "mime_type": "application/pdf",
-                    "filename": "warga_rt05.pdf",
-                },
+                media=Media(
+                    MediaKind.DOCUMENT,
+                    "2345678901234567",
+                    mime_type="application/pdf",
+                    file_name="warga_rt05.pdf",
+                    caption="Daftar warga RT 05",
+                ),
             )
         ],
     ),
@@ -222,12 +228,9 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 9,
                 seconds=480,
                 kind=InboundKind.LOCATION,
-                extra={
-                    "latitude": -0.502106,
-                    "longitude": 117.153709,
-                    "name": "Balai RT 03",
-                    "address": "Jl. Loa Bakung No. 12, Samarinda",
-                },
+                location=Location(
+                    -0.502106, 117.153709, "Balai RT 03", "Jl. Loa Bakung No. 12, Samarinda"
+                ),
             )
         ],
     ),
@@ -240,17 +243,17 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
     (
         "sticker",
         "sticker",
-        [message(12, seconds=660, kind=InboundKind.OTHER, extra={"type": "sticker"})],
+        [message(12, seconds=660, kind=InboundKind.OTHER, platform_type="sticker")],
     ),
     (
         "unsupported message",
         "unsupported",
-        [message(13, seconds=720, kind=InboundKind.OTHER, extra={"type": "unsupported"})],
+        [message(13, seconds=720, kind=InboundKind.OTHER, platform_type="unsupported")],
     ),
     (
         "a type not known yet",
         "unknown_type",
-        [message(14, seconds=780, kind=InboundKind.OTHER, extra={"type": "holo_greeting"})],
+        [message(14, seconds=780, kind=InboundKind.OTHER, platform_type="holo_greeting")],
     ),
     (
         "system message (no contacts)",
@@ -262,7 +265,7 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 kind=InboundKind.OTHER,
                 sender_name="",
                 text="User Siti Rahmawati changed from 6281234567001 to 6281234567009",
-                extra={"type": "system"},
+                platform_type="system",
             )
         ],
     ),
@@ -283,14 +286,13 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
                 text="DAFTAR K7QF2M",
                 sender_name="Rina Marlina",
                 phone=None,
-                extra={"user_id": BSUID},
             )
         ],
     ),
     (
         "business-scoped user id beside the number",
         "bsuid_with_phone",
-        [message(17, seconds=1020, text="berhenti", extra={"user_id": "ID.1408215573920117"})],
+        [message(17, seconds=1020, text="berhenti", alias="bsuid:ID.1408215573920117")],
     ),
     ("sent", "status_sent", [receipt(OUR1, StatusKind.SENT, 10)]),
     ("delivered", "status_delivered", [receipt(OUR1, StatusKind.DELIVERED, 20)]),

@@ -838,11 +838,15 @@ async def test_an_image_and_a_voice_note_are_stored_and_answered(
         ("photo", "Selokan tersumbat di gang 4"),
         ("voice", ""),
     ]
-    assert events[0]["extra"]["media_id"] == "1480331"
-    assert events[1]["extra"] == {
-        "media_id": "1012345",
+    assert events[0]["media"]["file_id"] == "1480331"
+    assert events[1]["media"] == {
+        "kind": "voice",
+        "file_id": "1012345",
         "mime_type": "audio/ogg; codecs=opus",
-        "voice": True,
+        "size": None,
+        "file_name": "",
+        "caption": "",
+        "duration": None,
     }
     assert all(e.processed_at is not None and e.error is None for e in await InboundEvent.all())
     await send_all(hub_of(wa))

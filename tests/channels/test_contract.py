@@ -24,11 +24,19 @@ import pytest
 import pytest_asyncio
 
 from channels import (
+    AddressesByPhone,
     Button,
     Channel,
     ChannelEvent,
     Event,
+    FetchedMedia,
+    FetchesMedia,
+    InboundKind,
     InboundMessage,
+    InvitesByLink,
+    Media,
+    MediaKind,
+    MediaTooLarge,
     Outgoing,
     OutgoingFile,
     SendError,
@@ -36,6 +44,9 @@ from channels import (
     SendResult,
     StatusUpdate,
     WebhookRejected,
+    address_for_phone,
+    event_from_json,
+    event_to_json,
     registered_channels,
 )
 from channels.sandbox import SandboxChannel
@@ -72,6 +83,9 @@ class Harness:
     signed: Callable[[bytes], dict[str, str]] | None
     # The texts the platform (or the simulated phone) received for an address.
     received: Callable[[Platforms, Channel, str], list[str]]
+    # A file someone sent, as the platform keeps it for the bot to fetch (bytes, MIME type); None:
+    # the platform keeps none (the channel must then not claim FetchesMedia).
+    received_file: Callable[[Platforms, bytes, str], Media] | None = None
 
 
 def _sandbox_received(_: Platforms, channel: Channel, address: str) -> list[str]:
@@ -89,15 +103,29 @@ def _whatsapp_received(platforms: Platforms, _: Channel, address: str) -> list[s
     return [m["text"]["body"] for m in sent if m.get("type") == "text"]
 
 
+def _telegram_file(platforms: Platforms, data: bytes, mime_type: str) -> Media:
+    file_id = platforms.bot_api.add_file(data, mime_type, "laporan.bin")
+    return Media(MediaKind.DOCUMENT, file_id, mime_type, len(data), "laporan.bin")
+
+
+def _whatsapp_file(platforms: Platforms, data: bytes, mime_type: str) -> Media:
+    media_id = platforms.graph.add_media(data, mime_type, "laporan.bin")
+    return Media(MediaKind.DOCUMENT, media_id, mime_type, None, "laporan.bin")
+
+
 HARNESSES: dict[type[Channel], Harness] = {
     SandboxChannel: Harness("sandbox-1", None, _sandbox_received),
     TelegramChannel: Harness(
         "5011223344",
         lambda body: {SECRET_HEADER: TELEGRAM_WEBHOOK_SECRET},
         _telegram_received,
+        _telegram_file,
     ),
     WhatsAppChannel: Harness(
-        "+6281234567001", lambda body: {SIGNATURE_HEADER: sign(body)}, _whatsapp_received
+        "+6281234567001",
+        lambda body: {SIGNATURE_HEADER: sign(body)},
+        _whatsapp_received,
+        _whatsapp_file,
     ),
 }
 
@@ -457,3 +485,115 @@ def test_a_wrong_subscription_handshake_is_rejected(
     with pytest.raises(WebhookRejected) as caught:
         channel.verify_subscription(params)
     assert caught.value.status in (400, 403, 404)
+
+
+# Typed inbound events over the recorded payloads ---------------------------------------------
+
+_MEDIA_KINDS = {InboundKind(kind) for kind in MediaKind}
+
+
+def _recorded_events(cls: type[Channel], channel: Channel) -> list[tuple[str, Event]]:
+    """The events in the channel's own recorded payloads (tests/fixtures/<name>/)."""
+    events = []
+    for name, payload in _recorded():
+        if name.split("/")[0] == cls.name:
+            for event in channel.parse_webhook(json.dumps(payload).encode()):
+                events.append((name, event))
+    return events
+
+
+def test_recorded_messages_carry_their_typed_content(cls: type[Channel], channel: Channel) -> None:
+    """Media, places and poll answers as typed fields, matching the message's kind; every
+    event stored and read back is the same event."""
+    events = _recorded_events(cls, channel)
+    if not takes_webhooks(cls):
+        assert events == []
+        return
+    kinds = set()
+    for name, event in events:
+        assert event_from_json(json.loads(json.dumps(event_to_json(event)))) == event, name
+        if not isinstance(event, InboundMessage):
+            continue
+        kinds.add(event.kind)
+        if event.kind in _MEDIA_KINDS:
+            assert event.media is not None and event.media.kind == event.kind, name
+            assert event.media.file_id and event.media.caption == event.text, name
+        else:
+            assert event.media is None, name
+        assert (event.location is not None) is (event.kind == InboundKind.LOCATION), name
+        assert (event.poll_answer is not None) is (event.kind == InboundKind.POLL_ANSWER), name
+        if event.poll_answer is not None:
+            assert event.reply_to == f"poll:{event.poll_answer.poll_id}", name
+        assert not event.chat_title or event.in_group, name
+        assert event.platform_type == "" or event.kind == InboundKind.OTHER, name
+    # Each platform's recordings hold a photo, a voice note, a document and a location.
+    assert _MEDIA_KINDS | {InboundKind.LOCATION} <= kinds
+
+
+# Optional capabilities -------------------------------------------------------------------------
+
+CAPABILITIES = (FetchesMedia, InvitesByLink, AddressesByPhone)
+
+
+def test_capabilities_are_declared_on_the_class(cls: type[Channel], channel: Channel) -> None:
+    """What a channel can do is known from its class, the same as from a running channel."""
+    for capability in CAPABILITIES:
+        assert issubclass(cls, capability) is isinstance(channel, capability), capability
+    assert isinstance(cls, AddressesByPhone) is isinstance(channel, AddressesByPhone)
+
+
+async def test_fetch_media_gets_the_file_someone_sent(
+    channel: Channel, harness: Harness, platforms: Platforms
+) -> None:
+    if not isinstance(channel, FetchesMedia):
+        return
+    assert harness.received_file is not None, "a channel that fetches media needs received_file"
+    data = b"%PDF-1.4 laporan warga " + bytes(range(256)) * 40
+    media = harness.received_file(platforms, data, "application/pdf")
+    fetched = await channel.fetch_media(media)
+    assert isinstance(fetched, FetchedMedia)
+    assert fetched.data == data
+    assert fetched.mime_type == "application/pdf"
+
+
+async def test_fetch_media_refuses_what_is_too_large_or_gone(
+    channel: Channel, harness: Harness, platforms: Platforms
+) -> None:
+    if not isinstance(channel, FetchesMedia):
+        return
+    assert harness.received_file is not None
+    media = harness.received_file(platforms, b"kecil", "image/jpeg")
+    huge = Media(media.kind, media.file_id, media.mime_type, size=10**12)
+    with pytest.raises(MediaTooLarge) as too_large:
+        await channel.fetch_media(huge)
+    assert (too_large.value.reason, too_large.value.retryable) == (SendErrorReason.REJECTED, False)
+    gone = Media(MediaKind.PHOTO, "no-such-file-0001")
+    with pytest.raises(SendError) as caught:
+        await channel.fetch_media(gone)
+    assert isinstance(caught.value.reason, SendErrorReason)
+    assert isinstance(caught.value.retryable, bool)
+
+
+def test_invite_links_carry_the_code(channel: Channel) -> None:
+    if not isinstance(channel, InvitesByLink):
+        return
+    link = channel.invite_link("K7QF2M")
+    assert link is not None, "the harness config names the bot and the business number"
+    assert link.startswith("https://") and "K7QF2M" in link
+    assert " " not in link
+
+
+async def test_an_address_for_a_phone_reaches_that_phone(
+    channel: Channel, harness: Harness, platforms: Platforms
+) -> None:
+    address = address_for_phone(channel, harness.address)
+    if not isinstance(channel, AddressesByPhone):
+        assert address is None
+        return
+    assert address_for_phone(channel, "not a phone") is None
+    if address is None:
+        return  # the harness's address is not a number on this platform
+    text = "Rapat RT malam ini."
+    outgoing = Outgoing(key="p1", address=address, text=text, last_inbound_at=utcnow())
+    assert isinstance(await send(channel, outgoing), SendResult)
+    assert text in harness.received(platforms, channel, harness.address)
