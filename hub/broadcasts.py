@@ -32,6 +32,7 @@ from hub.deliveries import ack_payload, group_ack_payload
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.groups import groups_for
 from hub.media import check_attachment_ids
+from hub.outbox import outbound, queue_all, queue_rows
 from hub.schedule import Recurrence, parse_recurrence
 from hub.texts import text as say
 from models import (
@@ -368,16 +369,15 @@ async def _fan_out(
     template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
     await Broadcast.filter(id=broadcast.id).update(started_at=now)
-    # Rows are written with one executemany per batch and table (models.sql.insert_rows):
-    # Tortoise's bulk_create builds a model object per row first, most of the fan-out's CPU.
+    # Rows are written with one executemany per batch and table (models.sql.insert_rows,
+    # hub.outbox.queue_rows): Tortoise's bulk_create builds a model object per row first, most
+    # of the fan-out's CPU.
     outbox_common = {
-        "kind": MessageKind.BROADCAST,
         "text": message_text,
         "template": "broadcast",
         "template_params": template_params,
         # The sender sends them with or after the text (see hub/media.py).
         "attachment_ids": broadcast.attachment_ids or None,
-        "next_attempt_at": now,
     }
     ack_label = say(lang, "ack_button")
     async for batch in recipients(member_ids, enabled_channels):
@@ -417,7 +417,7 @@ async def _fan_out(
             }
             for delivery_id, member_id, channel, address in created
         ]
-        await sql.insert_rows(OutboundMessage, outbox_common, messages, now)
+        await queue_rows(MessageKind.BROADCAST, outbox_common, messages, due=now, now=now)
     await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
@@ -441,20 +441,19 @@ async def _post_in_groups(
         label = say(config.hub.language, "ack_button")
         buttons = [{"label": label, "payload": group_ack_payload(broadcast.id)}]
     posts = [
-        OutboundMessage(
-            kind=MessageKind.GROUP_POST,
+        outbound(
+            MessageKind.GROUP_POST,
             broadcast_id=broadcast.id,
             channel=group.channel,
             address=group.address,
             text=message_text,
             buttons=buttons,
             attachment_ids=broadcast.attachment_ids or None,
-            next_attempt_at=now,
+            due=now,
         )
         for group in await groups_for(areas, enabled_channels)
     ]
-    if posts:
-        await OutboundMessage.bulk_create(posts)
+    await queue_all(posts)
 
 
 # Broadcasts staff may still change: nothing of them has gone out.

@@ -27,6 +27,7 @@ from hub.deliveries import (
 from hub.dialogs import end_dialog
 from hub.groups import LINK_WORDS, link_group
 from hub.join_requests import ClaimOutcome, record_claim
+from hub.outbox import queue
 from hub.phone import InvalidPhone, normalize_phone
 from hub.router import Command, Router, Turn
 from hub.texts import text as say
@@ -116,14 +117,14 @@ class Conversations:
         self, event: InboundMessage, member: Member | None, text: str, *, phone_button: bool = False
     ) -> None:
         """Queue `text` as an answer to the chat the event came from."""
-        await OutboundMessage.create(
-            kind=MessageKind.REPLY,
-            member=member,
+        await queue(
+            MessageKind.REPLY,
+            member_id=member.id if member else None,
             channel=event.channel,
             address=event.address,
             text=text,
             phone_button=self.say("phone_button") if phone_button else None,
-            next_attempt_at=self.clock(),
+            due=self.clock(),
         )
         self.wake_sender()
 
@@ -275,14 +276,14 @@ class Conversations:
             .first()
         )
         text = (corrected or original).text
-        await OutboundMessage.create(
-            kind=MessageKind.NOTICE,
-            member=member,
+        await queue(
+            MessageKind.NOTICE,
+            member_id=member.id,
             channel=event.channel,
             address=event.address,
             text=f"{text}\n\n{self.say('acknowledged_mark')}",
             edit_of=event.reply_to,
-            next_attempt_at=self.clock(),
+            due=self.clock(),
         )
         self.wake_sender()
 
@@ -421,13 +422,13 @@ class Conversations:
         )
         channel = _label(self.lang, event.channel)
         for address in addresses:
-            await OutboundMessage.create(
-                kind=MessageKind.NOTICE,
-                member=member,
+            await queue(
+                MessageKind.NOTICE,
+                member_id=member.id,
                 channel=address.channel,
                 address=address.address,
                 text=self.say("claim_alert", name=member.name, channel=channel),
-                next_attempt_at=now,
+                due=now,
             )
         if addresses:
             self.wake_sender()

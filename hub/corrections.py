@@ -23,6 +23,7 @@ from hub.broadcasts import check_content, render_broadcast, summarize
 from hub.config import Config
 from hub.deliveries import ack_payload, group_ack_payload
 from hub.errors import Conflict
+from hub.outbox import outbound, queue_all
 from hub.texts import text as say
 from models import (
     Broadcast,
@@ -172,7 +173,7 @@ async def _correct(
             else:
                 rows.append(_row(d, correction, buttons, now, template=template_params))
                 resent += 1
-        await OutboundMessage.bulk_create(rows)
+        await queue_all(rows)
 
     # Announcements in flight right now left with the old text: correct them once they have.
     in_flight = await OutboundMessage.filter(
@@ -181,8 +182,8 @@ async def _correct(
         delivery_id__in=Subquery(deliveries),
     ).values("delivery_id", "member_id", "channel", "address")
     rows = [
-        OutboundMessage(
-            kind=MessageKind.CORRECTION,
+        outbound(
+            MessageKind.CORRECTION,
             delivery_id=m["delivery_id"],
             member_id=m["member_id"],
             channel=m["channel"],
@@ -191,12 +192,12 @@ async def _correct(
             buttons=_ack_buttons(config, broadcast, m["delivery_id"], False),
             template="broadcast",
             template_params=template_params,
-            next_attempt_at=now + IN_FLIGHT_RECHECK,
+            due=now + IN_FLIGHT_RECHECK,
         )
         for m in in_flight
     ]
     resent += len(rows)
-    await OutboundMessage.bulk_create(rows)
+    await queue_all(rows)
     edited_posts, resent_posts = await _correct_group_posts(
         config, broadcast, message, correction, enabled_channels, now
     )
@@ -236,8 +237,8 @@ def _row(
     edit_of: str | None = None,
     template: list[str] | None = None,
 ) -> OutboundMessage:
-    return OutboundMessage(
-        kind=MessageKind.CORRECTION,
+    return outbound(
+        MessageKind.CORRECTION,
         delivery_id=delivery.id,
         member_id=delivery.member_id,
         channel=delivery.channel,
@@ -247,7 +248,7 @@ def _row(
         edit_of=edit_of,
         template="broadcast" if template else None,
         template_params=template,
-        next_attempt_at=now,
+        due=now,
     )
 
 
@@ -273,16 +274,16 @@ async def _correct_group_posts(
         editable = _can_edit(post.channel, enabled_channels) and post.external_id
         edited += bool(editable)
         rows.append(
-            OutboundMessage(
-                kind=MessageKind.GROUP_POST,
+            outbound(
+                MessageKind.GROUP_POST,
                 broadcast_id=broadcast.id,
                 channel=post.channel,
                 address=post.address,
                 text=message if editable else correction,
                 buttons=buttons,
                 edit_of=post.external_id if editable else None,
-                next_attempt_at=now,
+                due=now,
             )
         )
-    await OutboundMessage.bulk_create(rows)
+    await queue_all(rows)
     return edited, len(rows) - edited

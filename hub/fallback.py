@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 
 from hub.audience import choose_address
+from hub.outbox import queue
 from models import ChannelAddress, Delivery, Member, MessageKind, OutboundMessage
 
 
@@ -37,8 +38,8 @@ async def queue_elsewhere(
     await Delivery.filter(id=message.delivery_id).update(
         channel=address.channel, address=address.address, external_id=None
     )
-    return await OutboundMessage.create(
-        kind=message.kind,
+    return await queue(
+        message.kind,
         delivery_id=message.delivery_id,
         member_id=message.member_id,
         channel=address.channel,
@@ -48,5 +49,5 @@ async def queue_elsewhere(
         template=message.template,
         template_params=current.template_params,
         attachment_ids=message.attachment_ids,
-        next_attempt_at=now,
+        due=now,
     )

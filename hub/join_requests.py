@@ -27,13 +27,13 @@ from hub.config import Config
 from hub.dialogs import Dialog, dialog_of, end_dialog, move_dialog, save_dialog
 from hub.errors import Conflict, NotFound
 from hub.members import get_member, members_in
+from hub.outbox import queue
 from hub.texts import text as say
 from models import (
     ChannelAddress,
     JoinRequest,
     Member,
     MessageKind,
-    OutboundMessage,
     Seat,
     User,
 )
@@ -157,9 +157,9 @@ async def approve_join_request(
         if member.preferred_channel is None:
             await Member.filter(id=member.id).update(preferred_channel=request.channel)
         await end_dialog(request.channel, request.address, CLAIM)
-        await OutboundMessage.create(
-            kind=MessageKind.NOTICE,
-            member=member,
+        await queue(
+            MessageKind.NOTICE,
+            member_id=member.id,
             channel=request.channel,
             address=request.address,
             text=say(
@@ -169,7 +169,7 @@ async def approve_join_request(
                 name=member.name,
                 area=await _area_path(member),
             ),
-            next_attempt_at=now,
+            due=now,
         )
         await audit.record(
             user,

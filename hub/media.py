@@ -32,6 +32,7 @@ from channels import Channel, OutgoingFile, SendResult
 from hub.auth import Scope
 from hub.config import Config
 from hub.errors import ValidationFailed
+from hub.outbox import queue
 from hub.texts import text as say
 from models import (
     Attachment,
@@ -393,16 +394,15 @@ async def record_sent(
 async def _follow_up(
     message: OutboundMessage, ids: list[int], broadcast_id: int | None, now: dt.datetime
 ) -> OutboundMessage:
-    return await OutboundMessage.create(
-        kind=MessageKind.NOTICE,
+    return await queue(
+        MessageKind.NOTICE,
         member_id=message.member_id,
         broadcast_id=broadcast_id,
         channel=message.channel,
         address=message.address,
         text="",
-        buttons=[],
         attachment_ids=ids,
-        next_attempt_at=now,
+        due=now,
     )
 
 

@@ -29,6 +29,7 @@ from hub.audience import choose_address
 from hub.broadcasts import summarize
 from hub.config import Config
 from hub.deliveries import ack_payload
+from hub.outbox import outbound, queue_all
 from hub.texts import text as say
 from hub.timeutil import in_quiet_hours
 from models import (
@@ -146,10 +147,10 @@ async def _remind(
             continue
         async with in_transaction():
             rows = await _claim(rows, now)
-            await OutboundMessage.bulk_create(
+            await queue_all(
                 [
-                    OutboundMessage(
-                        kind=MessageKind.REMINDER,
+                    outbound(
+                        MessageKind.REMINDER,
                         delivery_id=row["id"],
                         member_id=row["member_id"],
                         channel=row["channel"],
@@ -159,7 +160,7 @@ async def _remind(
                         # Outside WhatsApp's 24-hour window the approved reminder template goes.
                         template="reminder",
                         template_params=template_params,
-                        next_attempt_at=now,
+                        due=now,
                     )
                     for row in rows
                 ]
@@ -400,8 +401,7 @@ async def _escalate_one(
         )
         if not taken:
             return None
-        if notices:
-            await OutboundMessage.bulk_create(notices)
+        await queue_all(notices)
     if rows and not notices:
         log.warning(
             "broadcast %s: %d silent recipients but no RW head or staff to tell; "
@@ -504,15 +504,15 @@ async def _notices(
         else:
             bodies = call_list_messages(lang, broadcast.title, area.path, hours, area_rows)
         messages += [
-            OutboundMessage(
-                kind=MessageKind.NOTICE,
+            outbound(
+                MessageKind.NOTICE,
                 member_id=member_id,
                 channel=address.channel,
                 address=address.address,
                 text=body,
                 template=template,
                 template_params=template_params,
-                next_attempt_at=now,
+                due=now,
             )
             for body in bodies
         ]

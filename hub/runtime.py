@@ -11,21 +11,39 @@ from aiohttp import web
 
 from channels import Channel, Event, InboundMessage, channel_class, registered_channels
 from hub.auth import LoginThrottle
+from hub.broadcast_hooks import AnnouncementHooks, CorrectionHooks, ReminderHooks
 from hub.config import Config
 from hub.conversations import Conversations
 from hub.dispatch import Dispatcher
 from hub.leases import SCHEDULER_LEASE_TTL, LeaseHolder
 from hub.media import MediaStore
 from hub.metrics import Metrics
+from hub.outbox import KindHooks, OutboxHooks
 from hub.router import Router
 from hub.sender import Sender
 from hub.tasks import BackgroundTasks
 from hub.timeutil import Clock, utcnow
+from models import MessageKind
 
 log = logging.getLogger(__name__)
 
 # Channels this version can run, each configured by the config section of its name.
 AVAILABLE_CHANNELS = tuple(registered_channels())
+
+
+def outbox_hooks() -> OutboxHooks:
+    """The hub's hooks for every message kind: what each adds to sending (see hub/outbox.py)."""
+    plain = KindHooks()
+    return OutboxHooks(
+        {
+            MessageKind.BROADCAST: AnnouncementHooks(),
+            MessageKind.REMINDER: ReminderHooks(),
+            MessageKind.CORRECTION: CorrectionHooks(),
+            MessageKind.REPLY: KindHooks(answers_inbound=True),
+            MessageKind.NOTICE: plain,
+            MessageKind.GROUP_POST: plain,
+        }
+    )
 
 
 @dataclass
@@ -63,6 +81,7 @@ class Hub:
         self.media = MediaStore.from_config(self.config)
         self.sender = Sender(
             self.channels,
+            hooks=outbox_hooks(),
             max_attempts=self.config.broadcast.max_attempts,
             clock=self.clock,
             metrics=self.metrics,

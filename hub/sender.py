@@ -11,6 +11,11 @@ A claimed batch goes out as one round (`_Round`): one look at the database every
 CANCEL_CHECK_SECONDS tells which of its messages are still ours (not cancelled meanwhile), and the
 outcomes of successful sends are written together, a few at a time in one transaction (group
 commit), instead of several statements and a commit per message.
+
+What a message's kind adds (a reminder dropped once acknowledged, the announcement's delivery
+moved up the ladder in the same group commit, a broadcast finished, a fallback to the member's
+next channel) comes from the kind's hooks (hub/outbox.py), given to the sender by hub/runtime.py:
+this module knows no kind and imports no domain module.
 """
 
 from __future__ import annotations
@@ -21,16 +26,13 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from channels import Button, Channel, Outgoing, SendError, SendErrorReason
 from channels.pacing import RateLimiter
-from hub.broadcasts import finish_if_done
-from hub.fallback import next_address, queue_elsewhere
 from hub.media import (
     FILE_WAIT_OVER,
     NO_FILES,
@@ -43,26 +45,15 @@ from hub.media import (
     wait_for_window,
 )
 from hub.metrics import Metrics
+from hub.outbox import OutboxHooks, RowUpdate, apply_updates
 from hub.timeutil import Clock, utcnow
-from models import (
-    Broadcast,
-    BroadcastStatus,
-    ChannelAddress,
-    Delivery,
-    DeliveryStatus,
-    MessageKind,
-    OutboundMessage,
-    OutboxState,
-    sql,
-)
+from models import ChannelAddress, OutboundMessage, OutboxState, sql
 
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=2)
 # Permanent failures that concern this address only: the member may be reachable elsewhere.
 _TRY_ANOTHER_CHANNEL = {SendErrorReason.BLOCKED, SendErrorReason.UNKNOWN_RECIPIENT}
-_NOT_RECEIVED = {DeliveryStatus.FAILED, DeliveryStatus.CANCELLED, DeliveryStatus.SKIPPED}
-CORRECTION_RECHECK = dt.timedelta(seconds=30)
 RELEASE_EVERY = dt.timedelta(seconds=15)  # how often files waiting for a window are looked at
 BASE_BACKOFF = 5.0  # seconds before the first retry
 MAX_BACKOFF = 3600.0
@@ -79,11 +70,13 @@ GROUP_COMMIT_SECONDS = 1.0
 
 
 def _window_start(
-    message: OutboundMessage, windows: Mapping[tuple[str, str], dt.datetime | None]
+    message: OutboundMessage,
+    windows: Mapping[tuple[str, str], dt.datetime | None],
+    hooks: OutboxHooks,
 ) -> dt.datetime | None:
     """When the recipient last wrote, as far as this message knows."""
     last = windows.get((message.channel, message.address))
-    if last is None and message.kind == MessageKind.REPLY:
+    if last is None and hooks[message.kind].answers_inbound:
         # A reply answers what the person just sent, from an address the hub has no row for (a
         # stranger told how to join): they wrote shortly before the reply was queued.
         return message.created_at
@@ -121,12 +114,12 @@ class _Round:
         self._checked_at = time.monotonic()
         self._check_lock = asyncio.Lock()
         self._closing = False
-        self._pending: list[tuple[OutboundMessage, dict[str, Any], dict[str, Any] | None]] = []
+        self._pending: list[tuple[OutboundMessage, dict[str, Any], Sequence[RowUpdate]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._first_at = 0.0
         self._news = asyncio.Event()
         self._writer = asyncio.create_task(self._write_loop(), name="sender-group-commit")
-        self.sent_deliveries: list[int] = []  # broadcast deliveries that went out this round
+        self.sent: list[OutboundMessage] = []  # messages whose outcome this round committed
 
     async def still_ours(self, message: OutboundMessage) -> bool:
         """Whether the message is still claimed by us, as of at most CANCEL_CHECK_SECONDS ago."""
@@ -144,13 +137,13 @@ class _Round:
         self,
         message: OutboundMessage,
         outbox: dict[str, Any],
-        delivery: dict[str, Any] | None,
+        updates: Sequence[RowUpdate],
     ) -> None:
-        """Write the outcome of a send (outbox row columns, delivery columns) with others'."""
+        """Write the outcome of a send (outbox row columns, its kind's updates) with others'."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not self._pending:
             self._first_at = time.monotonic()
-        self._pending.append((message, outbox, delivery))
+        self._pending.append((message, outbox, updates))
         self._waiters.append(waiter)
         self._in_flight.discard(message.id)
         self._news.set()
@@ -216,9 +209,7 @@ class _Round:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        self.sent_deliveries.extend(
-            m.delivery_id for m, _, delivery in pending if delivery and m.delivery_id
-        )
+        self.sent.extend(m for m, _, _ in pending)
 
     async def close(self) -> None:
         """Write what is still waiting (the sender may be stopping) and end the writer."""
@@ -228,19 +219,15 @@ class _Round:
 
 
 async def _write_sent(
-    pending: list[tuple[OutboundMessage, dict[str, Any], dict[str, Any] | None]],
+    pending: list[tuple[OutboundMessage, dict[str, Any], Sequence[RowUpdate]]],
 ) -> None:
     """The outcomes of successful sends, in one transaction and one round trip to the database."""
     updates = sql.RowUpdates()
-    for message, outbox, delivery in pending:
+    for message, outbox, kind_updates in pending:
         updates.add(OutboundMessage, message.id, outbox)
-        if delivery is not None and message.delivery_id is not None:
-            # Cancelled while the request was in flight: it left all the same, so say so.
-            updates.add(Delivery, message.delivery_id, delivery, status_in=_STILL_OPEN)
+        for update in kind_updates:
+            updates.add(update.model, update.row_id, update.columns, status_in=update.status_in)
     await sql.commit_updates(updates)
-
-
-_STILL_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
 
 
 class Sender:
@@ -248,6 +235,7 @@ class Sender:
         self,
         channels: Mapping[str, Channel],
         *,
+        hooks: OutboxHooks,
         max_attempts: int = 8,
         batch_size: int = 250,
         concurrency: int = 16,
@@ -257,6 +245,7 @@ class Sender:
         lease: dt.timedelta = LEASE,
     ) -> None:
         self.channels = channels
+        self.hooks = hooks  # what each message kind adds to sending (hub/outbox.py)
         self.lease = lease  # how long a claim holds; a dead sender's rows wait this long
         self._next_sweep = 0.0  # when an idle sender next looks for broadcasts left unfinished
         self.media = media  # where attachments are; None: rows' files are not sent
@@ -307,7 +296,7 @@ class Sender:
         if not claimed:
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + SWEEP_SECONDS
-                await self._finish_left_broadcasts()
+                await self.hooks.on_idle(self.clock())
             return 0
         # A quarter of the places stay free while the rest wait for a group commit, so the
         # next sends never stall for it.
@@ -319,35 +308,20 @@ class Sender:
             windows = await self._last_inbound(claimed)
             async with asyncio.TaskGroup() as group:
                 for message in claimed:
-                    last_inbound_at = _window_start(message, windows)
+                    last_inbound_at = _window_start(message, windows, self.hooks)
                     group.create_task(self.deliver(message, last_inbound_at, round_))
         finally:
             await round_.close()
-        await self._finish_broadcasts(round_.sent_deliveries)
+        await self._after_sent(round_.sent)
         return len(claimed)
 
-    async def _finish_left_broadcasts(self) -> None:
-        """Mark sent the broadcasts whose last outcome a stopped sender wrote but never finished."""
-        pending = Delivery.filter(status=DeliveryStatus.PENDING).values("broadcast_id")
-        left = await (
-            Broadcast.filter(status=BroadcastStatus.SENDING)
-            .exclude(id__in=Subquery(pending))
-            .values_list("id", flat=True)
-        )
-        for broadcast_id in left:
-            await finish_if_done(broadcast_id, self.clock())
-
-    async def _finish_broadcasts(self, delivery_ids: list[int]) -> None:
-        """Mark sent the broadcasts these deliveries completed (once per round, not per send)."""
-        if not delivery_ids:
-            return
-        broadcast_ids = (
-            await Delivery.filter(id__in=delivery_ids)
-            .distinct()
-            .values_list("broadcast_id", flat=True)
-        )
-        for broadcast_id in sorted(broadcast_ids):
-            await finish_if_done(broadcast_id, self.clock())
+    async def _after_sent(self, messages: list[OutboundMessage]) -> None:
+        """Each kind's work after its sent messages are committed, once per round (not per send)."""
+        by_kind: dict[str, list[OutboundMessage]] = {}
+        for message in messages:
+            by_kind.setdefault(message.kind, []).append(message)
+        for kind, sent in by_kind.items():
+            await self.hooks[kind].on_sent(sent, self.clock())
 
     async def requeue_expired(self) -> int:
         """Rows whose sender died mid-claim go back to the queue."""
@@ -409,10 +383,8 @@ class Sender:
             template_params=tuple(message.template_params or ()),
             attachments=files.attachments,
         )
-        if message.kind == MessageKind.CORRECTION and not await self._original_left(message):
-            return
-        if message.kind == MessageKind.REMINDER and not await self._still_silent(message):
-            return
+        if not await self.hooks[message.kind].before_send(message, self.clock()):
+            return  # its kind settled the row: cancelled, or queued again for later
         limiter = self.limiter(message.channel)
         if round_ is None:
             await limiter.acquire()
@@ -474,85 +446,17 @@ class Sender:
             claim_token=None,
             claimed_until=None,
         )
-        if files is NO_FILES and round_ is not None and message.kind != MessageKind.REMINDER:
-            delivery = None
-            if message.kind == MessageKind.BROADCAST:
-                delivery = dict(
-                    status=DeliveryStatus.SENT,
-                    sent_at=result.sent_at,
-                    external_id=result.external_id,
-                    attempts=attempts,
-                )
-            await round_.record_sent(message, sent, delivery)  # the round finishes broadcasts
+        hooks = self.hooks[message.kind]
+        updates = hooks.sent_updates(message, result, attempts)
+        if files is NO_FILES and round_ is not None:
+            await round_.record_sent(message, sent, updates)  # the round calls on_sent
             return
         if files is NO_FILES:
             await OutboundMessage.filter(id=message.id).update(**sent)
         else:  # with its next file queued in the same transaction
             await record_sent(message, files, result, sent, self.clock())
-        if message.delivery_id is None:
-            return
-        if message.kind == MessageKind.BROADCAST:
-            # Cancelled while the request was in flight: it left all the same, so say so.
-            await Delivery.filter(
-                id=message.delivery_id,
-                status__in=[DeliveryStatus.PENDING, DeliveryStatus.CANCELLED],
-            ).update(
-                status=DeliveryStatus.SENT,
-                sent_at=result.sent_at,
-                external_id=result.external_id,
-                attempts=attempts,
-            )
-            await self._maybe_finish(message)
-        elif message.kind == MessageKind.REMINDER:
-            delivery = await Delivery.get(id=message.delivery_id)
-            await Delivery.filter(id=delivery.id).update(reminders=delivery.reminders + 1)
-
-    async def _still_silent(self, message: OutboundMessage) -> bool:
-        """A reminder queued before the member acknowledged is not sent after all."""
-        acknowledged = await Delivery.filter(
-            id=message.delivery_id, status=DeliveryStatus.ACKNOWLEDGED
-        ).exists()
-        if acknowledged:
-            await OutboundMessage.filter(
-                id=message.id, state=OutboxState.SENDING, claim_token=message.claim_token
-            ).update(
-                state=OutboxState.CANCELLED,
-                failure_reason="acknowledged before the reminder left",
-                claim_token=None,
-                claimed_until=None,
-            )
-        return not acknowledged
-
-    async def _original_left(self, message: OutboundMessage) -> bool:
-        """A correction goes only where the original left; it waits while that is in flight."""
-        delivery = await Delivery.get_or_none(id=message.delivery_id).only(
-            "id", "status", "channel"
-        )
-        ours = OutboundMessage.filter(
-            id=message.id, state=OutboxState.SENDING, claim_token=message.claim_token
-        )
-        if delivery is not None and delivery.status == DeliveryStatus.PENDING:
-            await ours.update(
-                state=OutboxState.QUEUED,
-                next_attempt_at=self.clock() + CORRECTION_RECHECK,
-                claim_token=None,
-                claimed_until=None,
-            )
-            return False
-        # Gone elsewhere after a fallback: that channel got the corrected text in the first place.
-        if (
-            delivery is None
-            or delivery.status in _NOT_RECEIVED
-            or delivery.channel != message.channel
-        ):
-            await ours.update(
-                state=OutboxState.CANCELLED,
-                failure_reason="the original announcement did not arrive here",
-                claim_token=None,
-                claimed_until=None,
-            )
-            return False
-        return True
+        await apply_updates(updates)
+        await hooks.on_sent([message], self.clock())
 
     async def _hold(self, message: OutboundMessage, exc: SendError) -> None:
         """Queue again for the recipient's turn a message the channel's own pacing held back.
@@ -599,11 +503,7 @@ class Sender:
                 claim_token=None,
                 claimed_until=None,
             )
-            if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
-                # Staff see the retries on the recipient list while the delivery is pending.
-                await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
-                    attempts=attempts
-                )
+            await self.hooks[message.kind].on_retry(message, attempts)
             return
         reason = f"gave up after {attempts} attempts: {exc}" if exc.retryable else str(exc)
         reason = reason[:255]
@@ -623,18 +523,12 @@ class Sender:
             self.wake()
             return
         await OutboundMessage.filter(id=message.id, state=OutboxState.SENDING).update(**failed)
-        if message.delivery_id is not None and message.kind == MessageKind.BROADCAST:
-            await Delivery.filter(id=message.delivery_id, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.FAILED,
-                failed_at=now,
-                failure_reason=reason,
-                attempts=attempts,
-            )
-            await self._maybe_finish(message)
+        await self.hooks[message.kind].on_failed(message, reason, attempts, now)
 
     async def _fall_back(self, message: OutboundMessage, attempts: int, reason: str) -> bool:
-        """Send an announcement the member cannot get here on their next reachable channel."""
-        address = await next_address(message, self.channels)
+        """Queue a message its address cannot take at the next address its kind names, if any."""
+        hooks = self.hooks[message.kind]
+        address = await hooks.fallback_address(message, self.channels)
         if address is None:
             return False
         async with in_transaction():
@@ -647,13 +541,9 @@ class Sender:
             )
             if not moved:
                 return True  # cancelled meanwhile: nothing more to send
-            await queue_elsewhere(message, address, self.clock())
+            await hooks.queue_elsewhere(message, address, self.clock())
         log.info(
             "message %s: %s on %s, trying %s", message.id, reason, message.channel, address.channel
         )
         self.wake()
         return True
-
-    async def _maybe_finish(self, message: OutboundMessage) -> None:
-        delivery = await Delivery.get(id=message.delivery_id).only("id", "broadcast_id")
-        await finish_if_done(delivery.broadcast_id, self.clock())

@@ -16,6 +16,7 @@ from channels import Channel, Outgoing, SendError, SendErrorReason, SendResult
 from hub.auth import Scope
 from hub.broadcasts import BroadcastRequest, cancel_broadcast, create_broadcast, delivery_counts
 from hub.members import address_status
+from hub.runtime import outbox_hooks
 from hub.sender import LEASE, Sender
 from models import (
     Broadcast,
@@ -79,7 +80,7 @@ def clock() -> FakeClock:
 
 
 def sender_for(channel: FakeChannel, clock: FakeClock, **options: Any) -> Sender:
-    return Sender(channels={"fake": channel}, clock=clock, **options)
+    return Sender(channels={"fake": channel}, hooks=outbox_hooks(), clock=clock, **options)
 
 
 async def queue_broadcast(clock: FakeClock, recipients: int = 1) -> Broadcast:

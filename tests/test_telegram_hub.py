@@ -23,6 +23,7 @@ from channels.telegram import TelegramChannel
 from hub.app import HUB, Hub, create_app
 from hub.auth import Scope
 from hub.broadcasts import BroadcastRequest, create_broadcast
+from hub.runtime import outbox_hooks
 from hub.sender import Sender
 from models import (
     Area,
@@ -442,7 +443,7 @@ async def test_posts_beyond_the_group_limit_wait_their_turn_and_never_fail(
     )
     await channel.start()
     try:
-        sender = Sender({"telegram": channel}, max_attempts=2, clock=clock)
+        sender = Sender({"telegram": channel}, hooks=outbox_hooks(), max_attempts=2, clock=clock)
         await telegram_member(5020)
         area = await Area.get(path=KELURAHAN)
         await GroupChat.create(
