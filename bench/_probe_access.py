@@ -426,7 +426,7 @@ def _judge_page(tally: Tally, request: str, answer: Answer, shown: set[str]) -> 
 
 async def probe_sessions(site: Site) -> Tally:
     """Session fixation, expired, closed and foreign cookies, garbage cookies, revoked tokens."""
-    from hub.auth import create_token, hash_secret
+    from hub.access.auth import create_token, hash_secret
     from hub.web.dashboard.base import SESSION_COOKIE
     from models import ApiToken, User, UserRole
     from tests.factories import bearer, make_user

@@ -183,7 +183,7 @@ async def probe_generated_dashboard(site: Site, rng: random.Random, per_page: in
 async def probe_login(site: Site, hasher: CountingHasher) -> Tally:
     """60 wrong guesses and the right password at once from one address, then the owner from
     another address; and 60 guesses that each claim another X-Forwarded-For."""
-    from hub.auth import create_user
+    from hub.access.auth import create_user
     from hub.web.dashboard.base import SESSION_COOKIE
     from models import UserRole
     from tests.factories import make_area

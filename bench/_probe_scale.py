@@ -48,8 +48,8 @@ async def seed_scale(members: int) -> dict[str, Any]:
     from tortoise import Tortoise
 
     from bench._roster import KELURAHAN_PER_KECAMATAN, RT_PER_KELURAHAN, seed_roster
-    from hub.auth import Scope, create_token, create_user
-    from hub.member_groups import save_group
+    from hub.access.auth import Scope, create_token, create_user
+    from hub.broadcast.member_groups import save_group
     from models import ChannelAddress, UserRole
 
     started = time.perf_counter()

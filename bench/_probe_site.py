@@ -164,7 +164,7 @@ def guard_network() -> None:
 
 
 class CountingHasher:
-    """hub.auth's argon2 hasher, counting the passwords it verified (from any thread)."""
+    """hub.access.auth's argon2 hasher, counting the passwords it verified (from any thread)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -240,7 +240,7 @@ async def running_site(config: Any) -> AsyncIterator[Site]:
 async def database(kind: str, part: str, work: Path) -> AsyncIterator[str]:
     """A fresh database (SQLite file in the temp dir, or a new PostgreSQL one), open in Tortoise
     with the schema; closed (and dropped) afterwards."""
-    from hub.db import close_database, open_database
+    from hub.core.db import close_database, open_database
 
     name = f"bench_probe_{os.getpid()}_{part}"
     if kind == "postgres":
@@ -291,7 +291,7 @@ def cookie(name: str, value: str) -> dict[str, str]:
 
 async def session_cookie(user: Any, *, hours: int = 1, ago: float = 0) -> tuple[str, str]:
     """A dashboard session for `user` opened `ago` hours back: (cookie value, CSRF token)."""
-    from hub.auth import open_session
+    from hub.access.auth import open_session
 
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=ago)
     token, session = await open_session(user, hours, now)

@@ -113,7 +113,7 @@ async def seed_roster(members: int, whatsapp_share: float, *, batch: int = 5000)
 
 
 def _area(id_: int, kind: object, name: str, parent_id: int | None, path: str) -> object:
-    from hub.areas import path_key
+    from hub.access.areas import path_key
     from models import Area
 
     return Area(

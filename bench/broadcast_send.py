@@ -62,7 +62,7 @@ TEXT = (
 
 
 def bench_config(db_url: str, urls: dict[str, str], scale: int, data_dir: str) -> Any:
-    from hub.config import Config
+    from hub.core.config import Config
     from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
     from tests.fake_graph import TOKEN as GRAPH_TOKEN
     from tests.fake_telegram import TOKEN as BOT_TOKEN
@@ -155,10 +155,10 @@ class _WakeCounter:
 
 async def run_hub(db_url: str, urls: dict[str, str], scale: int, data_dir: str) -> dict[str, Any]:
     """Fan out and send one broadcast to the whole roster; the figures measured in this process."""
+    from hub.access.auth import Scope
     from hub.app import Hub
-    from hub.auth import Scope
-    from hub.broadcasts import BroadcastRequest, create_broadcast, delivery_counts
-    from hub.db import close_database, open_database
+    from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast, delivery_counts
+    from hub.core.db import close_database, open_database
     from models import Broadcast, BroadcastStatus
 
     config = bench_config(db_url, urls, scale, data_dir)
@@ -272,7 +272,7 @@ def hub_process(
 async def _seed(db_url: str, members: int, whatsapp_share: float) -> tuple[int, int]:
     from tortoise import Tortoise
 
-    from hub.db import apply_migrations
+    from hub.core.db import apply_migrations
     from models.config import tortoise_config
 
     await apply_migrations(db_url)

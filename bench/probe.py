@@ -73,7 +73,7 @@ async def run_world(
     args: argparse.Namespace, work: Path, fakes: dict[str, Any], hasher: CountingHasher
 ) -> list[Tally]:
     """Families 1 to 5, on one database with tests/test_permissions.py's world."""
-    from hub.auth import create_user
+    from hub.access.auth import create_user
     from models import UserRole
     from tests.factories import make_area
     from tests.test_permissions import A, build_world
@@ -124,7 +124,7 @@ async def run_scale(
 
 
 async def main_async(args: argparse.Namespace, work: Path) -> None:
-    import hub.auth
+    import hub.access.auth
 
     guard_network()
     setup_logging(work)

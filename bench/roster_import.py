@@ -3,12 +3,12 @@
     .venv/bin/python bench/roster_import.py [--rows 50000] [--database sqlite|postgres] [--once]
                                             [--no-other-process] [--keep]
 
-Writes a roster CSV of `--rows` RT heads (kecamatan of 10 kelurahan of 10 RW of 50 RT, one head
-per RT, preferred channel blank, telegram or whatsapp in turn), applies the migrations to a fresh
-database and imports the file with `hub.roster.import_roster`, as `hub roster import` does; then,
-unless `--once`, imports the same file again (every row unchanged: the path a re-run after a
-crash takes). While each import runs, two writers do one small transaction every 20 ms on the
-same database, a read then an insert (the shape of `POST /api/v1/broadcasts`):
+Writes a roster CSV of `--rows` RT heads (kecamatan of 10 kelurahan of 10 RW of 50 RT, one head per
+RT, preferred channel blank, telegram or whatsapp in turn), applies the migrations to a fresh
+database and imports the file with `hub.roster.importer.import_roster`, as `hub roster import` does;
+then, unless `--once`, imports the same file again (every row unchanged: the path a re-run after a
+crash takes). While each import runs, two writers do one small transaction every 20 ms on the same
+database, a read then an insert (the shape of `POST /api/v1/broadcasts`):
 
 - **in-process**: a task on the importing process's event loop, through the same Tortoise
   connection; on SQLite it waits for Tortoise's connection lock while an import transaction
@@ -19,12 +19,12 @@ same database, a read then an insert (the shape of `POST /api/v1/broadcasts`):
   timeout runs out (or at once, without `models/sqlite.py`'s BEGIN IMMEDIATE, when a transaction
   that has read wants to write while another connection writes).
 
-Prints the import time (or how it failed), rows a second, the importing process's CPU time (all
-its threads, SQLite's included, the in-process writer's too: less sensitive to a busy machine than
-the wall clock), where the import has batches the time to the first (reading and checking the file
-included) and the longest of the others, and per writer the writes done, failed and the longest
-wait (a write's whole duration, the wait for the database included). Goals: no failed write, and
-the longest wait well under a second (about one batch), not the import's length.
+Prints the import time (or how it failed), rows a second, the importing process's CPU time (all its
+threads, SQLite's included, the in-process writer's too: less sensitive to a busy machine than the
+wall clock), where the import has batches the time to the first (reading and checking the file
+included) and the longest of the others, and per writer the writes done, failed and the longest wait
+(a write's whole duration, the wait for the database included). Goals: no failed write, and the
+longest wait well under a second (about one batch), not the import's length.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ async def write_loop(stop: Callable[[], bool], label: str) -> dict[str, Any]:
 
 
 async def _other_process_writer(url: str, stop_file: Path) -> None:
-    from hub.db import close_database, open_database
+    from hub.core.db import close_database, open_database
 
     await open_database(url, migrate_first=False)
     try:
@@ -147,8 +147,8 @@ def other_process_writer(url: str, work: Path, results: dict[str, Any]) -> Itera
 
 async def timed_import(url: str, roster: Path, work: Path, other_process: bool) -> dict[str, Any]:
     """Import the roster with the writers running; the figures of the run."""
-    from hub.db import close_database, open_database
-    from hub.roster import import_roster
+    from hub.core.db import close_database, open_database
+    from hub.roster.importer import import_roster
 
     batches: list[float] = []
     last = 0.0
@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database and temp dir")
     args = parser.parse_args()
 
-    from hub.db import apply_migrations
+    from hub.core.db import apply_migrations
 
     with database(args.database, args.keep, "roster") as (url, work):
         roster = work / "roster.csv"

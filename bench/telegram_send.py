@@ -8,7 +8,8 @@ contenders send the same broadcast (bold title, one inline button) to distinct c
 `--concurrency` in flight:
 
 - channel: TelegramChannel.send (aiohttp), paced by channels.pacing.RateLimiter(N) as
-  hub/sender.py does; a THROTTLED answer pauses the limiter for retry_after and is sent again.
+  hub/messaging/sender.py does; a THROTTLED answer pauses the limiter for retry_after and is
+  sent again.
 - ptb: ExtBot with its default HTTPXRequest and AIORateLimiter(overall_max_rate=N,
   max_retries=0), so every 429 reaches us (counted, slept for retry_after, sent again).
   At 1000/s both send with allow_paid_broadcast, which AIORateLimiter paces at 1000/s.
@@ -39,7 +40,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from channels.base import Button, Event, Outgoing, SendError, SendErrorReason
 from channels.pacing import RateLimiter
 from channels.telegram import PAID_BROADCAST_RATE, TelegramChannel, to_telegram_html
-from hub.config import TelegramSection
+from hub.core.config import TelegramSection
 from tests.fake_telegram import TOKEN, serve_in_process
 
 TEXT = (

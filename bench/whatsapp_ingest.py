@@ -210,7 +210,7 @@ async def seed(db_url: str, count: int, base: int) -> None:
     """The schema, one broadcast and `count` sent deliveries with their outbox messages."""
     from tortoise import Tortoise
 
-    from hub.db import apply_migrations
+    from hub.core.db import apply_migrations
     from models import (
         Broadcast,
         BroadcastStatus,

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.config import Config
-from hub.db import close_database, open_database
+from hub.core.config import Config
+from hub.core.db import close_database, open_database
+from hub.core.timeutil import Clock, utcnow
 from hub.runtime import AVAILABLE_CHANNELS, HUB, Hub
-from hub.timeutil import Clock, utcnow
 from hub.web import api, dashboard, health, media, middleware, permissions, webhooks
 from jobs import create_scheduler
 

@@ -11,13 +11,13 @@ import random
 from pathlib import Path
 
 from channels.sandbox import SandboxChannel
-from hub import audit
-from hub.auth import Scope, create_user, generate_password, hash_password
-from hub.broadcasts import BroadcastRequest, create_broadcast
-from hub.config import Config
-from hub.db import close_database, open_database
-from hub.roster import import_rows
-from hub.timeutil import utcnow
+from hub.access import audit
+from hub.access.auth import Scope, create_user, generate_password, hash_password
+from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+from hub.core.config import Config
+from hub.core.db import close_database, open_database
+from hub.core.timeutil import utcnow
+from hub.roster.importer import import_rows
 from models import Member, User, UserRole
 
 DEMO_USER = "demo"

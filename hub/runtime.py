@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from channels import Channel, Event, InboundMessage, channel_class, registered_channels
-from hub.auth import LoginThrottle
-from hub.broadcast_hooks import AnnouncementHooks, CorrectionHooks, ReminderHooks
-from hub.config import Config
-from hub.conversations import Conversations
-from hub.dispatch import Dispatcher
-from hub.leases import SCHEDULER_LEASE_TTL, LeaseHolder
-from hub.media import MediaStore
-from hub.metrics import Metrics
-from hub.outbox import KindHooks, OutboxHooks
-from hub.router import Router
-from hub.sender import Sender
-from hub.tasks import BackgroundTasks
-from hub.timeutil import Clock, utcnow
+from hub.access.auth import LoginThrottle
+from hub.broadcast.broadcast_hooks import AnnouncementHooks, CorrectionHooks, ReminderHooks
+from hub.core.config import Config
+from hub.core.leases import SCHEDULER_LEASE_TTL, LeaseHolder
+from hub.core.metrics import Metrics
+from hub.core.outbox import KindHooks, OutboxHooks
+from hub.core.tasks import BackgroundTasks
+from hub.core.timeutil import Clock, utcnow
+from hub.files.media import MediaStore
+from hub.inbound.conversations import Conversations
+from hub.inbound.dispatch import Dispatcher
+from hub.messaging.router import Router
+from hub.messaging.sender import Sender
 from models import MessageKind
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ AVAILABLE_CHANNELS = tuple(registered_channels())
 
 
 def outbox_hooks() -> OutboxHooks:
-    """The hub's hooks for every message kind: what each adds to sending (see hub/outbox.py)."""
+    """The hub's hooks for every message kind: what each adds to sending (see
+    hub/core/outbox.py)."""
     plain = KindHooks()
     return OutboxHooks(
         {

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub.leases import SCHEDULER_LEASE_RENEW
+from hub.core.leases import SCHEDULER_LEASE_RENEW
 from hub.runtime import Hub
 from jobs.broadcasts import start_due_broadcasts
 from jobs.maintenance import (

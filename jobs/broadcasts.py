@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from hub.broadcasts import mark_missed, start_due_broadcast, start_series_run
+from hub.broadcast.broadcasts import mark_missed, start_due_broadcast, start_series_run
+from hub.broadcast.schedule import overdue_beyond_grace
+from hub.core.timeutil import in_quiet_hours
 from hub.runtime import Hub
-from hub.schedule import overdue_beyond_grace
-from hub.timeutil import in_quiet_hours
 from models import Broadcast, BroadcastStatus
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 
 from channels.sandbox import SandboxChannel
-from hub.deliveries import ACK_PREFIX
+from hub.broadcast.deliveries import ACK_PREFIX
 from hub.runtime import Hub
 
 log = logging.getLogger(__name__)

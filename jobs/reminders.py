@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.reminders import escalate, queue_reminders
+from hub.broadcast.reminders import escalate, queue_reminders
 from hub.runtime import Hub
 
 

@@ -20,9 +20,9 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, tortoise_test_context
 
 from channels.whatsapp import WhatsAppChannel
-from hub import auth
+from hub.access import auth
 from hub.app import HUB, Hub, create_app
-from hub.config import Config
+from hub.core.config import Config
 from models.config import MODEL_MODULES
 from tests import fake_graph, fake_telegram
 from tests.fake_graph import FakeGraphAPI

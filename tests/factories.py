@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from hub.areas import path_key
-from hub.auth import create_token, create_user
-from hub.members import new_invite_code
+from hub.access.areas import path_key
+from hub.access.auth import create_token, create_user
+from hub.roster.members import new_invite_code
 from models import Area, AreaKind, ChannelAddress, Member, Seat, SeatRole, User, UserRole
 
 _counter = itertools.count(1)

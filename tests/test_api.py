@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.exceptions import OperationalError
 
-from hub import auth
+from hub.access import auth
 from hub.app import HUB, Hub
-from hub.config import Config
-from hub.media import MediaStore
+from hub.core.config import Config
+from hub.files.media import MediaStore
 from jobs.broadcasts import start_due_broadcasts
 from models import ApiToken, Broadcast, Delivery, OutboundMessage, OutboxState, User, UserRole
 from tests.conftest import FakeClock, make_config

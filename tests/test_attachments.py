@@ -19,13 +19,13 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.telegram import fit_caption
-from hub import media as hub_media
+from hub.access.auth import Scope
 from hub.app import HUB, Hub, create_app
-from hub.auth import Scope
-from hub.config import Config, ConfigError, load_config
-from hub.media import FILE_WAIT_OVER, WAITING_FOR_WINDOW, AttachmentTooLarge, MediaStore
-from hub.sender import LEASE, RELEASE_EVERY
-from hub.timeutil import Clock, utcnow
+from hub.core.config import Config, ConfigError, load_config
+from hub.core.timeutil import Clock, utcnow
+from hub.files import media as hub_media
+from hub.files.media import FILE_WAIT_OVER, WAITING_FOR_WINDOW, AttachmentTooLarge, MediaStore
+from hub.messaging.sender import LEASE, RELEASE_EVERY
 from models import (
     Attachment,
     Broadcast,

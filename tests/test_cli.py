@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from hub import auth
+from hub.access import auth
 from hub.cli import main
-from hub.db import close_database, open_database
+from hub.core.db import close_database, open_database
 from models import (
     AuditLog,
     Broadcast,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
-from hub.config import SECRET_MASK, Config, ConfigError, load_config
+from hub.core.config import SECRET_MASK, Config, ConfigError, load_config
 
 TOKEN = "123456789:AAH-real-looking-telegram-token"
 WA_SECRETS = {

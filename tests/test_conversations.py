@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from channels import InboundMessage
 from channels.sandbox import SandboxChannel
 from hub.app import Hub
-from hub.texts import text as say
+from hub.core.texts import text as say
 from models import (
     ChannelAddress,
     Conversation,

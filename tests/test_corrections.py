@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.sandbox import SandboxChannel
 from hub.app import HUB, Hub, create_app
-from hub.config import Config
-from hub.corrections import correct_broadcast
+from hub.broadcast.corrections import correct_broadcast
+from hub.core.config import Config
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -11,10 +11,10 @@ import sqlite3
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub import auth
+from hub.access import auth
 from hub.app import Hub, create_app
-from hub.broadcasts import delivery_counts
-from hub.groups import LINK_CODE_DAYS, LinkCode
+from hub.broadcast.broadcasts import delivery_counts
+from hub.roster.groups import LINK_CODE_DAYS, LinkCode
 from hub.web import dashboard
 from models import (
     AuditLog,

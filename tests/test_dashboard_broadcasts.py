@@ -8,9 +8,9 @@ import html
 import pytest
 from aiohttp.test_utils import TestClient
 
+from hub.access.auth import Scope
 from hub.app import Hub
-from hub.auth import Scope
-from hub.broadcasts import BroadcastRequest, create_broadcast
+from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -13,7 +13,7 @@ from tortoise import connections
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
-from hub.db import close_database, is_busy, open_database
+from hub.core.db import close_database, is_busy, open_database
 from models import Area, AreaKind
 
 

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from channels import ChannelEvent, ChannelEventKind, InboundKind, InboundMessage, SendErrorReason
+from hub.access.auth import create_token
 from hub.app import HUB, Hub
-from hub.auth import create_token
+from hub.broadcast.deliveries import group_ack_payload
 from hub.cli import main
-from hub.db import close_database, open_database
-from hub.deliveries import group_ack_payload
-from hub.groups import LINK_CODE_DAYS
+from hub.core.db import close_database, open_database
+from hub.roster.groups import LINK_CODE_DAYS
 from models import (
     AuditLog,
     Delivery,

@@ -1,4 +1,5 @@
-"""The webhooks' group commit and the batched application of status updates (`hub.dispatch`).
+"""The webhooks' group commit and the batched application of status updates
+(`hub.inbound.dispatch`).
 
 Signed WhatsApp status webhooks go through the real route and wrapper; the writer and the
 applier are held or broken by wrapping the Dispatcher's methods. Every test runs on SQLite and
@@ -33,7 +34,7 @@ from channels import (
     StatusUpdate,
 )
 from hub.app import HUB, Hub
-from hub.dispatch import Dispatcher, Ingest, event_from_json, event_to_json
+from hub.inbound.dispatch import Dispatcher, Ingest, event_from_json, event_to_json
 from hub.web.webhooks import INGEST
 from models import (
     Broadcast,

@@ -8,9 +8,9 @@ import zoneinfo
 import pytest
 from aiohttp.test_utils import TestClient
 
+from hub.access.auth import open_session
 from hub.app import HUB
-from hub.auth import open_session
-from hub.timeutil import in_quiet_hours
+from hub.core.timeutil import in_quiet_hours
 from jobs.broadcasts import start_due_broadcasts
 from jobs.maintenance import delete_expired_sessions
 from models import Broadcast, BroadcastStatus, Delivery, WebSession

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
-from hub import auth
-from hub.auth import LoginThrottle, LoginThrottled, check_password
+from hub.access import auth
+from hub.access.auth import LoginThrottle, LoginThrottled, check_password
 from models import User
 from tests.conftest import CLOCK_START
 from tests.factories import PASSWORD, make_user

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.auth import Scope
-from hub.media import LEFTOVER_KEEP, UNUSED_KEEP, MediaStore
+from hub.access.auth import Scope
+from hub.files.media import LEFTOVER_KEEP, UNUSED_KEEP, MediaStore
 from models import Attachment, Broadcast, BroadcastStatus
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"

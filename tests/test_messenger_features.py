@@ -37,9 +37,9 @@ from channels import (
 )
 from channels.sandbox import SandboxChannel
 from hub.app import Hub
-from hub.conversations import MAX_INBOUND_FILE_BYTES
-from hub.deliveries import ack_payload
-from hub.texts import text as say
+from hub.broadcast.deliveries import ack_payload
+from hub.core.texts import text as say
+from hub.inbound.conversations import MAX_INBOUND_FILE_BYTES
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -19,8 +19,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
-from hub.db import apply_migrations, close_database, open_database, tortoise_config
-from hub.dialogs import Dialog, dialog_of
+from hub.core.db import apply_migrations, close_database, open_database, tortoise_config
+from hub.core.dialogs import Dialog, dialog_of
 from models import Area, AreaKind, Member
 from models.sql import placeholders
 from tests.conftest import POSTGRES_URL, SERVER_URL, fresh_database

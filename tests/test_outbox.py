@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from channels import SendResult
-from hub.outbox import (
+from hub.core.outbox import (
     KindHooks,
     OutboxError,
     OutboxHooks,
@@ -19,8 +19,8 @@ from hub.outbox import (
     queue,
     queue_rows,
 )
+from hub.messaging.sender import Sender
 from hub.runtime import outbox_hooks
-from hub.sender import Sender
 from models import Member, MessageKind, OutboundMessage, OutboxState
 from tests.factories import make_member
 from tests.test_sender import START, FakeChannel, FakeClock

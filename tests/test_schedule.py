@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub.app import HUB
-from hub.errors import ValidationFailed
-from hub.leases import LeaseHolder
-from hub.schedule import overdue_beyond_grace, parse_recurrence, quiet_hours_end
+from hub.broadcast.schedule import overdue_beyond_grace, parse_recurrence, quiet_hours_end
+from hub.core.errors import ValidationFailed
+from hub.core.leases import LeaseHolder
 from jobs.broadcasts import start_due_broadcasts
 from models import Broadcast, BroadcastStatus, Delivery, Lease
 from tests.conftest import FakeClock

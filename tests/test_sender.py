@@ -13,11 +13,16 @@ import pytest
 from tortoise.queryset import ValuesListQuery
 
 from channels import Channel, Outgoing, SendError, SendErrorReason, SendResult
-from hub.auth import Scope
-from hub.broadcasts import BroadcastRequest, cancel_broadcast, create_broadcast, delivery_counts
-from hub.members import address_status
+from hub.access.auth import Scope
+from hub.broadcast.broadcasts import (
+    BroadcastRequest,
+    cancel_broadcast,
+    create_broadcast,
+    delivery_counts,
+)
+from hub.messaging.sender import LEASE, Sender
+from hub.roster.members import address_status
 from hub.runtime import outbox_hooks
-from hub.sender import LEASE, Sender
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -57,7 +57,7 @@ from channels.telegram import (
 )
 from channels.telegram.api import _Bot
 from channels.telegram.request import AiohttpRequest, redact_url
-from hub.config import TelegramSection
+from hub.core.config import TelegramSection
 from tests.fake_telegram import (
     BLOCKED,
     CHAT_NOT_FOUND,

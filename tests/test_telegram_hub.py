@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.pacing import RateLimiter
 from channels.telegram import TelegramChannel
+from hub.access.auth import Scope
 from hub.app import HUB, Hub, create_app
-from hub.auth import Scope
-from hub.broadcasts import BroadcastRequest, create_broadcast
+from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+from hub.messaging.sender import Sender
 from hub.runtime import outbox_hooks
-from hub.sender import Sender
 from models import (
     Area,
     ChannelAddress,

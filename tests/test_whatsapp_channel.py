@@ -36,7 +36,7 @@ from channels.whatsapp import (
     send_error_from,
     template_parameters,
 )
-from hub.config import WhatsAppSection
+from hub.core.config import WhatsAppSection
 from tests.fake_graph import (
     APP_SECRET,
     PHONE_NUMBER_ID,

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from channels.pacing import RateLimiter
 from channels.whatsapp import THROUGHPUT_RETRY_AFTER
 from hub.app import HUB, Hub, create_app
-from hub.texts import text as say
+from hub.core.texts import text as say
 from models import (
     ChannelAddress,
     Delivery,

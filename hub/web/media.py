@@ -17,10 +17,10 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
-from hub import audit
-from hub.auth import Scope
-from hub.errors import HubError, UnsupportedMediaType, ValidationFailed
-from hub.media import CHUNK_BYTES, MAX_ATTACHMENTS, MediaStore
+from hub.access import audit
+from hub.access.auth import Scope
+from hub.core.errors import HubError, UnsupportedMediaType, ValidationFailed
+from hub.files.media import CHUNK_BYTES, MAX_ATTACHMENTS, MediaStore
 from hub.runtime import HUB
 from hub.web.permissions import Permission, requires
 from models import Attachment, User

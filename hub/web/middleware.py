@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hub.db import is_busy
+from hub.core.db import is_busy
 from hub.runtime import HUB
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import TypeVar
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from hub.errors import ValidationFailed
+from hub.core.errors import ValidationFailed
 from hub.web.params import whole_number
 
 DEFAULT_LIMIT = 50

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hub.errors import Forbidden
+from hub.core.errors import Forbidden
 from models import User, UserRole
 
 

@@ -1,7 +1,7 @@
 """The optional capabilities, channel by channel, where the contract suite cannot say the value.
 
-Invite links are compared with what the hub builds today from the config (hub/members.py), so the
-hub can ask the channels instead without an RT head seeing another link. Nothing here starts a
+Invite links are compared with what the hub builds today from the config (hub/roster/members.py), so
+the hub can ask the channels instead without an RT head seeing another link. Nothing here starts a
 channel: links and addresses need the settings only.
 """
 
@@ -23,8 +23,8 @@ from channels.sandbox import SandboxChannel
 from channels.telegram import TelegramChannel
 from channels.whatsapp import WhatsAppChannel
 from channels.whatsapp.templates import TEMPLATE_SETTINGS, template_name
-from hub.config import Config
-from hub.members import invite_links
+from hub.core.config import Config
+from hub.roster.members import invite_links
 from tests.conftest import make_config
 
 CODE = "K7QF2M"

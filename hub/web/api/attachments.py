@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
-from hub.errors import ValidationFailed
+from hub.core.errors import ValidationFailed
 from hub.runtime import HUB, Hub
 from hub.web.api.guards import SCOPE, USER
 from hub.web.api.routes import component, route

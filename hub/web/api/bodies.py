@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from hub.errors import HubError, UnsupportedMediaType, ValidationFailed
+from hub.core.errors import HubError, UnsupportedMediaType, ValidationFailed
 from hub.web.params import ID_MAX
 
 T = TypeVar("T")

@@ -9,8 +9,7 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from hub.audience import preview
-from hub.broadcasts import (
+from hub.broadcast.broadcasts import (
     BroadcastChanges,
     BroadcastRequest,
     broadcasts_in,
@@ -25,9 +24,10 @@ from hub.broadcasts import (
     summary_of,
     update_broadcast,
 )
-from hub.corrections import correct_broadcast
-from hub.members import current_area_path
-from hub.reminders import call_list
+from hub.broadcast.corrections import correct_broadcast
+from hub.broadcast.reminders import call_list
+from hub.roster.audience import preview
+from hub.roster.members import current_area_path
 from hub.runtime import HUB, Hub
 from hub.web.api.bodies import Flag, Given, Id, RequestBody, SendAt, text
 from hub.web.api.guards import SCOPE, USER

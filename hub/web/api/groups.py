@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.areas import area_by_path
-from hub.groups import create_link_code, linked_groups
+from hub.access.areas import area_by_path
+from hub.roster.groups import create_link_code, linked_groups
 from hub.runtime import HUB, Hub
 from hub.web.api.bodies import RequestBody, text
 from hub.web.api.guards import SCOPE, USER

@@ -8,9 +8,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hub.auth import Scope, user_for_token
-from hub.db import is_busy
-from hub.errors import HubError
+from hub.access.auth import Scope, user_for_token
+from hub.core.db import is_busy
+from hub.core.errors import HubError
 from hub.runtime import HUB, Hub
 from hub.web.middleware import busy_response, route_name
 from hub.web.permissions import Permission, check_role, permission_of

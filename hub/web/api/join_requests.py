@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.join_requests import join_requests_in
+from hub.roster.join_requests import join_requests_in
 from hub.web.api.guards import SCOPE
 from hub.web.api.routes import component, route
 from hub.web.api.schemas import (

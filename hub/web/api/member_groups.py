@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from hub.member_groups import delete_group, get_group, group_view, groups_in, save_group
+from hub.broadcast.member_groups import delete_group, get_group, group_view, groups_in, save_group
 from hub.web.api.bodies import Id, RequestBody, text
 from hub.web.api.guards import SCOPE, USER
 from hub.web.api.routes import component, int_id, route

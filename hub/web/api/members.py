@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.areas import area_by_path
-from hub.members import get_member, invite_links, member_view, members_in
+from hub.access.areas import area_by_path
+from hub.roster.members import get_member, invite_links, member_view, members_in
 from hub.runtime import HUB
 from hub.web.api.guards import SCOPE
 from hub.web.api.routes import Query, component, int_id, route

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hub.errors import NotFound
+from hub.core.errors import NotFound
 from hub.web.api.bodies import RequestBody, read_body
 from hub.web.api.schemas import Schema
 from hub.web.params import ID_MAX, whole_number

@@ -7,8 +7,8 @@ from pydantic import ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from channels.sandbox import SandboxChannel, SandboxError
-from hub.errors import NotFound, ValidationFailed
-from hub.members import get_member
+from hub.core.errors import NotFound, ValidationFailed
+from hub.roster.members import get_member
 from hub.runtime import HUB, Hub
 from hub.web.api.bodies import Given, RequestBody, text
 from hub.web.api.guards import SCOPE

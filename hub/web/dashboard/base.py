@@ -21,9 +21,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from channels.sandbox import SandboxChannel
-from hub.auth import Scope, session_for_cookie
-from hub.db import is_busy
-from hub.errors import Forbidden, HubError, NotFound
+from hub.access.auth import Scope, session_for_cookie
+from hub.core.db import is_busy
+from hub.core.errors import Forbidden, HubError, NotFound
 from hub.runtime import HUB, Hub
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.broadcasts import (
+from hub.broadcast.broadcasts import (
     broadcasts_in,
     cancel_broadcast,
     deliveries_of,
@@ -19,10 +19,10 @@ from hub.broadcasts import (
     summaries_of,
     summary_of,
 )
-from hub.corrections import correct_broadcast
-from hub.errors import Conflict, ValidationFailed
-from hub.members import current_area_path
-from hub.reminders import call_list
+from hub.broadcast.corrections import correct_broadcast
+from hub.broadcast.reminders import call_list
+from hub.core.errors import Conflict, ValidationFailed
+from hub.roster.members import current_area_path
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,

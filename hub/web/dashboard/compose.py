@@ -8,12 +8,12 @@ from typing import Any
 from aiohttp import web
 from tortoise.functions import Count
 
-from hub.audience import preview as preview_audience
-from hub.auth import Scope
-from hub.broadcasts import TITLE_MAX, BroadcastRequest, create_broadcast, resolve_audience
-from hub.errors import Forbidden, HubError
-from hub.media import MAX_ATTACHMENTS
-from hub.member_groups import groups_in
+from hub.access.auth import Scope
+from hub.broadcast.broadcasts import TITLE_MAX, BroadcastRequest, create_broadcast, resolve_audience
+from hub.broadcast.member_groups import groups_in
+from hub.core.errors import Forbidden, HubError
+from hub.files.media import MAX_ATTACHMENTS
+from hub.roster.audience import preview as preview_audience
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,

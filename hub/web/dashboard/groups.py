@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.areas import UnknownArea, area_by_path
-from hub.auth import Scope
-from hub.errors import Forbidden
-from hub.groups import LINK_CODE_DAYS, LinkCode, create_link_code, linked_groups
+from hub.access.areas import UnknownArea, area_by_path
+from hub.access.auth import Scope
+from hub.core.errors import Forbidden
+from hub.roster.groups import LINK_CODE_DAYS, LinkCode, create_link_code, linked_groups
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.errors import Conflict
-from hub.join_requests import approve_join_request, join_requests_in, refuse_join_request
+from hub.core.errors import Conflict
+from hub.roster.join_requests import approve_join_request, join_requests_in, refuse_join_request
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,

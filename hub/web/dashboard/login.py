@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from hub.auth import LoginThrottled, check_password, close_session, open_session
+from hub.access.auth import LoginThrottled, check_password, close_session, open_session
 from hub.web.dashboard.base import (
     CSRF_FIELD,
     SESSION_COOKIE,

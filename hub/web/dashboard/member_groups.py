@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.errors import HubError
-from hub.member_groups import (
+from hub.broadcast.member_groups import (
     broadcasts_using,
     delete_group,
     get_group,
@@ -13,7 +12,8 @@ from hub.member_groups import (
     groups_in,
     save_group,
 )
-from hub.members import current_area_path, members_in
+from hub.core.errors import HubError
+from hub.roster.members import current_area_path, members_in
 from hub.web.dashboard.base import (
     SCOPE,
     SESSION,

@@ -11,7 +11,7 @@ from aiohttp import web
 from tortoise.expressions import Subquery
 
 from channels.sandbox import PhoneMessage, SandboxChannel, SandboxError
-from hub.members import current_area_path, get_member, members_in
+from hub.roster.members import current_area_path, get_member, members_in
 from hub.web.dashboard.base import (
     SCOPE,
     Refused,
