@@ -53,7 +53,7 @@ class JoinRequest(Model):
     phone = fields.CharField(max_length=20, null=True)
     first_text = fields.CharField(max_length=500, default="")
     # The RT head whose invite code they sent, when that member has an account there already:
-    # staff approve or refuse the claim (hub/join_requests.py). Null: a stranger.
+    # staff approve or refuse the claim (hub/roster/join_requests.py). Null: a stranger.
     claimed_member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="claims", null=True, on_delete=fields.SET_NULL
     )

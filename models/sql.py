@@ -417,8 +417,8 @@ EVIDENCE_COLUMN = {
 
 @functools.lru_cache(maxsize=32)
 def _ladder_sql(status: DeliveryStatus, allowed_from: tuple[DeliveryStatus, ...]) -> str:
-    """hub.deliveries.apply_status for many deliveries: parameters (at, [evidence,] id), or
-    (at, reason, id) for `failed`."""
+    """hub.broadcast.deliveries.apply_status for many deliveries: parameters
+    (at, [evidence,] id), or (at, reason, id) for `failed`."""
     if status == DeliveryStatus.FAILED:
         return (
             f"UPDATE delivery SET status = '{status.value}', failed_at = ?, failure_reason = ? "
