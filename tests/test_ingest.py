@@ -1,5 +1,5 @@
 """The webhooks' group commit and the batched application of status updates
-(`hub.inbound.dispatch`).
+(`hub.inbound.ingest`, `hub.inbound.statuses`).
 
 Signed WhatsApp status webhooks go through the real route and wrapper; the writer and the
 applier are held or broken by wrapping the Dispatcher's methods. Every test runs on SQLite and
@@ -32,9 +32,12 @@ from channels import (
     PollAnswer,
     StatusKind,
     StatusUpdate,
+    event_from_json,
+    event_to_json,
 )
 from hub.app import HUB, Hub
-from hub.inbound.dispatch import Dispatcher, Ingest, event_from_json, event_to_json
+from hub.inbound.dispatch import Dispatcher
+from hub.inbound.ingest import Ingest
 from hub.web.webhooks import INGEST
 from models import (
     Broadcast,

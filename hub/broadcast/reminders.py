@@ -420,55 +420,15 @@ async def _notices(
     enabled_channels: ChannelClasses,
 ) -> tuple[list[OutboundMessage], int]:
     """The call-list messages: each RW head gets their RTs, each kelurahan's staff all of it."""
-    by_kelurahan: dict[int, list[CallRow]] = defaultdict(list)
-    by_rw: dict[int, list[CallRow]] = defaultdict(list)
-    kelurahans: dict[int, Area] = {}
-    rws: dict[int, Area] = {}
-    for row in rows:
-        if row.kelurahan is not None:
-            kelurahans[row.kelurahan.id] = row.kelurahan
-            by_kelurahan[row.kelurahan.id].append(row)
-        if row.rw is not None:
-            rws[row.rw.id] = row.rw
-            by_rw[row.rw.id].append(row)
-    if not kelurahans and not rws:
-        return [], 0
-
-    # Staff seated on the kelurahan or above it (its kecamatan); RW heads on the RW itself.
-    staff_areas = {k.id for k in kelurahans.values()} | {
-        k.parent_id for k in kelurahans.values() if k.parent_id is not None
-    }
-    seats = await Seat.filter(
-        ended_at__isnull=True, role=SeatRole.STAFF, area_id__in=list(staff_areas)
-    ).values_list("area_id", "member_id")
-    staff_by_area: dict[int, set[int]] = defaultdict(set)
-    for area_id, member_id in seats:
-        staff_by_area[area_id].add(member_id)
-    heads = await Seat.filter(
-        ended_at__isnull=True, role=SeatRole.KETUA_RW, area_id__in=list(rws)
-    ).values_list("area_id", "member_id")
-    heads_by_rw: dict[int, set[int]] = defaultdict(set)
-    for area_id, member_id in heads:
-        heads_by_rw[area_id].add(member_id)
-
-    # (recipient, area the list is about, its rows), each pair once.
-    lists: list[tuple[int, Area, list[CallRow]]] = []
-    for rw_id, rw_rows in by_rw.items():
-        lists += [(member_id, rws[rw_id], rw_rows) for member_id in sorted(heads_by_rw[rw_id])]
-    for kelurahan_id, kelurahan_rows in by_kelurahan.items():
-        kelurahan = kelurahans[kelurahan_id]
-        staff = staff_by_area[kelurahan_id] | staff_by_area.get(kelurahan.parent_id or 0, set())
-        lists += [(member_id, kelurahan, kelurahan_rows) for member_id in sorted(staff)]
+    lists = await _call_lists(rows)
     if not lists:
         return [], 0
-
     members = {
         m.id: m
         for m in await Member.filter(id__in=list({m for m, _, _ in lists})).prefetch_related(
             "addresses"
         )
     }
-    lang = config.hub.language
     started = broadcast.started_at or now
     hours = int((now - started).total_seconds() // 3600)
     messages = []
@@ -481,41 +441,10 @@ async def _notices(
         if address is None:
             unreachable.add(member_id)
             continue
-        template, template_params = None, None
-        channel = enabled_channels[address.channel]
-        if not channel.window_open(address.last_inbound_at, now):
-            # Outside the free-text window (WhatsApp's 24 hours) only an approved template may
-            # go: one message with the count and a link to the list on the dashboard, not the
-            # list itself. The channel sends by the same rule, whose margin covers the minutes
-            # the message may wait in the queue.
-            url = f"{config.hub.public_url.rstrip('/')}/broadcasts/{broadcast.id}#daftar-telepon"
-            count = str(len(area_rows))
-            template, template_params = "call_list", [count, broadcast.title, url]
-            bodies = [
-                say(
-                    lang,
-                    "call_list_link",
-                    title=broadcast.title,
-                    count=count,
-                    area=area.path,
-                    url=url,
-                )
-            ]
-        else:
-            bodies = call_list_messages(lang, broadcast.title, area.path, hours, area_rows)
-        messages += [
-            outbound(
-                MessageKind.NOTICE,
-                member_id=member_id,
-                channel=address.channel,
-                address=address.address,
-                text=body,
-                template=template,
-                template_params=template_params,
-                due=now,
-            )
-            for body in bodies
-        ]
+        window_open = enabled_channels[address.channel].window_open(address.last_inbound_at, now)
+        messages += _call_list_notices(
+            config, broadcast, member_id, address, area, area_rows, hours, now, window_open
+        )
     if unreachable:
         log.warning(
             "broadcast %s: no reachable address for %d RW head(s) or staff member(s) to call",
@@ -523,6 +452,92 @@ async def _notices(
             len(unreachable),
         )
     return messages, len(unreachable)
+
+
+async def _call_lists(rows: list[CallRow]) -> list[tuple[int, Area, list[CallRow]]]:
+    """(recipient, area the list is about, its rows) for RW heads and kelurahan staff, once each."""
+    by_kelurahan: dict[int, list[CallRow]] = defaultdict(list)
+    by_rw: dict[int, list[CallRow]] = defaultdict(list)
+    kelurahans: dict[int, Area] = {}
+    rws: dict[int, Area] = {}
+    for row in rows:
+        if row.kelurahan is not None:
+            kelurahans[row.kelurahan.id] = row.kelurahan
+            by_kelurahan[row.kelurahan.id].append(row)
+        if row.rw is not None:
+            rws[row.rw.id] = row.rw
+            by_rw[row.rw.id].append(row)
+    if not kelurahans and not rws:
+        return []
+
+    # Staff seated on the kelurahan or above it (its kecamatan); RW heads on the RW itself.
+    staff_areas = {k.id for k in kelurahans.values()} | {
+        k.parent_id for k in kelurahans.values() if k.parent_id is not None
+    }
+    staff_by_area = await _seated(SeatRole.STAFF, staff_areas)
+    heads_by_rw = await _seated(SeatRole.KETUA_RW, rws)
+
+    lists: list[tuple[int, Area, list[CallRow]]] = []
+    for rw_id, rw_rows in by_rw.items():
+        lists += [(member_id, rws[rw_id], rw_rows) for member_id in sorted(heads_by_rw[rw_id])]
+    for kelurahan_id, kelurahan_rows in by_kelurahan.items():
+        kelurahan = kelurahans[kelurahan_id]
+        staff = staff_by_area[kelurahan_id] | staff_by_area.get(kelurahan.parent_id or 0, set())
+        lists += [(member_id, kelurahan, kelurahan_rows) for member_id in sorted(staff)]
+    return lists
+
+
+async def _seated(role: SeatRole, area_ids: Collection[int]) -> dict[int, set[int]]:
+    """The members seated now in `role`, by area, on the given areas."""
+    seats = await Seat.filter(
+        ended_at__isnull=True, role=role, area_id__in=list(area_ids)
+    ).values_list("area_id", "member_id")
+    by_area: dict[int, set[int]] = defaultdict(set)
+    for area_id, member_id in seats:
+        by_area[area_id].add(member_id)
+    return by_area
+
+
+def _call_list_notices(
+    config: Config,
+    broadcast: Broadcast,
+    member_id: int,
+    address: ChannelAddress,
+    area: Area,
+    area_rows: list[CallRow],
+    hours: int,
+    now: dt.datetime,
+    window_open: bool,
+) -> list[OutboundMessage]:
+    """One recipient's call list, as free text or, outside the window, as the template."""
+    lang = config.hub.language
+    template, template_params = None, None
+    if window_open:
+        bodies = call_list_messages(lang, broadcast.title, area.path, hours, area_rows)
+    else:
+        # Outside the free-text window (WhatsApp's 24 hours) only an approved template may
+        # go: one message with the count and a link to the list on the dashboard, not the
+        # list itself. The channel sends by the same rule, whose margin covers the minutes
+        # the message may wait in the queue.
+        url = f"{config.hub.public_url.rstrip('/')}/broadcasts/{broadcast.id}#daftar-telepon"
+        count = str(len(area_rows))
+        template, template_params = "call_list", [count, broadcast.title, url]
+        bodies = [
+            say(lang, "call_list_link", title=broadcast.title, count=count, area=area.path, url=url)
+        ]
+    return [
+        outbound(
+            MessageKind.NOTICE,
+            member_id=member_id,
+            channel=address.channel,
+            address=address.address,
+            text=body,
+            template=template,
+            template_params=template_params,
+            due=now,
+        )
+        for body in bodies
+    ]
 
 
 def _units(text: str) -> int:

@@ -3,7 +3,7 @@
 Channel modules only verify and parse. The wrapper stores the parsed events (replays are dropped by
 their external id) before it answers, so a crash after the answer loses nothing: events stored but
 not processed are processed at the next start. Concurrent requests are stored together by one
-statement (`hub.inbound.dispatch.Ingest`, a group commit); each is answered after the commit holding
+statement (`hub.inbound.ingest.Ingest`, a group commit); each is answered after the commit holding
 its events, 503 if storing failed (the platform delivers it again), and processed afterwards.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels import WebhookRejected
-from hub.inbound.dispatch import Ingest
+from hub.inbound.ingest import Ingest
 from hub.runtime import HUB, Hub
 from hub.web.permissions import Permission, requires
 
