@@ -350,7 +350,7 @@ async def seed(database: Path, members: int, whatsapp_share: float) -> None:
     from bench._roster import kecamatan_paths, seed_roster
     from channels import channel_class
     from hub.access.auth import Scope
-    from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+    from hub.broadcast.service import BroadcastRequest, create_broadcast
     from hub.core.config import Config
     from hub.core.db import apply_migrations
     from models.config import tortoise_config

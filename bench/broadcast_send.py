@@ -157,7 +157,8 @@ async def run_hub(db_url: str, urls: dict[str, str], scale: int, data_dir: str) 
     """Fan out and send one broadcast to the whole roster; the figures measured in this process."""
     from hub.access.auth import Scope
     from hub.app import Hub
-    from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast, delivery_counts
+    from hub.broadcast.queries import delivery_counts
+    from hub.broadcast.service import BroadcastRequest, create_broadcast
     from hub.core.db import close_database, open_database
     from models import Broadcast, BroadcastStatus
 

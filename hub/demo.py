@@ -13,7 +13,7 @@ from pathlib import Path
 from channels.sandbox import SandboxChannel
 from hub.access import audit
 from hub.access.auth import Scope, create_user, generate_password, hash_password
-from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+from hub.broadcast.service import BroadcastRequest, create_broadcast
 from hub.core.config import Config
 from hub.core.db import close_database, open_database
 from hub.core.timeutil import utcnow

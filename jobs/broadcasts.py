@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from hub.broadcast.broadcasts import mark_missed, start_due_broadcast, start_series_run
 from hub.broadcast.schedule import overdue_beyond_grace
+from hub.broadcast.service import mark_missed, start_due_broadcast, start_series_run
 from hub.core.timeutil import in_quiet_hours
 from hub.runtime import Hub
 from models import Broadcast, BroadcastStatus

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.access import auth
 from hub.app import Hub, create_app
-from hub.broadcast.broadcasts import delivery_counts
+from hub.broadcast.queries import delivery_counts
 from hub.roster.groups import LINK_CODE_DAYS, LinkCode
 from hub.web import dashboard
 from models import (

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.access.auth import Scope
 from hub.app import Hub
-from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+from hub.broadcast.service import BroadcastRequest, create_broadcast
 from models import (
     Broadcast,
     BroadcastStatus,

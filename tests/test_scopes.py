@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from tortoise import connections
 
 from hub.app import Hub
-from hub.broadcast.broadcasts import start_due_broadcast
+from hub.broadcast.service import start_due_broadcast
 from models import (
     Attachment,
     Broadcast,

@@ -14,12 +14,8 @@ from tortoise.queryset import ValuesListQuery
 
 from channels import Channel, Outgoing, SendError, SendErrorReason, SendResult
 from hub.access.auth import Scope
-from hub.broadcast.broadcasts import (
-    BroadcastRequest,
-    cancel_broadcast,
-    create_broadcast,
-    delivery_counts,
-)
+from hub.broadcast.queries import delivery_counts
+from hub.broadcast.service import BroadcastRequest, cancel_broadcast, create_broadcast
 from hub.messaging.sender import LEASE, Sender
 from hub.roster.members import address_status
 from hub.runtime import outbox_hooks

@@ -22,7 +22,7 @@ from channels.pacing import RateLimiter
 from channels.telegram import TelegramChannel
 from hub.access.auth import Scope
 from hub.app import HUB, Hub, create_app
-from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+from hub.broadcast.service import BroadcastRequest, create_broadcast
 from hub.messaging.sender import Sender
 from hub.runtime import outbox_hooks
 from models import (

@@ -13,8 +13,8 @@ from collections.abc import Collection, Sequence
 from tortoise.expressions import F, Subquery
 
 from channels import SendResult
-from hub.broadcast.broadcasts import finish_if_done
 from hub.broadcast.fallback import next_address, queue_elsewhere
+from hub.broadcast.fanout import finish_if_done
 from hub.core.outbox import KindHooks, RowUpdate
 from models import (
     Broadcast,

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from channels import ChannelClasses, UnknownChannel, channel_traits
 from hub.access import audit
-from hub.broadcast.broadcasts import check_content, render_broadcast, summarize
+from hub.broadcast.content import check_content, render_broadcast, summarize
 from hub.broadcast.deliveries import ack_payload, group_ack_payload
 from hub.core.config import Config
 from hub.core.errors import Conflict
@@ -115,6 +115,33 @@ async def _correct(
     now: dt.datetime,
 ) -> CorrectionResult:
     """The correction itself, inside the caller's transaction, on the freshly read broadcast."""
+    new_title, new_text = _checked_correction(config, broadcast, title, text, enabled_channels)
+    await _store_revision(broadcast, new_title, new_text, user, now)
+    message = render_broadcast(config, broadcast)
+    lang = config.hub.language
+    correction = say(lang, "correction_header") + "\n\n" + message
+    template_params = [say(lang, "correction_title", title=new_title), summarize(new_text)]
+    updated = await _update_queued(broadcast.id, message, new_title, new_text)
+    edited, resent = await _correct_sent(
+        config, broadcast, message, correction, template_params, enabled_channels, now
+    )
+    resent += await _correct_in_flight(config, broadcast, correction, template_params, now)
+    edited_posts, resent_posts = await _correct_group_posts(
+        config, broadcast, message, correction, enabled_channels, now
+    )
+    await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
+    return CorrectionResult(edited + edited_posts, resent + resent_posts, updated)
+
+
+def _checked_correction(
+    config: Config,
+    broadcast: Broadcast,
+    title: str | None,
+    text: str,
+    enabled_channels: ChannelClasses,
+) -> tuple[str, str]:
+    """The corrected title and text; raises Conflict if the broadcast has not gone out or the
+    correction changes nothing, ValidationFailed as at creation."""
     if broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED):
         raise Conflict(
             f"broadcast {broadcast.id} has not been sent yet: edit it instead",
@@ -131,6 +158,13 @@ async def _correct(
     )
     if (new_title, new_text) == (broadcast.title, broadcast.text):
         raise Conflict("the correction changes nothing", code="nothing_to_correct")
+    return new_title, new_text
+
+
+async def _store_revision(
+    broadcast: Broadcast, new_title: str, new_text: str, user: User | None, now: dt.datetime
+) -> None:
+    """Keep the replaced title and text among the revisions and store the corrected ones."""
     revisions = list(broadcast.revisions or [])
     revisions.append(
         {
@@ -141,24 +175,38 @@ async def _correct(
         }
     )
     broadcast.title, broadcast.text = new_title, new_text
-    message = render_broadcast(config, broadcast)
-    lang = config.hub.language
-    correction = say(lang, "correction_header") + "\n\n" + message
-    template_params = [say(lang, "correction_title", title=new_title), summarize(new_text)]
-    edited = resent = 0
     await Broadcast.filter(id=broadcast.id).update(
         title=new_title, text=new_text, corrected_at=now, revisions=revisions
     )
-    deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
+
+
+async def _update_queued(broadcast_id: int, message: str, new_title: str, new_text: str) -> int:
+    """Messages not yet sent simply carry the corrected text; how many there were."""
+    deliveries = Delivery.filter(broadcast_id=broadcast_id).values("id")
     updated = await OutboundMessage.filter(
         kind=MessageKind.BROADCAST,
         state=OutboxState.QUEUED,
         delivery_id__in=Subquery(deliveries),
     ).update(text=message, template_params=[new_title, summarize(new_text)])
     updated += await OutboundMessage.filter(
-        kind=MessageKind.GROUP_POST, state=OutboxState.QUEUED, broadcast_id=broadcast.id
+        kind=MessageKind.GROUP_POST, state=OutboxState.QUEUED, broadcast_id=broadcast_id
     ).update(text=message)
+    return updated
 
+
+async def _correct_sent(
+    config: Config,
+    broadcast: Broadcast,
+    message: str,
+    correction: str,
+    template_params: list[str],
+    enabled_channels: ChannelClasses,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Announcements that have left: edited in place where the channel can, else a marked
+    correction sent anew; how many of each."""
+    lang = config.hub.language
+    edited = resent = 0
     async for batch in _sent_deliveries(broadcast.id):
         rows = []
         for d in batch:
@@ -174,7 +222,18 @@ async def _correct(
                 rows.append(_row(d, correction, buttons, now, template=template_params))
                 resent += 1
         await queue_all(rows)
+    return edited, resent
 
+
+async def _correct_in_flight(
+    config: Config,
+    broadcast: Broadcast,
+    correction: str,
+    template_params: list[str],
+    now: dt.datetime,
+) -> int:
+    """A marked correction for each announcement being sent right now; how many."""
+    deliveries = Delivery.filter(broadcast_id=broadcast.id).values("id")
     # Announcements in flight right now left with the old text: correct them once they have.
     in_flight = await OutboundMessage.filter(
         kind=MessageKind.BROADCAST,
@@ -196,13 +255,8 @@ async def _correct(
         )
         for m in in_flight
     ]
-    resent += len(rows)
     await queue_all(rows)
-    edited_posts, resent_posts = await _correct_group_posts(
-        config, broadcast, message, correction, enabled_channels, now
-    )
-    await audit.record(user, "broadcast.correct", f"broadcast:{broadcast.id}", title=new_title)
-    return CorrectionResult(edited + edited_posts, resent + resent_posts, updated)
+    return len(rows)
 
 
 async def _sent_deliveries(broadcast_id: int) -> AsyncIterator[list[Delivery]]:

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from hub.access import audit
 from hub.access.areas import common_area, is_within
 from hub.access.auth import Scope
-from hub.broadcast.broadcasts import EDITABLE
+from hub.broadcast.service import EDITABLE
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.roster.audience import audience_member_ids
 from models import Area, Broadcast, MemberGroup, MemberGroupEntry, Seat, User

@@ -25,7 +25,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from channels import ChannelClasses
-from hub.broadcast.broadcasts import summarize
+from hub.broadcast.content import summarize
 from hub.broadcast.deliveries import ack_payload
 from hub.core.config import Config
 from hub.core.outbox import outbound, queue_all

@@ -213,7 +213,7 @@ async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
     import datetime as dt
 
     from hub.access.auth import Scope
-    from hub.broadcast.broadcasts import BroadcastRequest, create_broadcast
+    from hub.broadcast.service import BroadcastRequest, create_broadcast
     from hub.core.errors import HubError
     from hub.core.timeutil import utcnow
 
@@ -268,7 +268,7 @@ async def _broadcast_send(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _broadcast_status(config: Config, args: argparse.Namespace) -> int:
-    from hub.broadcast.broadcasts import delivery_counts
+    from hub.broadcast.queries import delivery_counts
     from hub.cli.progress import counts_line, follow
     from models import Broadcast
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hub.broadcast.broadcasts import delivery_counts
+from hub.broadcast.queries import delivery_counts
 from models import Broadcast, BroadcastStatus
 
 POLL_SECONDS = 1.0

@@ -9,23 +9,25 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from hub.broadcast.broadcasts import (
-    BroadcastChanges,
-    BroadcastRequest,
+from hub.broadcast.content import resolve_audience
+from hub.broadcast.corrections import correct_broadcast
+from hub.broadcast.queries import (
     broadcasts_in,
-    cancel_broadcast,
-    create_broadcast,
     deliveries_of,
     get_broadcast,
-    pause_broadcast,
-    resolve_audience,
-    resume_broadcast,
     summaries_of,
     summary_of,
+)
+from hub.broadcast.reminders import call_list
+from hub.broadcast.service import (
+    BroadcastChanges,
+    BroadcastRequest,
+    cancel_broadcast,
+    create_broadcast,
+    pause_broadcast,
+    resume_broadcast,
     update_broadcast,
 )
-from hub.broadcast.corrections import correct_broadcast
-from hub.broadcast.reminders import call_list
 from hub.roster.audience import preview
 from hub.roster.members import current_area_path
 from hub.runtime import HUB, Hub

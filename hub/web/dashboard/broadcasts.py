@@ -9,18 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.broadcast.broadcasts import (
+from hub.broadcast.corrections import correct_broadcast
+from hub.broadcast.queries import (
     broadcasts_in,
-    cancel_broadcast,
     deliveries_of,
     get_broadcast,
-    pause_broadcast,
-    resume_broadcast,
     summaries_of,
     summary_of,
 )
-from hub.broadcast.corrections import correct_broadcast
 from hub.broadcast.reminders import call_list
+from hub.broadcast.service import cancel_broadcast, pause_broadcast, resume_broadcast
 from hub.core.errors import Conflict, ValidationFailed
 from hub.roster.members import current_area_path
 from hub.web.dashboard.base import (

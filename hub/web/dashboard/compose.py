@@ -9,8 +9,9 @@ from aiohttp import web
 from tortoise.functions import Count
 
 from hub.access.auth import Scope
-from hub.broadcast.broadcasts import TITLE_MAX, BroadcastRequest, create_broadcast, resolve_audience
+from hub.broadcast.content import TITLE_MAX, resolve_audience
 from hub.broadcast.member_groups import groups_in
+from hub.broadcast.service import BroadcastRequest, create_broadcast
 from hub.core.errors import Forbidden, HubError
 from hub.files.media import MAX_ATTACHMENTS
 from hub.roster.audience import preview as preview_audience
