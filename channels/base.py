@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -143,6 +144,19 @@ class WebhookRejected(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def webhook_json(body: bytes) -> dict[str, Any]:
+    """A webhook body as the JSON object it must be; WebhookRejected(400) for anything else."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "body is not JSON") from None
+    except RecursionError:
+        raise WebhookRejected(400, "body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "body is not a JSON object")
+    return data
 
 
 class Channel(abc.ABC):

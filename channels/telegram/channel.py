@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import traceback
@@ -36,6 +35,7 @@ from channels.base import (
     SendErrorReason,
     SendResult,
     WebhookRejected,
+    webhook_json,
 )
 from channels.capabilities import MAX_FETCH_BYTES, FetchedMedia
 from channels.events import Media
@@ -523,12 +523,5 @@ class TelegramChannel(Channel):
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """One Update per webhook call; not JSON or not an object: 400."""
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "body is not JSON") from None
-        except RecursionError:
-            raise WebhookRejected(400, "body is nested too deeply") from None
-        if not isinstance(data, dict):
-            raise WebhookRejected(400, "body is not a JSON object")
+        data = webhook_json(body)
         return parse_update(data)

@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -28,6 +27,7 @@ from channels.base import (
     SendErrorReason,
     SendResult,
     WebhookRejected,
+    webhook_json,
 )
 from channels.capabilities import FetchedMedia, MediaTooLarge
 from channels.events import Media
@@ -561,14 +561,7 @@ class WhatsAppChannel(Channel):
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """One notification, possibly of many messages and statuses; not a JSON object: 400."""
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "body is not JSON") from None
-        except RecursionError:
-            raise WebhookRejected(400, "body is nested too deeply") from None
-        if not isinstance(data, dict):
-            raise WebhookRejected(400, "body is not a JSON object")
+        data = webhook_json(body)
         if data.get("object") not in (None, "whatsapp_business_account"):
             log.info("whatsapp: ignoring a notification about %r", data.get("object"))
             return []
