@@ -191,7 +191,7 @@ async def test_a_reply_to_a_broadcast_marks_it_read(client: TestClient, hub: Hub
     broadcast_id = await broadcast(client, hub, token)
     message = phone(hub).messages(address)[-1]
 
-    answer = await send(hub, address, "Siap, pak.", reply_to=message.id)
+    answer = await send(hub, address, "Nanti saya sampaikan ke warga.", reply_to=message.id)
     assert answer == [hub_said(hub, "reply_noted")]
     delivery = await Delivery.get(broadcast_id=broadcast_id, member_id=member.id)
     assert delivery.status == DeliveryStatus.READ

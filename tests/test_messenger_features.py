@@ -595,7 +595,7 @@ async def test_after_the_edit_went_out_the_announcement_is_still_found(
     await receive(
         hub,
         StatusUpdate("sandbox", delivery.external_id, StatusKind.READ, dt.datetime.now(dt.UTC)),
-        inbound("sandbox", delivery.address, "Siap, pak.", reply_to=delivery.external_id),
+        inbound("sandbox", delivery.address, "Sampai ke warga.", reply_to=delivery.external_id),
     )
     assert await texts_to(delivery.address, after=after) == [hub_said(hub, "reply_noted")]
     await delivery.refresh_from_db()
@@ -735,7 +735,10 @@ async def test_a_text_reply_marks_read_and_is_answered(
     delivery = await sent_delivery(client, hub, member)
     after = await last_outbox_id()
     await receive(
-        hub, inbound("fakechat", delivery.address, "Siap pak", reply_to=delivery.external_id)
+        hub,
+        inbound(
+            "fakechat", delivery.address, "Nanti saya sampaikan", reply_to=delivery.external_id
+        ),
     )
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.read_evidence) == (DeliveryStatus.READ, "reply")

@@ -105,22 +105,56 @@ async def note_evidence(
     The message is either the member's own copy of an announcement, or a post in a group that
     the member is in: then it is their delivery of that broadcast that was read.
     """
-    message = await OutboundMessage.get_or_none(
-        channel=channel, external_id=message_external_id
-    ).only("id", "delivery_id", "broadcast_id", "member_id")
-    if message is None:
-        return False
-    if message.delivery_id is not None and message.member_id == member.id:
-        delivery_id: int | None = message.delivery_id
-    elif message.broadcast_id is not None:
-        delivery_id = (
-            await Delivery.filter(broadcast_id=message.broadcast_id, member_id=member.id)
-            .first()
-            .values_list("id", flat=True)
-        )
-    else:
-        return False
+    delivery_id = await _delivery_answered(channel, message_external_id, member)
     if delivery_id is None:
         return False
     await apply_status(delivery_id, DeliveryStatus.READ, at, evidence)
     return True
+
+
+async def _delivery_answered(channel: str, message_external_id: str, member: Member) -> int | None:
+    """The member's delivery of the announcement in this message (their copy, or a group's)."""
+    message = await OutboundMessage.get_or_none(
+        channel=channel, external_id=message_external_id
+    ).only("id", "delivery_id", "broadcast_id", "member_id")
+    if message is None:
+        return None
+    if message.delivery_id is not None and message.member_id == member.id:
+        return message.delivery_id
+    if message.broadcast_id is None:
+        return None
+    return await (
+        Delivery.filter(broadcast_id=message.broadcast_id, member_id=member.id)
+        .first()
+        .values_list("id", flat=True)
+    )
+
+
+# How long after an announcement went out a bare "siap" from its recipient still confirms it.
+POLITE_ACK_WINDOW = dt.timedelta(days=7)
+_UNCONFIRMED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+
+
+async def acknowledge_in_words(
+    member: Member,
+    at: dt.datetime,
+    evidence: str,
+    answered: tuple[str, str] | None = None,
+) -> AckOutcome:
+    """A polite word ("siap", 👍) confirms the announcement it answers (`answered`: channel and
+    the platform's id of the hub's message), else the member's latest one still unconfirmed."""
+    deliveries = Delivery.filter(member_id=member.id, broadcast__ack_required=True)
+    if answered is not None:
+        delivery_id = await _delivery_answered(*answered, member)
+        if delivery_id is None:
+            return AckOutcome("unknown")
+        deliveries = deliveries.filter(id=delivery_id)
+    else:
+        deliveries = deliveries.filter(status__in=_UNCONFIRMED, sent_at__gte=at - POLITE_ACK_WINDOW)
+    delivery = await deliveries.order_by("-sent_at", "-id").select_related("broadcast").first()
+    if delivery is None:
+        return AckOutcome("unknown")
+    moved = await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, at, evidence)
+    return AckOutcome(
+        "acknowledged" if moved else "already", delivery.broadcast.title, delivery.external_id
+    )

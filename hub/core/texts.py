@@ -108,6 +108,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "command_stop": "Berhenti menerima pengumuman",
         "command_start": "Menerima pengumuman lagi",
         "reply_noted": "Terima kasih, tanggapan Anda sudah kami terima.",
+        "polite_thanks": "Terima kasih, {name} 🙏",
         # Reminders and the call list of the silent (hub/broadcast/reminders.py)
         "reminder": (
             '🔔 *Pengingat*: pengumuman "{title}" belum Anda konfirmasi.\n\n{summary}\n\n'
@@ -225,6 +226,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "command_stop": "Stop receiving announcements",
         "command_start": "Receive announcements again",
         "reply_noted": "Thank you, we have received your reply.",
+        "polite_thanks": "Thank you, {name} 🙏",
         "reminder": (
             '🔔 *Reminder*: you have not yet confirmed the announcement "{title}".\n\n'
             '{summary}\n\nPlease read it, then tap "I have read it".'

@@ -19,10 +19,13 @@ from channels import InboundKind, InboundMessage
 from hub.broadcast.deliveries import (
     ACK_PREFIX,
     GROUP_ACK_PREFIX,
+    AckOutcome,
     acknowledge,
+    acknowledge_in_words,
     is_ack_payload,
     note_evidence,
 )
+from hub.broadcast.polite import confirms
 from hub.core.config import Config
 from hub.core.dialogs import end_dialog
 from hub.core.outbox import queue
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 Answer = Callable[[InboundMessage, str], Awaitable[None]]
 MAX_INBOUND_FILE_BYTES = 20 * 1024 * 1024  # what Telegram lets a bot download; WhatsApp is lower
 _MEDIA = {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
+WORDS_EVIDENCE = "words"  # acknowledged in the member's own words ("siap", 👍)
 _READ_BY_REPLY = {InboundKind.TEXT, *_MEDIA}  # answering an announcement shows it was read
 
 
@@ -91,6 +95,7 @@ class Conversations:
         router.add_button(GROUP_ACK_PREFIX, self._button)
         router.add_kind(InboundKind.CONTACT, self._contact)
         router.add_kind(InboundKind.FOREIGN_CONTACT, self._foreign_contact)
+        router.add_evidence(self._confirmed_in_words)  # before a reply counts as read only
         router.add_evidence(self._read_evidence)
         router.add_help_note("help_ack_note")
         router.set_inbox(self._inbox)
@@ -226,6 +231,25 @@ class Conversations:
 
     async def _foreign_contact(self, turn: Turn) -> None:
         await self.reply(turn.event, turn.member, "share_own_number", phone_button=True)
+
+    async def _confirmed_in_words(self, turn: Turn) -> bool:
+        """ "Siap pak 👍": a polite word confirms the announcement it answers, else the latest
+        unconfirmed one; never "not understood" (hub/broadcast/polite.py)."""
+        event, member = turn.event, turn.member
+        if event.kind != InboundKind.TEXT or turn.command is not None or not confirms(event.text):
+            return False
+        outcome = AckOutcome("unknown")
+        if event.reply_to:
+            answered = (event.channel, event.reply_to)
+            outcome = await acknowledge_in_words(member, turn.now, WORDS_EVIDENCE, answered)
+        if outcome.result == "unknown":
+            outcome = await acknowledge_in_words(member, turn.now, WORDS_EVIDENCE)
+        if outcome.result == "unknown":
+            await self.reply(event, member, "polite_thanks", name=member.name)
+            return True
+        key = "ack_thanks" if outcome.result == "acknowledged" else "ack_already"
+        await self.reply(event, member, key, name=member.name, title=outcome.title)
+        return True
 
     async def _read_evidence(self, turn: Turn) -> bool:
         """A reply or reaction to an announcement shows it was read; a bare reply is thanked."""
