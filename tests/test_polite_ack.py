@@ -109,3 +109,20 @@ async def test_more_than_a_nod_goes_to_the_staff(client: TestClient, hub: Hub) -
     assert answer == [say("id", "message_received")]
     assert await send(hub, address, "belum") == [say("id", "unknown_command", text="belum")]
     assert (await Delivery.get(broadcast_id=broadcast)).status != DeliveryStatus.ACKNOWLEDGED
+
+
+async def test_a_nod_to_an_announcement_that_asks_nothing_confirms_no_other(
+    client: TestClient, hub: Hub
+) -> None:
+    token = await make_token()
+    member = await make_member(f"{AREA}/RT 001", name="Bu Sari")
+    address = f"sandbox-{member.id}"
+    asks = await announce(client, hub, token, "Kerja bakti")
+    info = await announce(client, hub, token, "Info saja", ack=False)
+    message = phone(hub).messages(address)[-1]
+
+    assert await send(hub, address, "ok", reply_to=message.id) == [
+        say("id", "polite_thanks", name="Bu Sari")
+    ]
+    assert (await Delivery.get(broadcast_id=info)).status == DeliveryStatus.READ
+    assert (await Delivery.get(broadcast_id=asks)).status != DeliveryStatus.ACKNOWLEDGED

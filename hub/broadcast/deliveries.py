@@ -66,7 +66,7 @@ async def apply_status(
 
 @dataclass(frozen=True)
 class AckOutcome:
-    result: str  # "acknowledged", "already" or "unknown"
+    result: str  # "acknowledged", "already", "unknown", or "not_asked" (needs no confirmation)
     title: str = ""
     message_external_id: str | None = None  # the announcement as the member received it
 
@@ -148,6 +148,10 @@ async def acknowledge_in_words(
         delivery_id = await _delivery_answered(*answered, member)
         if delivery_id is None:
             return AckOutcome("unknown")
+        if not await deliveries.filter(id=delivery_id).exists():
+            # An announcement that asks for no confirmation: the nod shows it was read.
+            await apply_status(delivery_id, DeliveryStatus.READ, at, "reply")
+            return AckOutcome("not_asked")
         deliveries = deliveries.filter(id=delivery_id)
     else:
         deliveries = deliveries.filter(status__in=_UNCONFIRMED, sent_at__gte=at - POLITE_ACK_WINDOW)

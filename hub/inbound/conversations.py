@@ -244,7 +244,7 @@ class Conversations:
             outcome = await acknowledge_in_words(member, turn.now, WORDS_EVIDENCE, answered)
         if outcome.result == "unknown":
             outcome = await acknowledge_in_words(member, turn.now, WORDS_EVIDENCE)
-        if outcome.result == "unknown":
+        if outcome.result in ("unknown", "not_asked"):
             await self.reply(event, member, "polite_thanks", name=member.name)
             return True
         key = "ack_thanks" if outcome.result == "acknowledged" else "ack_already"
