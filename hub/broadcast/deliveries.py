@@ -143,21 +143,30 @@ async def acknowledge_in_words(
 ) -> AckOutcome:
     """A polite word ("siap", 👍) confirms the announcement it answers (`answered`: channel and
     the platform's id of the hub's message), else the member's latest one still unconfirmed."""
-    deliveries = Delivery.filter(member_id=member.id, broadcast__ack_required=True)
     if answered is not None:
         delivery_id = await _delivery_answered(*answered, member)
         if delivery_id is None:
             return AckOutcome("unknown")
-        if not await deliveries.filter(id=delivery_id).exists():
+        delivery = await Delivery.get(id=delivery_id).select_related("broadcast")
+        if not delivery.broadcast.ack_required:
             # An announcement that asks for no confirmation: the nod shows it was read.
             await apply_status(delivery_id, DeliveryStatus.READ, at, "reply")
             return AckOutcome("not_asked")
-        deliveries = deliveries.filter(id=delivery_id)
     else:
-        deliveries = deliveries.filter(status__in=_UNCONFIRMED, sent_at__gte=at - POLITE_ACK_WINDOW)
-    delivery = await deliveries.order_by("-sent_at", "-id").select_related("broadcast").first()
-    if delivery is None:
-        return AckOutcome("unknown")
+        latest = await (
+            Delivery.filter(
+                member_id=member.id,
+                broadcast__ack_required=True,
+                status__in=_UNCONFIRMED,
+                sent_at__gte=at - POLITE_ACK_WINDOW,
+            )
+            .order_by("-sent_at", "-id")
+            .select_related("broadcast")
+            .first()
+        )
+        if latest is None:
+            return AckOutcome("unknown")
+        delivery = latest
     moved = await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, at, evidence)
     return AckOutcome(
         "acknowledged" if moved else "already", delivery.broadcast.title, delivery.external_id

@@ -25,7 +25,7 @@ CONFIRMING = frozenset(
 BESIDE = frozenset(
     {
         "pak", "bu", "bapak", "ibu", "bpk", "mas", "mbak", "lurah", "camat", "bos", "min",
-        "admin", "kak", "dan", "banyak", "sekali", "ya", "yaa", "nya", "sir", "mam", "you",
+        "admin", "kak", "dan", "banyak", "sekali", "yaa", "nya", "sir", "mam", "you",
         "thank", "very", "much", "info", "infonya", "informasinya", "pengumumannya",
     }
 )  # fmt: skip

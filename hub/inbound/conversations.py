@@ -35,6 +35,7 @@ from hub.core.timeutil import Clock, utcnow
 from hub.messaging.router import Command, Router, Turn
 from hub.roster.groups import LINK_WORDS, link_group
 from hub.roster.join_requests import ClaimOutcome, record_claim
+from hub.roster.members import seat_area_path
 from models import (
     ChannelAddress,
     JoinRequest,
@@ -42,7 +43,6 @@ from models import (
     MessageKind,
     OutboundMessage,
     OutboxState,
-    Seat,
 )
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class Conversations:
         await self.reply(turn.event, turn.member, "opted_in", name=turn.member.name)
 
     async def _join(self, turn: Turn) -> None:
-        area = await _area_of(turn.member)
+        area = await seat_area_path(turn.member)
         await self.reply(turn.event, turn.member, "joined", name=turn.member.name, area=area)
 
     async def _cancel(self, turn: Turn) -> None:
@@ -380,7 +380,9 @@ class Conversations:
                 await self._claim(event, member)
                 return
             log.info("member %s joined on %s by invite code", member.id, event.channel)
-            await self.reply(event, member, "joined", name=member.name, area=await _area_of(member))
+            await self.reply(
+                event, member, "joined", name=member.name, area=await seat_area_path(member)
+            )
             return
         await self._request_to_join(event)
         if event.kind == InboundKind.CONTACT and event.phone:
@@ -493,10 +495,3 @@ def _label(language: str, channel: str) -> str:
 
 def _same_phone(shared: str | None, on_roster: str | None) -> bool:
     return _normalized(shared) is not None and _normalized(shared) == on_roster
-
-
-async def _area_of(member: Member) -> str:
-    seat = (
-        await Seat.filter(member_id=member.id, ended_at__isnull=True).select_related("area").first()
-    )
-    return seat.area.path if seat else "-"

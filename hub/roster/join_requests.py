@@ -28,13 +28,12 @@ from hub.core.dialogs import Dialog, dialog_of, end_dialog, move_dialog, save_di
 from hub.core.errors import Conflict, NotFound
 from hub.core.outbox import queue
 from hub.core.texts import text as say
-from hub.roster.members import get_member, members_in
+from hub.roster.members import get_member, members_in, seat_area_path
 from models import (
     ChannelAddress,
     JoinRequest,
     Member,
     MessageKind,
-    Seat,
     User,
 )
 
@@ -167,7 +166,7 @@ async def approve_join_request(
                 "joined",
                 hub=config.hub.name,
                 name=member.name,
-                area=await _area_path(member),
+                area=await seat_area_path(member),
             ),
             due=now,
         )
@@ -197,10 +196,3 @@ async def refuse_join_request(
             member=claim.member_id if claim else None,
             channel=request.channel,
         )
-
-
-async def _area_path(member: Member) -> str:
-    seat = (
-        await Seat.filter(member_id=member.id, ended_at__isnull=True).select_related("area").first()
-    )
-    return seat.area.path if seat else "-"

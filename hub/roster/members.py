@@ -67,6 +67,14 @@ def current_area_path(member: Member) -> str | None:
     return seat.area.path if seat else None
 
 
+async def seat_area_path(member: Member) -> str:
+    """The path of the member's current seat, looked up; "-" for a member without one."""
+    seat = (
+        await Seat.filter(member_id=member.id, ended_at__isnull=True).select_related("area").first()
+    )
+    return seat.area.path if seat else "-"
+
+
 def _rt_name(area: Area | None) -> str | None:
     return area.name if area is not None and area.kind == AreaKind.RT else None
 
