@@ -18,6 +18,7 @@ from hub.core.metrics import Metrics
 from hub.core.outbox import KindHooks, OutboxHooks
 from hub.core.tasks import BackgroundTasks
 from hub.core.timeutil import Clock, utcnow
+from hub.feedback.complaints.tickets import TicketRules
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
 from hub.inbound.dispatch import Dispatcher
@@ -59,6 +60,8 @@ class Hub:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def __post_init__(self) -> None:
+        # Ticket settings, the service catalogue and working days (a broken catalogue stops here).
+        self.tickets = TicketRules.from_config(self.config)
         # Packages register their keywords, buttons and dialogs on the one router.
         self.router = Router()
         self.conversations = Conversations(

@@ -10,6 +10,20 @@ from models.broadcasts import (
 )
 from models.config import MODEL_MODULES
 from models.conversations import Conversation, InboundEvent
+from models.feedback import (
+    FeedbackFile,
+    InboxDirection,
+    InboxMessage,
+    Poll,
+    PollStatus,
+    PollVote,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketEventKind,
+    TicketKind,
+    TicketStatus,
+)
 from models.groups import GroupChat, GroupLinkCode, JoinRequest
 from models.leases import Lease
 from models.outbox import MessageKind, OutboundMessage, OutboxState
@@ -39,9 +53,12 @@ __all__ = [
     "Conversation",
     "Delivery",
     "DeliveryStatus",
+    "FeedbackFile",
     "GroupChat",
     "GroupLinkCode",
     "InboundEvent",
+    "InboxDirection",
+    "InboxMessage",
     "JoinRequest",
     "Lease",
     "Member",
@@ -50,8 +67,17 @@ __all__ = [
     "MessageKind",
     "OutboundMessage",
     "OutboxState",
+    "Poll",
+    "PollStatus",
+    "PollVote",
     "Seat",
     "SeatRole",
+    "Ticket",
+    "TicketCounter",
+    "TicketEvent",
+    "TicketEventKind",
+    "TicketKind",
+    "TicketStatus",
     "User",
     "UserRole",
     "WebSession",

@@ -130,6 +130,9 @@ class Delivery(Model):
     attempts = fields.IntField(default=0)
     reminders = fields.IntField(default=0)
     reminder_queued_at = fields.DatetimeField(null=True)  # taken by the reminder job
+    # The platform's id of the native poll this delivery carried (a Telegram poll answer names
+    # only the poll), None for broadcasts that are no poll or went as buttons.
+    poll_ref = fields.CharField(max_length=128, null=True)
 
     class Meta:
         table = "delivery"
@@ -139,6 +142,7 @@ class Delivery(Model):
             ("channel", "external_id"),
             ("area_id", "broadcast_id"),
             ("seat_id",),
+            ("channel", "poll_ref"),
         )
 
 

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "models.conversations",
     "models.groups",
     "models.leases",
+    "models.feedback",
 ]
 
 

@@ -53,6 +53,9 @@ class OutboundMessage(Model):
     template_params = fields.JSONField(null=True)
     used_template = fields.BooleanField(null=True)
     attachment_ids = fields.JSONField(null=True)  # files sent with the text, [Attachment.id]
+    # A poll to send with the text: {"question", "options": [...], "payloads": [...]}; native
+    # where the channel has polls, else the options as buttons carrying the payloads.
+    poll = fields.JSONField(null=True)
     state = fields.CharEnumField(
         OutboxState, max_length=16, default=OutboxState.QUEUED, description="OutboxState"
     )

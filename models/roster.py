@@ -32,6 +32,9 @@ class Area(Model):
     # "Sungai Kunjang/Loa Bakung/RT 012" as written, and its lookup key (lower case, single spaces).
     path = fields.CharField(max_length=500)
     path_key = fields.CharField(max_length=500, unique=True)
+    # Roughly where it is (its office, its centre), for telling a complaint's location far off.
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

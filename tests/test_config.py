@@ -299,6 +299,7 @@ def test_the_redacted_view_never_holds_a_secret(tmp_path: Path) -> None:
         "sandbox",
         "broadcast",
         "participation",
+        "feedback",
     }
 
 
@@ -370,3 +371,30 @@ def test_a_business_phone_that_is_no_phone_number_is_refused(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     assert caught.value.key == "whatsapp.business_phone"
+
+
+# [feedback] -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('categories = ["lainnya"]', "feedback.categories"),
+        ('holidays = ["2026-13-01"]', "feedback.holidays"),
+        ('ticket_prefixes = ["Sungai Kunjang=skj"]', "feedback.ticket_prefixes"),
+        ('ticket_prefixes = ["SKJ"]', "feedback.ticket_prefixes"),
+        ("verify_within_days = 0", "feedback.verify_within_days"),
+        ("max_file_mb = 50", "feedback.max_file_mb"),
+        ("followup_after_days = -1", "feedback.followup_after_days"),
+    ],
+)
+def test_bad_feedback_settings_are_named(tmp_path: Path, toml: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, f"[feedback]\n{toml}\n")
+    assert caught.value.key == key
+
+
+def test_the_committed_config_files_tickets_as_skj(tmp_path: Path) -> None:
+    config = load_config(Path(__file__).parent.parent / "config.toml", {})
+    assert config.feedback.ticket_prefixes == ("Sungai Kunjang=SKJ",)
+    assert "drainase/banjir" in config.feedback.categories

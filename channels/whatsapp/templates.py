@@ -75,6 +75,9 @@ TEMPLATE_SETTINGS = {
     "broadcast": "broadcast_template",
     "reminder": "reminder_template",
     "call_list": "call_list_template",
+    "ticket": "ticket_template",
+    "poll": "poll_template",
+    "reply": "reply_template",
 }
 
 

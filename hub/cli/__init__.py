@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from hub.core.config import Config, ConfigError, load_config
+from hub.feedback.complaints.catalogue import load_catalogue
 
 if TYPE_CHECKING:  # the channels are imported when a command needs them: `--help` stays quick
     from channels import ChannelClasses
@@ -353,11 +354,14 @@ async def _roster_invites(config: Config, args: argparse.Namespace) -> int:
 
 
 def _check_config(config: Config) -> int:
+    catalogue = load_catalogue(config.feedback)  # a broken catalogue is a configuration error
     for section, values in config.redacted().items():
         print(f"[{section}]")
         for key, value in values.items():
             print(f"{key} = {json.dumps(value) if value is not None else '(auto)'}")
         print()
+    source = config.feedback.catalogue or "built-in"
+    print(f"# feedback catalogue ({source}): {len(catalogue.services)} services")
     return EXIT_OK
 
 

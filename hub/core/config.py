@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -94,6 +95,9 @@ class WhatsAppSection:
     broadcast_template: str = "pengumuman_baru"
     reminder_template: str = "pengingat_pengumuman"
     call_list_template: str = "daftar_telepon"
+    ticket_template: str = "kabar_aduan"  # a ticket moved (status, question after it was solved)
+    poll_template: str = "jajak_pendapat"  # a poll, and its result
+    reply_template: str = "balasan_petugas"  # staff answered from the inbox
     template_language: str = "id"
     access_token: str = secret()
     app_secret: str = secret()
@@ -132,6 +136,67 @@ class ParticipationSection:
     unreachable_after_days: int = 30
 
 
+# Complaint categories, in the order of the numbered list RT heads choose from.
+DEFAULT_CATEGORIES = (
+    "kebersihan/sampah",
+    "drainase/banjir",
+    "jalan",
+    "penerangan jalan",
+    "keamanan/ketertiban",
+    "administrasi kependudukan",
+    "lainnya",
+)
+
+# Public holidays and joint leave days (cuti bersama) of 2026 as the joint ministerial decree
+# (SKB 3 Menteri) lists them: no working days for SLAs. Check the list each year.
+HOLIDAYS_2026 = (
+    "2026-01-01",
+    "2026-01-16",
+    "2026-02-16",
+    "2026-02-17",
+    "2026-03-18",
+    "2026-03-19",
+    "2026-03-20",
+    "2026-03-21",
+    "2026-03-23",
+    "2026-03-24",
+    "2026-04-03",
+    "2026-05-01",
+    "2026-05-14",
+    "2026-05-15",
+    "2026-05-27",
+    "2026-05-28",
+    "2026-06-01",
+    "2026-06-16",
+    "2026-08-17",
+    "2026-08-25",
+    "2026-12-24",
+    "2026-12-25",
+)
+
+
+@dataclass(frozen=True)
+class FeedbackSection:
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    # A TOML file with the service catalogue (each service's requirements and SLA) and SLAs per
+    # category; "" uses the built-in one (hub/feedback/catalogue.toml).
+    catalogue: str = ""
+    verify_within_days: int = 3  # working days to verify a new ticket, as LAPOR! does
+    resolve_within_days: int = 14  # working days from verification to done, unless the
+    # catalogue says otherwise for the category or service
+    holidays: tuple[str, ...] = HOLIDAYS_2026  # ISO dates (WITA) that are no working days
+    # "KECAMATAN=PREFIX" pairs for ticket numbers (SKJ-2026-000123); a kecamatan not listed
+    # gets the initials of its name.
+    ticket_prefixes: tuple[str, ...] = ()
+    complaints_per_hour: int = 5  # tickets one member may file in an hour
+    followup_after_days: int = 3  # days after "selesai" to ask whether it held; 0: never
+    dialog_timeout_minutes: int = 30  # a complaint left unfinished this long is dropped politely
+    max_description_chars: int = 2000
+    max_file_mb: int = 16  # the largest photo, voice note or document taken from an RT head
+    max_files: int = 5  # files per ticket
+    max_distance_km: float = 10.0  # a location further than this from the RT's area is asked about
+
+
 @dataclass(frozen=True)
 class Config:
     hub: HubSection = field(default_factory=HubSection)
@@ -142,6 +207,7 @@ class Config:
     sandbox: SandboxSection = field(default_factory=SandboxSection)
     broadcast: BroadcastSection = field(default_factory=BroadcastSection)
     participation: ParticipationSection = field(default_factory=ParticipationSection)
+    feedback: FeedbackSection = field(default_factory=FeedbackSection)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -385,3 +451,37 @@ def validate(config: Config) -> None:
         raise ConfigError("broadcast.max_attachment_mb", f"expected 1 to {MAX_ATTACHMENT_MB} (MB)")
     if not 0 <= config.participation.active_ack_rate <= 1:
         raise ConfigError("participation.active_ack_rate", "expected a rate between 0 and 1")
+    _validate_feedback(config.feedback)
+
+
+def _validate_feedback(f: FeedbackSection) -> None:
+    if not 2 <= len(f.categories) <= 20 or any(not c.strip() for c in f.categories):
+        raise ConfigError("feedback.categories", "expected 2 to 20 category names")
+    for key in ("verify_within_days", "resolve_within_days", "complaints_per_hour"):
+        if getattr(f, key) < 1:
+            raise ConfigError(f"feedback.{key}", "expected at least 1")
+    for day in f.holidays:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise ConfigError("feedback.holidays", f"{day!r} is not a date (YYYY-MM-DD)") from None
+    for pair in f.ticket_prefixes:
+        name, sep, prefix = pair.partition("=")
+        if not sep or not name.strip() or not re.fullmatch(r"[A-Z]{2,8}", prefix.strip()):
+            raise ConfigError(
+                "feedback.ticket_prefixes",
+                f"{pair!r}: expected KECAMATAN=PREFIX, the prefix 2 to 8 capital letters",
+            )
+    if f.followup_after_days < 0:
+        raise ConfigError("feedback.followup_after_days", "expected 0 (never) or a number of days")
+    if not 1 <= f.dialog_timeout_minutes <= 24 * 60:
+        raise ConfigError("feedback.dialog_timeout_minutes", "expected 1 to 1440 minutes")
+    if not 10 <= f.max_description_chars <= 10_000:
+        raise ConfigError("feedback.max_description_chars", "expected 10 to 10000 characters")
+    if not 1 <= f.max_file_mb <= 20:
+        # Telegram lets a bot download at most 20 MB.
+        raise ConfigError("feedback.max_file_mb", "expected 1 to 20 (MB)")
+    if not 0 <= f.max_files <= 10:
+        raise ConfigError("feedback.max_files", "expected 0 to 10")
+    if f.max_distance_km <= 0:
+        raise ConfigError("feedback.max_distance_km", "expected a positive distance")

@@ -1,0 +1,1 @@
+"""Tickets: complaints (aduan) and service requests (permohonan layanan) through one workflow."""

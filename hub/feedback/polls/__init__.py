@@ -1,0 +1,1 @@
+"""Polls: a broadcast with options; one vote per member, changeable until it closes."""
