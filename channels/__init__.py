@@ -5,6 +5,7 @@ from channels.base import (
     Channel,
     Outgoing,
     OutgoingFile,
+    OutgoingPoll,
     SendError,
     SendErrorReason,
     SendResult,
@@ -12,6 +13,7 @@ from channels.base import (
 )
 from channels.capabilities import (
     AddressesByPhone,
+    ClosesPolls,
     FetchedMedia,
     FetchesMedia,
     InvitesByLink,
@@ -49,6 +51,7 @@ __all__ = [
     "ChannelClasses",
     "ChannelEvent",
     "ChannelEventKind",
+    "ClosesPolls",
     "Event",
     "EventSink",
     "FetchedMedia",
@@ -62,6 +65,7 @@ __all__ = [
     "MediaTooLarge",
     "Outgoing",
     "OutgoingFile",
+    "OutgoingPoll",
     "PollAnswer",
     "SendError",
     "SendErrorReason",

@@ -36,6 +36,7 @@ __all__ = [
     "InboundMessage",
     "Outgoing",
     "OutgoingFile",
+    "OutgoingPoll",
     "SendError",
     "SendErrorReason",
     "SendResult",
@@ -69,6 +70,28 @@ class OutgoingFile:
         return self.content_type.startswith("image/")
 
 
+POLL_OPTIONS_MIN = 2
+POLL_OPTIONS_MAX = 10  # WhatsApp's list shows ten rows: the most every channel can offer
+
+
+@dataclass(frozen=True)
+class OutgoingPoll:
+    """A question with 2 to 10 options, one answer each; `payloads[i]` answers `options[i]`.
+
+    A channel with native polls (`Channel.native_polls`) sends the platform's own poll and answers
+    come back as POLL_ANSWER events naming `SendResult.poll_id`; the others show the options as
+    buttons carrying the payloads (the hub's, e.g. "poll:12:0"), tapped like any button.
+    """
+
+    question: str
+    options: tuple[str, ...]
+    payloads: tuple[str, ...]  # the same length as options
+
+    def buttons(self) -> tuple[Button, ...]:
+        """The options as buttons, each carrying its payload."""
+        return tuple(Button(o, p) for o, p in zip(self.options, self.payloads, strict=True))
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message to one address. `key` is the hub's idempotency key (the outbox row id)."""
@@ -88,6 +111,47 @@ class Outgoing:
     # At most one file per request (one outbox row is one platform request), with `text` as its
     # caption; "" sends the file alone.
     attachments: tuple[OutgoingFile, ...] = ()
+    # A poll: `text` is then the message's body (the question and what the hub adds to it) and
+    # the options are its only buttons (`buttons` stays empty). Outside a free-text window the
+    # message goes as its `template`, which carries no options.
+    poll: OutgoingPoll | None = None
+
+    def checked_poll(self) -> OutgoingPoll | None:
+        """The poll once checked to be one every channel can send; None without one. Raises
+        SendError(REJECTED) for a poll no platform takes (a bug in the hub: never retried)."""
+        poll = self.poll
+        if poll is None:
+            return None
+        problem = _poll_problem(poll)
+        if problem is None and self.buttons:
+            problem = "a poll's buttons are its options; the message has buttons of its own"
+        if problem is not None:
+            raise SendError(SendErrorReason.REJECTED, problem, retryable=False)
+        return poll
+
+    def poll_buttons(self) -> tuple[Button, ...]:
+        """The buttons a channel without native polls shows: the poll's options, each carrying
+        its payload, or `buttons` when there is no poll. Raises SendError as checked_poll()."""
+        poll = self.checked_poll()
+        return self.buttons if poll is None else poll.buttons()
+
+
+def _poll_problem(poll: OutgoingPoll) -> str | None:
+    """What makes the poll one no platform takes; None when it is fine."""
+    if not POLL_OPTIONS_MIN <= len(poll.options) <= POLL_OPTIONS_MAX:
+        return (
+            f"a poll has {POLL_OPTIONS_MIN} to {POLL_OPTIONS_MAX} options, not {len(poll.options)}"
+        )
+    if len(poll.payloads) != len(poll.options):
+        return f"{len(poll.options)} poll options but {len(poll.payloads)} payloads"
+    if not poll.question.strip():
+        return "the poll has no question"
+    options = [option.strip() for option in poll.options]
+    if not all(options) or not all(poll.payloads):
+        return "an empty poll option or payload"
+    if len(set(options)) < len(options) or len(set(poll.payloads)) < len(poll.payloads):
+        return "two poll options (or payloads) are the same"  # no platform tells them apart
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,6 +162,9 @@ class SendResult:
     # The text went but the attachments could not (a template outside the free-text window
     # carries no file): the hub sends them on their own later.
     left_out_files: bool = False
+    # The platform's id of the native poll the message is (Outgoing.poll on a channel with
+    # native_polls): the answers name only this id, never the message.
+    poll_id: str | None = None
 
 
 class SendErrorReason(StrEnum):
@@ -175,6 +242,9 @@ class Channel(abc.ABC):
     # Longest text that rides on a file as its caption, in UTF-16 code units (None: any text).
     caption_limit: ClassVar[int | None] = None
     buttons_with_files: ClassVar[bool] = True  # whether buttons can ride on a file message
+    # Whether Outgoing.poll goes as the platform's own poll (answers: POLL_ANSWER events naming
+    # SendResult.poll_id); otherwise its options go as buttons (Outgoing.poll_buttons()).
+    native_polls: ClassVar[bool] = False
 
     def __init__(self, settings: Any, sink: EventSink, *, public_url: str = "") -> None:
         self.settings = settings

@@ -52,6 +52,16 @@ class FetchesMedia(Protocol):
 
 
 @runtime_checkable
+class ClosesPolls(Protocol):
+    """The channel can close a native poll it sent (Channel.native_polls): no more votes."""
+
+    async def close_poll(self, address: str, external_id: str) -> None:
+        """Close the poll in the message `external_id` (its SendResult's) sent to `address`. A
+        poll already closed, or a message no longer there, is done; SendError otherwise."""
+        ...
+
+
+@runtime_checkable
 class InvitesByLink(Protocol):
     """The channel has a link that opens a chat with the hub carrying an invite code."""
 

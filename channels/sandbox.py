@@ -80,8 +80,10 @@ class SandboxChannel(Channel):
             raise SendError(SendErrorReason.BLOCKED, "the simulated member blocked the hub")
         if not outgoing.text.strip() and not outgoing.attachments:
             raise SendError(SendErrorReason.REJECTED, "empty message")
+        # No native polls: a poll is its text with the options as buttons, tapped by act().
+        buttons = outgoing.poll_buttons()
         if outgoing.edit_of is not None:
-            return self._edit(phone, outgoing)
+            return self._edit(phone, outgoing, buttons)
         if len(outgoing.attachments) > 1:
             raise SendError(SendErrorReason.REJECTED, "one file per message")
         message = PhoneMessage(
@@ -89,7 +91,7 @@ class SandboxChannel(Channel):
             text=outgoing.text,
             from_hub=True,
             sent_at=_now(),
-            buttons=outgoing.buttons,
+            buttons=buttons,
             reply_to=outgoing.reply_to,
             phone_button=outgoing.phone_button,
             attachments=outgoing.attachments,
@@ -97,11 +99,11 @@ class SandboxChannel(Channel):
         phone.messages.append(message)
         return SendResult(external_id=message.id, sent_at=message.sent_at)
 
-    def _edit(self, phone: Phone, outgoing: Outgoing) -> SendResult:
+    def _edit(self, phone: Phone, outgoing: Outgoing, buttons: tuple[Button, ...]) -> SendResult:
         for message in phone.messages:
             if message.id == outgoing.edit_of and message.from_hub:
                 message.text = outgoing.text
-                message.buttons = outgoing.buttons
+                message.buttons = buttons
                 message.edited = True
                 return SendResult(external_id=message.id, sent_at=_now())
         raise SendError(SendErrorReason.REJECTED, "no such message to edit")

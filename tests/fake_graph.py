@@ -3,11 +3,12 @@
 It answers what the channel calls the way Meta does: `POST /{version}/{phone_number_id}/messages`
 (text, interactive, template, image, document, mark-as-read), media upload, media metadata and the
 download URL it points to, and the phone number itself. It checks the bearer token (a wrong one is
-a 401 with error 190), refuses what Meta refuses (button titles over 20 characters, template
-variables with line breaks, unknown templates...), records every call, and plays scripted
-failures with Meta's error JSON per recipient or per call. With `strict_rate` N it enforces the
-number's throughput the strict way: a message that would make more than N arrive within any one
-second is refused with error 130429 (HTTP 400, as Meta answers it); each refusal is counted.
+a 401 with error 190), refuses what Meta refuses (button titles over 20 characters or the same
+twice, template variables with line breaks, unknown templates...), records every call, and plays
+scripted failures with Meta's error JSON per recipient or per call. With `strict_rate` N it
+enforces the number's throughput the strict way: a message that would make more than N arrive
+within any one second is refused with error 130429 (HTTP 400, as Meta answers it); each refusal
+is counted.
 
 It also builds signed webhook notifications for the tests and the ingest benchmark
 (`signed_webhook`, `status_notification`, `text_notification`); `serve_in_process()` runs it in
@@ -475,6 +476,9 @@ def _refuse_interactive(interactive: Mapping[str, Any]) -> web.Response | None:
                 return _error(400, 131009, details="button title must be 1 to 20 characters")
             if not 0 < len(reply.get("id") or "") <= 256:
                 return _error(400, 131009, details="button id must be 1 to 256 characters")
+        for part in ("title", "id"):
+            if len({(b.get("reply") or {}).get(part) for b in buttons}) < len(buttons):
+                return _error(400, 131009, details=f"button {part}s must be unique")
         return None
     if interactive.get("type") == "list":
         rows = [row for s in action.get("sections") or [] for row in s.get("rows") or []]
@@ -485,6 +489,8 @@ def _refuse_interactive(interactive: Mapping[str, Any]) -> web.Response | None:
                 return _error(400, 131009, details="row title 1 to 24, id 1 to 200 characters")
             if len(row.get("description") or "") > 72:
                 return _error(400, 131009, details="row description over 72 characters")
+        if len({row.get("id") for row in rows}) < len(rows):
+            return _error(400, 131009, details="row ids must be unique")
         return None
     return _error(400, 131009, details="unknown interactive type")
 

@@ -7,6 +7,8 @@ a sendMessage that would make more than N of them arrive within any one second g
 stamps arrivals with `clock` (time.monotonic unless a test gives the clock its channel runs on).
 sendPhoto and sendDocument take an uploaded file (multipart, kept in `uploads`) or the file_id of
 one uploaded before; a file message's caption changes by editMessageCaption, as on Telegram.
+sendPoll checks Telegram's limits and answers a Message with a `poll` (its id a string of digits),
+kept in `polls`; stopPoll closes it, or refuses as Telegram does (closed already, no such poll).
 getFile and /file/bot<token>/<path> serve the files a test says someone sent (`add_file()`).
 The benchmark runs it in its own process through `serve_in_process()`.
 """
@@ -123,6 +125,7 @@ class FakeBotAPI(LoopbackServer):
     answered_429: int = 0  # every 429 answered, scripted or by the strict limit
     sent: int = 0  # sendMessage calls that succeeded
     uploads: list[Upload] = field(default_factory=list)  # files received by sendPhoto/sendDocument
+    polls: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)  # by (chat, message)
 
     def __post_init__(self) -> None:
         self._failures: list[Failure] = []
@@ -133,6 +136,7 @@ class FakeBotAPI(LoopbackServer):
         self._told_sizes: dict[str, int | None] = {}  # file_id: the size getFile tells
         self._arrivals: deque[float] = deque(maxlen=self.strict_rate or 1)
         self._update_ids = itertools.count(10_000)
+        self._poll_ids = itertools.count(5_933_294_102_837_460_993)
         self._new_update = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -271,22 +275,46 @@ class FakeBotAPI(LoopbackServer):
 
     async def _api_sendPoll(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])
+        question = str(params.get("question", ""))
+        options = [o if isinstance(o, str) else str(o.get("text", "")) for o in params["options"]]
+        if not 0 < _utf16(question) <= 300:
+            return _error(400, "Bad Request: poll question length must not exceed 300")
+        if not 2 <= len(options) <= 12:
+            return _error(400, "Bad Request: poll must have 2-12 options")
+        if not all(0 < _utf16(o) <= 100 for o in options):
+            return _error(400, "Bad Request: poll options length must not exceed 100")
+        if len(set(options)) < len(options):
+            return _error(400, "Bad Request: POLL_OPTION_DUPLICATE")
         message = self._new_message(chat_id)
-        options = params.get("options", [])
         message["poll"] = {
-            "id": f"poll-{chat_id}-{message['message_id']}",
-            "question": params.get("question", ""),
-            "options": [
-                {"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0}
-                for o in options
-            ],
+            "id": str(next(self._poll_ids)),  # a string of digits, as Telegram's are
+            "question": question,
+            "options": [{"text": o, "voter_count": 0} for o in options],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": params.get("is_anonymous", True),
-            "type": "regular",
-            "allows_multiple_answers": False,
+            "type": params.get("type", "regular"),
+            "allows_multiple_answers": bool(params.get("allows_multiple_answers", False)),
+            "allows_revoting": True,
         }
+        markup = _inline_markup(params)
+        if markup:
+            message["reply_markup"] = markup
+        self.polls[(chat_id, message["message_id"])] = message["poll"]
+        self.sent += 1
         return _ok(message)
+
+    async def _api_stopPoll(self, params: dict[str, Any]) -> web.Response:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        poll = self.polls.get(key)
+        if poll is None:
+            if key in self._messages:
+                return _error(400, "Bad Request: message is not a poll")
+            return _error(400, "Bad Request: message with poll to stop not found")
+        if poll["is_closed"]:
+            return _error(400, "Bad Request: poll has already been closed")
+        poll["is_closed"] = True
+        return _ok(poll)
 
     async def _send_file(
         self, method: str, params: dict[str, Any], files: dict[str, tuple[str, str, bytes]]
@@ -452,6 +480,10 @@ def _inline_markup(params: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(markup, dict) and markup.get("inline_keyboard"):
         return markup
     return None
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _decode(key: str, value: Any) -> Any:

@@ -334,6 +334,37 @@ PARSE_CASES: list[tuple[str, str, list[Event]]] = [
             )
         ],
     ),
+    (
+        "a vote taken back: no options",
+        "poll_answer_retracted",
+        [
+            message(
+                f"poll:5933294102837460993:{SITI}:-:900028",
+                received_at=ANY,
+                kind=InboundKind.POLL_ANSWER,
+                reply_to="poll:5933294102837460993",
+                poll_answer=PollAnswer("5933294102837460993", (), ()),
+            )
+        ],
+    ),
+    (
+        # The update names no chat: the address is the voter's own (their private chat with the
+        # bot); the hub finds the group by the poll's id.
+        "a vote on a poll in a group",
+        "poll_answer_in_group",
+        [
+            message(
+                f"poll:5933294102837461207:{BUDI}:0:900029",
+                address=BUDI,
+                sender=BUDI,
+                sender_name="Budi",
+                received_at=ANY,
+                kind=InboundKind.POLL_ANSWER,
+                reply_to="poll:5933294102837461207",
+                poll_answer=PollAnswer("5933294102837461207", (0,), ("opt-1",)),
+            )
+        ],
+    ),
     ("poll answered as a chat", "poll_answer_anonymous_chat", []),
     (
         "a date out of datetime's range: taken as the time of receipt",

@@ -14,10 +14,15 @@ and the buttons under it. A file is uploaded once per process (multipart, stream
 Telegram's file_id for it, kept in memory by content hash, sends it to everyone else without
 uploading it again. An edit of a message that is a file with a caption changes the caption.
 
+An Outgoing with a poll goes as a native poll (sendPoll: regular, one answer, not anonymous, so
+Telegram tells the bot who voted), its question and options cut to Telegram's 300 and 100
+characters; SendResult.poll_id is the poll's id, which the votes (poll_answer updates) name.
+A poll cannot be edited; close_poll() stops it (stopPoll).
+
 The modules, by concern (as Courier's handlers/telegram): `channel` (the Channel: lifecycle,
 sending, webhooks), `payloads` (updates into events), `api` (PTB's Bot and its errors as the
-SendError family), `messages` (HTML, captions, keyboards, ids), `pacing` (the flood guard and the
-per-chat pace), `request` (PTB's BaseRequest on aiohttp).
+SendError family), `messages` (HTML, captions, polls, keyboards, ids), `pacing` (the flood guard
+and the per-chat pace), `request` (PTB's BaseRequest on aiohttp).
 """
 
 from channels.telegram.api import send_error_from

@@ -68,14 +68,25 @@ def send_error_from(exc: TelegramError) -> SendError:
     return SendError(SendErrorReason.CONNECTION, f"{type(exc).__name__}: {exc.message}")
 
 
+# What stopPoll answers for a poll already as the hub wants it: closed, or no longer there.
+_POLL_DONE = ("poll has already been closed", "message with poll to stop not found")
+
+
+def poll_already_done(exc: BadRequest) -> bool:
+    """Whether stopPoll's refusal means the poll is closed already or its message is gone."""
+    lowered = exc.message.lower()
+    return any(words in lowered for words in _POLL_DONE)
+
+
 class _Bot(Bot):
     """PTB's Bot, plus `call()`: a Bot API method with Telegram's JSON as the answer.
 
-    sendMessage and getUpdates use it: building Message and Update objects is a third of the CPU
-    of a send, parse_update reads the JSON anyway, and an answer PTB could not model (from a
-    self-hosted Bot API server of another version) must not fail a send that went out, which the
-    hub would then retry as a duplicate. Requests, timeouts and errors stay PTB's (`_post`, the
-    hook its own ExtBot builds on).
+    sendMessage, sendPoll, stopPoll and getUpdates use it: building Message and Update objects is
+    a third of the CPU of a send, parse_update reads the JSON anyway, and an answer PTB could not
+    model (from a self-hosted Bot API server of another version; PTB 22.8 already marks fields of
+    Poll as "temporarily optional") must not fail a send that went out, which the hub would then
+    retry as a duplicate. Requests, timeouts and errors stay PTB's (`_post`, the hook its own
+    ExtBot builds on).
     """
 
     async def call(

@@ -39,12 +39,13 @@ from channels.base import (
 )
 from channels.capabilities import MAX_FETCH_BYTES, FetchedMedia
 from channels.events import Media
-from channels.telegram.api import _Bot, _file_id, fetch_file, send_error_from
+from channels.telegram.api import _Bot, _file_id, fetch_file, poll_already_done, send_error_from
 from channels.telegram.messages import (
     CAPTION_LIMIT,
     _chat_id,
     _inline_keyboard,
     _message_ref,
+    _poll_parameters,
     _utf16,
     fit_caption,
     to_telegram_html,
@@ -77,6 +78,7 @@ class TelegramChannel(Channel):
     can_edit = True
     can_toast = True  # answerCallbackQuery
     caption_limit = CAPTION_LIMIT
+    native_polls = True  # sendPoll; votes come as poll_answer updates naming the poll's id
 
     def __init__(
         self,
@@ -338,7 +340,12 @@ class TelegramChannel(Channel):
     async def _send_to(self, bot: _Bot, chat_id: int, outgoing: Outgoing) -> SendResult:
         text = to_telegram_html(outgoing.text)
         inline = _inline_keyboard(outgoing)
+        poll = outgoing.checked_poll()
         if outgoing.edit_of is not None:
+            if poll is not None:
+                raise SendError(
+                    SendErrorReason.REJECTED, "Telegram cannot change a poll: close it, send anew"
+                )
             ref = _message_ref(outgoing.edit_of)
             if ref is None:
                 raise SendError(
@@ -376,12 +383,55 @@ class TelegramChannel(Channel):
         if self._paid:
             parameters["allow_paid_broadcast"] = True
         await self._chat_pace.pace(chat_id)
+        if poll is not None:
+            return await self._send_poll(bot, parameters, outgoing)
         if outgoing.attachments:
             message = await self._send_file(bot, parameters, outgoing)
         else:
             async with self._flood_guard.request():
                 message = await bot.call("sendMessage", parameters)
         return SendResult(external_id=f"{chat_id}:{message['message_id']}", sent_at=_now())
+
+    async def _send_poll(
+        self, bot: _Bot, parameters: dict[str, Any], outgoing: Outgoing
+    ) -> SendResult:
+        """sendPoll in a private chat or a group. The poll shows its question, not the text; a
+        file cannot ride on it and is left out (the hub sends it on its own)."""
+        assert outgoing.poll is not None
+        chat_id = parameters["chat_id"]
+        parameters = {k: v for k, v in parameters.items() if k not in ("text", "parse_mode")}
+        parameters.update(_poll_parameters(outgoing.poll))
+        async with self._flood_guard.request():
+            message = await bot.call("sendPoll", parameters)
+        poll = message.get("poll")
+        poll_id = str(poll["id"]) if isinstance(poll, Mapping) and poll.get("id") else None
+        if poll_id is None:  # it went out all the same: failing now would send it twice
+            log.error("telegram: the answer to poll %s names no poll id", outgoing.key)
+        return SendResult(
+            external_id=f"{chat_id}:{message['message_id']}",
+            sent_at=_now(),
+            left_out_files=bool(outgoing.attachments),
+            poll_id=poll_id,
+        )
+
+    async def close_poll(self, address: str, external_id: str) -> None:
+        """Stop a poll this bot sent (ClosesPolls) by stopPoll; one closed already or gone is
+        done. The external id names the chat as well, so `address` is not needed."""
+        if self._bot is None:
+            raise SendError(SendErrorReason.CONNECTION, "the Telegram channel is not started")
+        ref = _message_ref(external_id)
+        if ref is None:
+            raise SendError(SendErrorReason.REJECTED, f"not a Telegram message id: {external_id!r}")
+        await self._chat_pace.pace(ref[0])  # an edit of the message: it counts as one
+        try:
+            async with self._flood_guard.request():
+                await self._bot.call("stopPoll", {"chat_id": ref[0], "message_id": ref[1]})
+        except BadRequest as exc:
+            if not poll_already_done(exc):
+                raise send_error_from(exc) from None
+            log.info("telegram: poll %s was closed or gone already: %s", external_id, exc.message)
+        except TelegramError as exc:
+            raise send_error_from(exc) from None
 
     async def _edit(
         self,

@@ -8,12 +8,15 @@ from typing import Any
 
 from channels.base import (
     Outgoing,
+    OutgoingPoll,
     SendError,
     SendErrorReason,
 )
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's cap on callback_data
 CAPTION_LIMIT = 1024  # characters of a photo's or document's caption
+POLL_QUESTION_LIMIT = 300  # characters of a poll's question
+POLL_OPTION_LIMIT = 100  # characters of each of a poll's options
 
 
 # Text ---------------------------------------------------------------------------------------
@@ -43,6 +46,41 @@ def fit_caption(text: str, limit: int = CAPTION_LIMIT) -> str:
     while _utf16(head) > room:
         head = head[:-1]
     return head.rstrip() + "…" + (sep + last if last else "")
+
+
+def fit_text(text: str, limit: int) -> str:
+    """`text` (stripped) within `limit` UTF-16 code units, as Telegram counts, cut with an
+    ellipsis; cut between characters, never inside an emoji's surrogate pair."""
+    text = text.strip()
+    if _utf16(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    while _utf16(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+# Polls --------------------------------------------------------------------------------------
+
+
+def _poll_parameters(poll: OutgoingPoll) -> dict[str, Any]:
+    """sendPoll's parameters for the poll: regular, one answer, votes named; the question and
+    options cut to what Telegram takes (it refuses longer ones)."""
+    options = [fit_text(option, POLL_OPTION_LIMIT) for option in poll.options]
+    if len(set(options)) < len(options):  # cut to the same words: numbers tell them apart
+        options = [fit_text(f"{n}. {o}", POLL_OPTION_LIMIT) for n, o in enumerate(poll.options, 1)]
+    return {
+        # A question shows no formatting: the hub's *bold* markup is dropped, not shown.
+        "question": fit_text(_BOLD.sub(r"\1", poll.question), POLL_QUESTION_LIMIT),
+        "options": [{"text": option} for option in options],  # InputPollOption
+        # Only a poll whose votes are named sends the bot its answers (poll_answer updates).
+        "is_anonymous": False,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+
+
+# Ids and keyboards --------------------------------------------------------------------------
 
 
 def _chat_id(address: str) -> int:

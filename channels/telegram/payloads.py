@@ -255,6 +255,10 @@ def _from_poll_answer(answer: Mapping[str, Any], update_id: Any) -> list[Event]:
     external_id = f"poll:{poll_id}:{user['id']}:{chosen}"
     if update_id is not None:
         external_id += f":{update_id}"
+    # A poll answer names the voter, never the chat the poll is in: a vote on a poll in a group
+    # reads the same as one in a private chat. The address is the voter's user id, which is also
+    # their private chat with the bot (if they ever opened it), and in_group stays False; the
+    # hub finds the poll, and so the group, by the poll id.
     return [
         InboundMessage(
             channel=NAME,

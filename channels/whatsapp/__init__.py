@@ -21,6 +21,11 @@ counted on it. A tap on the buttons answers the second message (its `reply_to`),
 matches by the button's payload. The phone button of an Outgoing is not shown: WhatsApp vouches for
 the sender's number on every message anyway. WhatsApp cannot edit a sent message (can_edit False).
 
+Polls: WhatsApp has none for businesses (native_polls False), so an Outgoing's poll goes as its
+text with the options as buttons carrying the hub's payloads (Outgoing.poll_buttons()). When an
+option is longer than a title takes (20 characters on a button, 24 in a list), every title shows
+its number ("2. Setuju dengan…") and the body lists the options in full, numbered.
+
 Files: an image (JPEG or PNG up to 5 MB) or a document, with the text as its caption, inside the
 window only. Each file is uploaded once (`/{phone_number_id}/media`) and sent by its media id, kept
 in memory by content hash for 29 days (Meta keeps it 30). Buttons cannot ride on a file, so an

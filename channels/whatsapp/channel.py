@@ -54,6 +54,7 @@ from channels.whatsapp.messages import (
     _interactive,
     _international_digits,
     _last_paragraph,
+    _poll_choices,
     _recipient,
     _text,
 )
@@ -253,6 +254,7 @@ class WhatsAppChannel(Channel):
         """Send free-form inside the window, the template outside it; raises SendError."""
         if outgoing.edit_of is not None:
             raise SendError(SendErrorReason.REJECTED, "WhatsApp cannot change a sent message")
+        outgoing.checked_poll()  # a poll no platform takes is refused, in the window or not
         recipient = _recipient(outgoing.address)
         # A file alone has no template: it waits for the window (WINDOW_CLOSED).
         has_template = outgoing.template is not None and bool(outgoing.text.strip())
@@ -289,7 +291,7 @@ class WhatsAppChannel(Channel):
         if len(outgoing.attachments) > 1:
             raise SendError(SendErrorReason.REJECTED, "one file per message")
         caption = outgoing.text if outgoing.text.strip() else ""
-        if outgoing.buttons or len(caption) > CAPTION_LIMIT:
+        if outgoing.poll_buttons() or len(caption) > CAPTION_LIMIT:
             # Buttons ride on no file, and a caption is shorter than a text: the text goes alone.
             return await self._send_free_form(recipient, outgoing), True
         file = outgoing.attachments[0]
@@ -347,16 +349,21 @@ class WhatsAppChannel(Channel):
                 SendErrorReason.REJECTED, f"{len(text)} characters; WhatsApp takes {TEXT_LIMIT}"
             )
         context = {"context": {"message_id": outgoing.reply_to}} if outgoing.reply_to else {}
-        if not outgoing.buttons:
+        # No native polls: a poll's options are reply buttons or a list, tapped like any button.
+        body, buttons = text, outgoing.poll_buttons()
+        if outgoing.poll is not None:
+            body, buttons = _poll_choices(text, buttons)
+        if not buttons:
             return await self._post_message({**recipient, **context, **_text(text)})
-        if len(text) <= INTERACTIVE_BODY_LIMIT:
-            interactive = _interactive(text, outgoing.buttons)
+        if len(body) <= INTERACTIVE_BODY_LIMIT:
+            interactive = _interactive(body, buttons)
             return await self._post_message(
                 {**recipient, **context, "type": "interactive", "interactive": interactive}
             )
-        # Too long for an interactive body: the text first, then the buttons under its end.
-        body = _fit(_last_paragraph(text), INTERACTIVE_BODY_LIMIT)
-        interactive = _interactive(body, outgoing.buttons)  # refused buttons refuse before sending
+        # Too long for an interactive body: the text first, then the buttons under its end (a
+        # poll's options listed in full, when the body lists them).
+        last = _fit(_last_paragraph(body), INTERACTIVE_BODY_LIMIT)
+        interactive = _interactive(last, buttons)  # refused buttons refuse before sending
         wamid = await self._post_message({**recipient, **context, **_text(text)})
         try:
             await self._post_message(

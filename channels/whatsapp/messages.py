@@ -64,6 +64,33 @@ def _check_ids(buttons: Sequence[Button], limit: int) -> None:
             )
 
 
+def _one_line(label: str) -> str:
+    return " ".join(label.split())
+
+
+def _title(label: str, limit: int) -> str:
+    """A button's or row's title: one line (titles show no line breaks), cut to `limit`."""
+    return _fit(_one_line(label), limit)
+
+
+def _poll_choices(body: str, options: Sequence[Button]) -> tuple[str, tuple[Button, ...]]:
+    """A poll's body and option buttons as WhatsApp shows them.
+
+    Options short enough for their titles (20 characters on reply buttons, 24 in a list) are the
+    titles. Else a title would show only the start of its option, and two could look the same:
+    every title then starts with its number ("2. Setuju dengan…") and the body ends with the
+    options in full, numbered, so the person reads what they choose.
+    """
+    limit = BUTTON_TITLE_LIMIT if len(options) <= REPLY_BUTTONS_MAX else ROW_TITLE_LIMIT
+    if all(len(_one_line(o.label)) <= limit for o in options):
+        return body, tuple(options)
+    numbered = tuple(
+        Button(f"{n}. {_one_line(o.label)}", o.payload) for n, o in enumerate(options, 1)
+    )
+    listing = "\n".join(o.label for o in numbered)
+    return f"{body.rstrip()}\n\n{listing}", numbered
+
+
 def _interactive(body: str, buttons: Sequence[Button]) -> dict[str, Any]:
     """Reply buttons for up to three choices, a list for four to ten."""
     if len(buttons) <= REPLY_BUTTONS_MAX:
@@ -72,7 +99,7 @@ def _interactive(body: str, buttons: Sequence[Button]) -> dict[str, Any]:
             "buttons": [
                 {
                     "type": "reply",
-                    "reply": {"id": b.payload, "title": _fit(b.label, BUTTON_TITLE_LIMIT)},
+                    "reply": {"id": b.payload, "title": _title(b.label, BUTTON_TITLE_LIMIT)},
                 }
                 for b in buttons
             ]
@@ -82,9 +109,9 @@ def _interactive(body: str, buttons: Sequence[Button]) -> dict[str, Any]:
         _check_ids(buttons, ROW_ID_LIMIT)
         rows = []
         for b in buttons:
-            row = {"id": b.payload, "title": _fit(b.label, ROW_TITLE_LIMIT)}
+            row = {"id": b.payload, "title": _title(b.label, ROW_TITLE_LIMIT)}
             if len(b.label) > ROW_TITLE_LIMIT:  # the whole label shows under the cut title
-                row["description"] = _fit(b.label, ROW_DESCRIPTION_LIMIT)
+                row["description"] = _title(b.label, ROW_DESCRIPTION_LIMIT)
             rows.append(row)
         action = {"button": LIST_BUTTON_LABEL, "sections": [{"rows": rows}]}
         kind = "list"

@@ -11,6 +11,7 @@ import pytest
 
 from channels import (
     AddressesByPhone,
+    ClosesPolls,
     Event,
     FetchesMedia,
     InvitesByLink,
@@ -38,14 +39,14 @@ def test_what_each_channel_declares() -> None:
     declared = {
         name: {
             cap.__name__
-            for cap in (FetchesMedia, InvitesByLink, AddressesByPhone)
+            for cap in (FetchesMedia, InvitesByLink, AddressesByPhone, ClosesPolls)
             if issubclass(cls, cap)
         }
         for name, cls in registered_channels().items()
     }
     assert declared == {
         "sandbox": set(),
-        "telegram": {"FetchesMedia", "InvitesByLink"},
+        "telegram": {"FetchesMedia", "InvitesByLink", "ClosesPolls"},
         "whatsapp": {"FetchesMedia", "InvitesByLink", "AddressesByPhone"},
     }
 
@@ -82,7 +83,14 @@ def test_a_whatsapp_number_is_its_address_and_telegram_has_none() -> None:
 def test_every_purpose_the_hub_names_has_a_template_setting() -> None:
     """The hub's purposes (Outgoing.template) against the one table and the config's keys."""
     config = make_config()
-    assert set(TEMPLATE_SETTINGS) == {"broadcast", "reminder", "call_list"}
+    assert set(TEMPLATE_SETTINGS) == {
+        "broadcast",
+        "reminder",
+        "call_list",
+        "ticket",
+        "poll",
+        "reply",
+    }
     for setting in TEMPLATE_SETTINGS.values():
         assert getattr(config.whatsapp, setting), setting
 

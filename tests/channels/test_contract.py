@@ -15,7 +15,7 @@ import copy
 import datetime as dt
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from channels import (
     Button,
     Channel,
     ChannelEvent,
+    ClosesPolls,
     Event,
     FetchedMedia,
     FetchesMedia,
@@ -39,6 +40,8 @@ from channels import (
     MediaTooLarge,
     Outgoing,
     OutgoingFile,
+    OutgoingPoll,
+    PollAnswer,
     SendError,
     SendErrorReason,
     SendResult,
@@ -59,7 +62,7 @@ from tests.conftest import (
     telegram_settings,
     whatsapp_settings,
 )
-from tests.fake_graph import FakeGraphAPI, sign
+from tests.fake_graph import FakeGraphAPI, notification, sign
 from tests.fake_telegram import FakeBotAPI
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -83,6 +86,11 @@ class Harness:
     signed: Callable[[bytes], dict[str, str]] | None
     # The texts the platform (or the simulated phone) received for an address.
     received: Callable[[Platforms, Channel, str], list[str]]
+    # The payloads of the buttons on each message the platform received for an address.
+    buttons: Callable[[Platforms, Channel, str], list[tuple[str, ...]]]
+    # The person at `address` answers a poll: (channel, address, key, option) -> the events the
+    # channel makes of it; `key` is the poll's id where polls are native, else the option's payload.
+    answer: Callable[[Channel, str, str, int], Awaitable[list[Event]]]
     # A file someone sent, as the platform keeps it for the bot to fetch (bytes, MIME type); None:
     # the platform keeps none (the channel must then not claim FetchesMedia).
     received_file: Callable[[Platforms, bytes, str], Media] | None = None
@@ -103,6 +111,59 @@ def _whatsapp_received(platforms: Platforms, _: Channel, address: str) -> list[s
     return [m["text"]["body"] for m in sent if m.get("type") == "text"]
 
 
+def _sandbox_buttons(_: Platforms, channel: Channel, address: str) -> list[tuple[str, ...]]:
+    assert isinstance(channel, SandboxChannel)
+    return [tuple(b.payload for b in m.buttons) for m in channel.messages(address)]
+
+
+def _telegram_buttons(platforms: Platforms, _: Channel, address: str) -> list[tuple[str, ...]]:
+    calls = platforms.bot_api.calls_to("sendMessage")
+    return [
+        tuple(
+            row[0]["callback_data"] for row in c.get("reply_markup", {}).get("inline_keyboard", [])
+        )
+        for c in calls
+        if str(c.get("chat_id")) == address
+    ]
+
+
+def _whatsapp_buttons(platforms: Platforms, _: Channel, address: str) -> list[tuple[str, ...]]:
+    found = []
+    for sent in platforms.graph.messages(address):
+        action = sent.get("interactive", {}).get("action", {})
+        rows = [row for section in action.get("sections", []) for row in section["rows"]]
+        found.append(tuple(b["reply"]["id"] for b in action.get("buttons", ()) or rows))
+    return found
+
+
+async def _sandbox_answer(channel: Channel, address: str, payload: str, _: int) -> list[Event]:
+    assert isinstance(channel, SandboxChannel)
+    return [await channel.act(address, button=payload)]
+
+
+async def _telegram_answer(
+    channel: Channel, address: str, poll_id: str, option: int
+) -> list[Event]:
+    user = {"id": int(address), "is_bot": False, "first_name": "Siti"}
+    vote = {"poll_id": poll_id, "user": user, "option_ids": [option]}
+    update = {"update_id": 700001, "poll_answer": vote}
+    return channel.parse_webhook(json.dumps(update).encode())
+
+
+async def _whatsapp_answer(channel: Channel, address: str, payload: str, _: int) -> list[Event]:
+    number = address.removeprefix("+")
+    tap = {
+        "from": number,
+        "id": "wamid.HBgNNjI4MTIzNDU2NzAwMRUCABIYFjNFQjBQT0xMMDEA",
+        "timestamp": str(int(utcnow().timestamp())),
+        "type": "interactive",
+        "interactive": {"type": "button_reply", "button_reply": {"id": payload, "title": "x"}},
+    }
+    contacts = [{"profile": {"name": "Siti"}, "wa_id": number}]
+    body = json.dumps(notification({"contacts": contacts, "messages": [tap]})).encode()
+    return channel.parse_webhook(body)
+
+
 def _telegram_file(platforms: Platforms, data: bytes, mime_type: str) -> Media:
     file_id = platforms.bot_api.add_file(data, mime_type, "laporan.bin")
     return Media(MediaKind.DOCUMENT, file_id, mime_type, len(data), "laporan.bin")
@@ -114,17 +175,23 @@ def _whatsapp_file(platforms: Platforms, data: bytes, mime_type: str) -> Media:
 
 
 HARNESSES: dict[type[Channel], Harness] = {
-    SandboxChannel: Harness("sandbox-1", None, _sandbox_received),
+    SandboxChannel: Harness(
+        "sandbox-1", None, _sandbox_received, _sandbox_buttons, _sandbox_answer
+    ),
     TelegramChannel: Harness(
         "5011223344",
         lambda body: {SECRET_HEADER: TELEGRAM_WEBHOOK_SECRET},
         _telegram_received,
+        _telegram_buttons,
+        _telegram_answer,
         _telegram_file,
     ),
     WhatsAppChannel: Harness(
         "+6281234567001",
         lambda body: {SIGNATURE_HEADER: sign(body)},
         _whatsapp_received,
+        _whatsapp_buttons,
+        _whatsapp_answer,
         _whatsapp_file,
     ),
 }
@@ -212,7 +279,7 @@ def test_class_traits_are_sane(cls: type[Channel]) -> None:
     assert cls.caption_limit is None or (
         isinstance(cls.caption_limit, int) and 0 < cls.caption_limit <= cls.text_limit
     )
-    for flag in (cls.can_edit, cls.can_toast, cls.buttons_with_files):
+    for flag in (cls.can_edit, cls.can_toast, cls.buttons_with_files, cls.native_polls):
         assert isinstance(flag, bool)
     assert isinstance(cls.window_margin, dt.timedelta)
     assert cls.window_margin >= dt.timedelta(0)
@@ -343,6 +410,95 @@ async def test_send_answers_a_result_or_a_send_error(
     }
     result = await send(channel, Outgoing(**values))
     assert isinstance(result, SendResult | SendError)
+
+
+# Polls ---------------------------------------------------------------------------------------
+
+POLL = OutgoingPoll(
+    "Kapan kerja bakti bulan ini?",
+    ("Sabtu pagi", "Minggu pagi", "Minggu sore, selepas pengajian di masjid"),
+    ("poll:12:0", "poll:12:1", "poll:12:2"),
+)
+
+
+def _poll_message(address: str, poll: OutgoingPoll = POLL, **fields: Any) -> Outgoing:
+    text = f"*{poll.question}*\n\nPilih satu; jawaban bisa diubah sampai Jumat."
+    values: dict[str, Any] = {"last_inbound_at": utcnow(), **fields}
+    return Outgoing(key="poll-1", address=address, text=text, poll=poll, **values)
+
+
+async def test_a_poll_goes_out_and_its_options_can_be_answered(
+    cls: type[Channel], channel: Channel, harness: Harness, platforms: Platforms
+) -> None:
+    """A native poll names its id (the answers name only that); elsewhere the options are
+    buttons carrying the hub's payloads. Either way an answer comes back as the hub reads it."""
+    result = await send(channel, _poll_message(harness.address))
+    assert isinstance(result, SendResult), f"the send failed: {result!r}"
+    assert result.external_id and not result.used_template
+    if cls.native_polls:
+        assert isinstance(result.poll_id, str) and result.poll_id
+        key = result.poll_id
+    else:
+        assert result.poll_id is None
+        assert harness.buttons(platforms, channel, harness.address)[-1] == POLL.payloads
+        key = POLL.payloads[2]
+    [event] = await harness.answer(channel, harness.address, key, 2)
+    assert isinstance(event, InboundMessage)
+    assert event.sender_address == harness.address
+    if cls.native_polls:
+        assert event.kind == InboundKind.POLL_ANSWER
+        assert event.poll_answer == PollAnswer(key, (2,))
+        assert event.reply_to == f"poll:{key}"
+    else:
+        assert event.kind == InboundKind.BUTTON
+        assert event.button_payload == POLL.payloads[2]
+
+
+def _poll(count: int = 3, **fields: Any) -> OutgoingPoll:
+    values: dict[str, Any] = {
+        "question": "Setuju?",
+        "options": tuple(f"Pilihan {i}" for i in range(count)),
+        "payloads": tuple(f"poll:12:{i}" for i in range(count)),
+        **fields,
+    }
+    return OutgoingPoll(**values)
+
+
+BAD_POLLS: list[tuple[str, OutgoingPoll, dict[str, Any]]] = [
+    ("one option", _poll(1), {}),
+    ("eleven options", _poll(11), {}),
+    ("fewer payloads", _poll(3, payloads=("poll:12:0", "poll:12:1")), {}),
+    ("no question", _poll(question="  "), {}),
+    ("an empty option", _poll(options=("Ya", " ", "Tidak")), {}),
+    ("an empty payload", _poll(payloads=("poll:12:0", "", "poll:12:2")), {}),
+    ("the same option twice", _poll(options=("Ya", "Tidak", "Ya ")), {}),
+    ("the same payload twice", _poll(payloads=("p:1", "p:2", "p:1")), {}),
+    ("buttons besides", _poll(), {"buttons": (Button("Sudah dibaca", "ack:1"),)}),
+]
+
+
+@pytest.mark.parametrize(
+    ("poll", "fields"), [c[1:] for c in BAD_POLLS], ids=[c[0] for c in BAD_POLLS]
+)
+async def test_a_poll_no_platform_takes_is_rejected_for_good(
+    channel: Channel, harness: Harness, poll: OutgoingPoll, fields: dict[str, Any]
+) -> None:
+    result = await send(channel, _poll_message(harness.address, poll, **fields))
+    assert isinstance(result, SendError)
+    assert (result.reason, result.retryable) == (SendErrorReason.REJECTED, False)
+
+
+async def test_a_poll_closes_once_and_closing_it_again_is_fine(
+    cls: type[Channel], channel: Channel, harness: Harness
+) -> None:
+    if not isinstance(channel, ClosesPolls):
+        return
+    assert cls.native_polls, "only a native poll can be closed"
+    result = await send(channel, _poll_message(harness.address))
+    assert isinstance(result, SendResult)
+    async with asyncio.timeout(SEND_TIMEOUT):
+        await channel.close_poll(harness.address, result.external_id)
+        await channel.close_poll(harness.address, result.external_id)  # closed already: done
 
 
 # Webhooks ------------------------------------------------------------------------------------
@@ -532,7 +688,7 @@ def test_recorded_messages_carry_their_typed_content(cls: type[Channel], channel
 
 # Optional capabilities -------------------------------------------------------------------------
 
-CAPABILITIES = (FetchesMedia, InvitesByLink, AddressesByPhone)
+CAPABILITIES = (FetchesMedia, InvitesByLink, AddressesByPhone, ClosesPolls)
 
 
 def test_capabilities_are_declared_on_the_class(cls: type[Channel], channel: Channel) -> None:
