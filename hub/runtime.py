@@ -18,6 +18,7 @@ from hub.core.metrics import Metrics
 from hub.core.outbox import KindHooks, OutboxHooks
 from hub.core.tasks import BackgroundTasks
 from hub.core.timeutil import Clock, utcnow
+from hub.feedback import inbox
 from hub.feedback.complaints.tickets import TicketRules
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
@@ -73,6 +74,8 @@ class Hub:
             clock=self.clock,
             router=self.router,
         )
+        # The staff inbox takes, last, whatever no dialog, button or keyword took.
+        self.inbox = inbox.register(self.router, self.config, self._wake_sender)
         # The channels dict is filled below; the dispatcher sees the same one.
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
         for name in AVAILABLE_CHANNELS:

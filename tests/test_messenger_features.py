@@ -39,7 +39,7 @@ from channels.sandbox import SandboxChannel
 from hub.app import Hub
 from hub.broadcast.deliveries import ack_payload
 from hub.core.texts import text as say
-from hub.inbound.conversations import MAX_INBOUND_FILE_BYTES
+from hub.feedback.inbox import MAX_INBOUND_FILE_BYTES
 from models import (
     Broadcast,
     BroadcastStatus,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import jsonschema
@@ -13,7 +14,7 @@ from openapi_spec_validator import validate
 from hub.web.api.bodies import schema_of
 from hub.web.api.broadcasts import BroadcastCreate
 from hub.web.permissions import Permission, permission_of, routes_of
-from models import Broadcast
+from models import Broadcast, InboxDirection, InboxMessage
 from tests.factories import bearer, make_member, make_token
 
 BROADCAST_CREATE = schema_of(BroadcastCreate)
@@ -238,10 +239,16 @@ async def test_every_operation_with_a_body_answers_and_documents_415(client: Tes
         json={"name": "Rapat", "members": [member.id]},
         headers=bearer(token),
     )
+    question = await InboxMessage.create(
+        member=member, direction=InboxDirection.IN, channel="sandbox", address="sandbox-1",
+        text="Kapan rapat?", created_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
     ids = {
         "/broadcasts": (await broadcast.json())["id"],
         "/member-groups": (await group.json())["id"],
         "/sandbox": member.id,
+        "/inbox/members": member.id,
+        "/inbox/messages": question.id,
     }
     with_body = [
         (path, method)

@@ -39,10 +39,13 @@ from models import (
     Conversation,
     Delivery,
     GroupChat,
+    InboxDirection,
+    InboxMessage,
     JoinRequest,
     MemberGroup,
     MemberGroupEntry,
     OutboundMessage,
+    Ticket,
     User,
     UserRole,
 )
@@ -145,8 +148,14 @@ async def build_world(client: TestClient) -> World:
             channel="sandbox", address=f"asing-{key}", flow="claim", step="pending",
             data={"member_id": member.id, "claimed_at": dt.datetime.now(dt.UTC).isoformat()},
         )  # fmt: skip
+        question = await InboxMessage.create(
+            member=member, area=await make_area(f"{path}/RT 001"), direction=InboxDirection.IN,
+            channel="sandbox", address=f"sandbox-{member.id}", text=f"Pertanyaan {key}",
+            created_at=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
         world.ids[key] = {
             "member": member.id,
+            "message": question.id,
             "attachment": attachment,
             "group": group["id"],
             "broadcast": sent["id"],
@@ -158,6 +167,7 @@ async def build_world(client: TestClient) -> World:
         if key == "b":
             world.secrets += [member.name, gone.name, member.phone or "", gone.phone or ""]
             world.secrets += [f"Kerja bakti {key}", f"Rapat {key}", f"Posyandu {key}"]
+            world.secrets += [f"Pertanyaan {key}"]
     return world
 
 
@@ -176,6 +186,8 @@ async def snapshot() -> Any:
         await Attachment.all().count(),
         await ChannelAddress.all().order_by("id").values_list("id", "member_id", "opted_out_at"),
         await JoinRequest.all().order_by("id").values_list("id", "resolved_at"),
+        await InboxMessage.all().order_by("id").values_list("id", "read_at", "ticket_id"),
+        await Ticket.all().count(),
     )  # fmt: skip
 
 
@@ -271,6 +283,15 @@ API_PROBES = [
     Probe("GET", "/groups", Permission.READ, None, lists=("groups", "chat")),
     Probe("POST", "/groups/link-codes", Permission.WRITE, 403, lambda t: {"area": t.path}),
     Probe("GET", "/join-requests", Permission.WRITE, None, lists=("join_requests", "claim")),
+    Probe("GET", "/inbox", Permission.READ, None, lists=("threads", "member")),
+    Probe("GET", "/inbox?area={area}", Permission.READ, 403),
+    Probe("GET", "/inbox/unread", Permission.READ, None),
+    Probe("GET", "/inbox/members/{member}", Permission.READ, 404),
+    Probe("POST", "/inbox/members/{member}/read", Permission.WRITE, 404),
+    Probe("POST", "/inbox/members/{member}/reply", Permission.WRITE, 404,
+          lambda t: {"text": "Balasan."}),
+    Probe("POST", "/inbox/messages/{message}/ticket", Permission.WRITE, 404,
+          lambda t: {"kind": "aduan", "category": "lainnya"}),
     Probe("GET", "/sandbox/members/{member}/messages", Permission.READ, 404),
     Probe("POST", "/sandbox/members/{member}/messages", Permission.WRITE, 404,
           lambda t: {"text": "halo"}),
@@ -426,6 +447,11 @@ DASHBOARD_PAGES = [
     ),
     Page("POST", "/member-groups/{group}/delete", Permission.WRITE, 404,
          admin_also=(409,)),  # a scheduled broadcast goes to it
+    Page("GET", "/inbox", Permission.READ, None),
+    Page("GET", "/inbox/{member}", Permission.READ, 404),
+    Page("POST", "/inbox/{member}/reply", Permission.WRITE, 404, lambda ids: {"text": "Halo"}),
+    Page("POST", "/inbox/messages/{message}/ticket", Permission.WRITE, 404,
+         lambda ids: {"kind": "aduan", "category": "lainnya"}),
     Page("GET", "/join-requests", Permission.WRITE, None),
     Page("POST", "/join-requests/{claim}/approve", Permission.WRITE, 404),
     Page("POST", "/join-requests/{claim}/refuse", Permission.WRITE, 404),

@@ -1,9 +1,9 @@
 """Conversations with RT heads: keywords and numbered menus in Bahasa Indonesia, forgiving typos.
 
 A member's message goes through the router (hub/messaging/router.py), where this module registers
-the basic keywords, the acknowledgement button, contacts, read evidence and the inbox; strangers and
-group chats are handled here before it. Dialog state lives in the database (hub/core/dialogs.py).
-Replies go through the outbox like every other message.
+the basic keywords, the acknowledgement button, contacts and read evidence (the inbox, last, is
+hub/feedback/inbox.py); strangers and group chats are handled here before it. Dialog state lives
+in the database (hub/core/dialogs.py). Replies go through the outbox like every other message.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from models import (
 log = logging.getLogger(__name__)
 
 Answer = Callable[[InboundMessage, str], Awaitable[None]]
-MAX_INBOUND_FILE_BYTES = 20 * 1024 * 1024  # what Telegram lets a bot download; WhatsApp is lower
 _MEDIA = {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
 WORDS_EVIDENCE = "words"  # acknowledged in the member's own words ("siap", 👍)
 _READ_BY_REPLY = {InboundKind.TEXT, *_MEDIA}  # answering an announcement shows it was read
@@ -98,7 +97,6 @@ class Conversations:
         router.add_evidence(self._confirmed_in_words)  # before a reply counts as read only
         router.add_evidence(self._read_evidence)
         router.add_help_note("help_ack_note")
-        router.set_inbox(self._inbox)
 
     @property
     def lang(self) -> str:
@@ -198,7 +196,7 @@ class Conversations:
         else:
             await self.reply(event, turn.member, "nothing_to_cancel")
 
-    # Buttons, contacts, read evidence, and the inbox last -----------------------------------
+    # Buttons, contacts and read evidence ----------------------------------------------------
 
     async def _button(self, turn: Turn) -> None:
         event, member = turn.event, turn.member
@@ -267,21 +265,6 @@ class Conversations:
             return True
         return False
 
-    async def _inbox(self, turn: Turn) -> None:
-        """What no dialog, button or keyword took: a question or a report for the staff."""
-        event, member = turn.event, turn.member
-        if event.kind in _MEDIA:
-            await self._media(event, member)
-        elif event.kind != InboundKind.TEXT:
-            return  # stickers, system messages: stored with the event, otherwise ignored
-        elif turn.suggestion:
-            await self.reply(event, member, "did_you_mean", suggestion=turn.suggestion)
-        elif len(event.text.split()) <= 2:
-            await self.reply(event, member, "unknown_command", text=turn.argument[:40])
-        else:
-            # Free text is a question or a report for the staff; it stays stored with its event.
-            await self.reply(event, member, "message_received")
-
     async def _mark_acknowledged(self, event: InboundMessage, member: Member) -> None:
         """Change the tapped announcement in place: its button gives way to a confirmation."""
         original = await OutboundMessage.get_or_none(
@@ -311,14 +294,6 @@ class Conversations:
             due=self.clock(),
         )
         self.wake_sender()
-
-    async def _media(self, event: InboundMessage, member: Member) -> None:
-        size = (event.media.size if event.media else None) or 0
-        if size > MAX_INBOUND_FILE_BYTES:
-            limit_mb = str(MAX_INBOUND_FILE_BYTES // (1024 * 1024))
-            await self.reply(event, member, "file_too_large", limit_mb=limit_mb)
-            return
-        await self.reply(event, member, "media_received")
 
     async def _in_group(self, event: InboundMessage) -> None:
         """In a group the hub speaks only when spoken to: link codes, and taps on its posts."""

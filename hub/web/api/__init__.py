@@ -1,7 +1,7 @@
 """The JSON API under /api/v1: bearer tokens, area scopes, one error format.
 
 One module per noun (members, broadcasts, member_groups, groups, join_requests, attachments,
-sandbox, openapi) declares its routes with `route()` (routes.py): path, summary, permission,
+inbox, sandbox, openapi) declares its routes with `route()` (routes.py): path, summary, permission,
 request body model, response schema. From that one table come the router, the role check
 (guards.py), the validation of bodies (bodies.py) and the OpenAPI document (openapi.py).
 """
@@ -17,6 +17,7 @@ from hub.web.api import (  # noqa: F401
     attachments,
     broadcasts,
     groups,
+    inbox,
     join_requests,
     member_groups,
     members,

@@ -27,6 +27,7 @@ ERROR_RESPONSES = {
     413: ("TooLarge", "The body is larger than the server takes"),
     415: ("UnsupportedMediaType", "The body is not of the type the operation reads"),
     422: ("Invalid", "Well-formed but refused; the message says why"),
+    429: ("TooManyRequests", "Over a rate limit; try again later"),
 }
 SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 204: "Deleted"}
 

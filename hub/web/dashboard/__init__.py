@@ -1,4 +1,5 @@
-"""The staff dashboard: session login, broadcasts, groups, join requests and the sandbox phone.
+"""The staff dashboard: session login, broadcasts, groups, the inbox, join requests, the sandbox
+phone.
 
 Routes sit on the main app next to /healthz, /metrics and /api/v1; each handler is wrapped by
 `page()` (in `base`), which does the session check, CSRF on every POST, error pages and security
@@ -34,6 +35,7 @@ from hub.web.dashboard.broadcasts import (
 )
 from hub.web.dashboard.compose import compose_page, compose_submit
 from hub.web.dashboard.groups import groups_page, link_code_submit
+from hub.web.dashboard.inbox import inbox_page, message_ticket, thread_page, thread_reply
 from hub.web.dashboard.join_requests import (
     join_request_approve,
     join_request_refuse,
@@ -86,6 +88,10 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get("/member-groups", member_groups_page),
         web.post("/member-groups", member_group_submit),
         web.post(r"/member-groups/{id:\d{1,9}}/delete", member_group_delete),
+        web.get("/inbox", inbox_page),
+        web.get(r"/inbox/{id:\d{1,9}}", thread_page),
+        web.post(r"/inbox/{id:\d{1,9}}/reply", thread_reply),
+        web.post(r"/inbox/messages/{id:\d{1,9}}/ticket", message_ticket),
         web.get("/join-requests", join_requests_page),
         web.post(r"/join-requests/{id:\d{1,9}}/approve", join_request_approve),
         web.post(r"/join-requests/{id:\d{1,9}}/refuse", join_request_refuse),

@@ -24,6 +24,7 @@ from channels.sandbox import SandboxChannel
 from hub.access.auth import Scope, session_for_cookie
 from hub.core.db import is_busy
 from hub.core.errors import Forbidden, HubError, NotFound
+from hub.feedback.inbox_threads import unread_count
 from hub.runtime import HUB, Hub
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field
@@ -106,6 +107,7 @@ def _context(request: web.Request) -> dict[str, Any]:
         "tz_label": dt.datetime.now(hub.config.tz).tzname(),
         "nav": "",
         "pending_requests": 0,
+        "inbox_unread": 0,
     }
 
 
@@ -117,12 +119,19 @@ async def _pending_join_requests(request: web.Request) -> int:
     return await JoinRequest.filter(resolved_at=None).count()
 
 
+async def _inbox_unread(request: web.Request) -> int:
+    """The navigation's "Kotak masuk" badge: unread members' messages in the user's areas."""
+    scope = request.get(SCOPE)
+    return 0 if scope is None else await unread_count(scope)
+
+
 async def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
     """A template rendered with the common context."""
     context = _context(request)
     context["pending_requests"] = await _pending_join_requests(request)
+    context["inbox_unread"] = await _inbox_unread(request)
     html = _env.get_template(template).render(**(context | values))
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"

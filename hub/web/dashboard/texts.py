@@ -60,6 +60,22 @@ TEXTS = {
     "claim_refused": "Permintaan ditolak; akun itu tidak terhubung.",
     "claim_resolved": "Permintaan ini sudah diselesaikan sebelumnya atau akunnya sudah terhubung.",
     "claim_gone": "Permintaan tidak dapat disetujui: ketua RT yang disebut tidak ada lagi.",
+    # Kotak masuk (hub/web/dashboard/inbox.py)
+    "inbox_replied": "Balasan disimpan dan sedang dikirim ke ketua RT.",
+    "inbox_reply_empty": "Tulis balasan terlebih dahulu.",
+    "inbox_reply_long": "Balasan terlalu panjang (maksimal {limit} karakter).",
+    "inbox_unreachable": "Ketua RT ini tidak dapat dihubungi di kanal mana pun yang aktif.",
+    "inbox_window_closed": (
+        "Jendela balasan bebas di kanal ini sudah tertutup (WhatsApp: 24 jam setelah pesan "
+        "terakhir ketua RT). Balasan dikirim sebagai templat resmi yang sudah disetujui; isi "
+        "balasan Anda dimuat di dalamnya sebagai satu baris (baris baru menjadi spasi, dipotong "
+        "bila lebih dari sekitar 800 karakter). Tidak ada kiriman ulang setelah ketua RT "
+        "membalas."
+    ),
+    "inbox_ticket_made": "Tiket {number} dibuat; ketua RT sudah diberi tahu nomornya.",
+    "inbox_ticket_twice": "Pesan ini sudah dijadikan tiket sebelumnya.",
+    "inbox_ticket_invalid": "Tiket belum dibuat: periksa jenis, kategori dan isinya.",
+    "inbox_ticket_rate": "Tiket belum dibuat: ketua RT ini sudah mencapai batas tiket per jam.",
 }
 
 BROADCAST_STATUS = {
