@@ -19,6 +19,7 @@ from hub.core.outbox import KindHooks, OutboxHooks
 from hub.core.tasks import BackgroundTasks
 from hub.core.timeutil import Clock, utcnow
 from hub.feedback import inbox
+from hub.feedback.complaints import conversation as ticket_conversation
 from hub.feedback.complaints.tickets import TicketRules
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
@@ -76,6 +77,14 @@ class Hub:
         )
         # The staff inbox takes, last, whatever no dialog, button or keyword took.
         self.inbox = inbox.register(self.router, self.config, self._wake_sender)
+        # The RT head's side of a filed ticket: STATUS and the `tiket:` buttons.
+        ticket_conversation.register(
+            self.router,
+            config=self.config,
+            rules=self.tickets,
+            wake_sender=self._wake_sender,
+            toast=self._answer,
+        )
         # The channels dict is filled below; the dispatcher sees the same one.
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
         for name in AVAILABLE_CHANNELS:

@@ -11,6 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from hub.core.leases import SCHEDULER_LEASE_RENEW
 from hub.runtime import Hub
 from jobs.broadcasts import start_due_broadcasts
+from jobs.feedback import ask_ticket_followups
 from jobs.maintenance import (
     delete_expired_sessions,
     delete_unused_uploads,
@@ -61,6 +62,9 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     scheduler.add_job(_logged(send_reminders), "interval", seconds=60, args=[hub], id="reminders")
     scheduler.add_job(
         _logged(escalate_silent), "interval", seconds=60, args=[hub], id="escalations"
+    )
+    scheduler.add_job(
+        _logged(ask_ticket_followups), "interval", minutes=5, args=[hub], id="ticket_followups"
     )
     if demo:
         from jobs.demo import act_as_demo_members

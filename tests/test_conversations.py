@@ -81,7 +81,8 @@ async def test_typos_of_harmless_commands_are_taken_as_meant(client: TestClient,
     assert parse("BERHENTY") == (None, "", "BERHENTI")
     assert parse("   ") == (None, "", None)
     assert parse("2") == ("stop", "", None)  # the menu's numbers
-    assert parse("4") == (None, "4", None)
+    beyond = str(len(hub.router.menu_commands()) + 1)
+    assert parse(beyond) == (None, beyond, None)
 
 
 async def test_a_typo_of_berhenti_is_asked_back_not_applied(client: TestClient, hub: Hub) -> None:

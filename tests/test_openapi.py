@@ -11,10 +11,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
+from hub.app import HUB
+from hub.core.timeutil import utcnow
+from hub.feedback.complaints.tickets import file_ticket
 from hub.web.api.bodies import schema_of
 from hub.web.api.broadcasts import BroadcastCreate
 from hub.web.permissions import Permission, permission_of, routes_of
-from models import Broadcast, InboxDirection, InboxMessage
+from models import Broadcast, InboxDirection, InboxMessage, TicketKind
 from tests.factories import bearer, make_member, make_token
 
 BROADCAST_CREATE = schema_of(BroadcastCreate)
@@ -243,12 +246,17 @@ async def test_every_operation_with_a_body_answers_and_documents_415(client: Tes
         member=member, direction=InboxDirection.IN, channel="sandbox", address="sandbox-1",
         text="Kapan rapat?", created_at=dt.datetime.now(dt.UTC),
     )  # fmt: skip
+    ticket = await file_ticket(
+        client.app[HUB].tickets, kind=TicketKind.COMPLAINT, category="jalan", member=member,
+        channel="sandbox", address="sandbox-1", description="Jalan rusak", now=utcnow(),
+    )  # fmt: skip
     ids = {
         "/broadcasts": (await broadcast.json())["id"],
         "/member-groups": (await group.json())["id"],
         "/sandbox": member.id,
         "/inbox/members": member.id,
         "/inbox/messages": question.id,
+        "/complaints": ticket.number,
     }
     with_body = [
         (path, method)
@@ -262,7 +270,7 @@ async def test_every_operation_with_a_body_answers_and_documents_415(client: Tes
         id_ = next((value for prefix, value in ids.items() if path.startswith(prefix)), "")
         resp = await client.request(
             method.upper(),
-            "/api/v1" + path.replace("{id}", str(id_)),
+            "/api/v1" + path.replace("{id}", str(id_)).replace("{ticket}", str(id_)),
             data=b"title=Rapat",
             headers=bearer(token) | {"Content-Type": "text/plain"},
         )

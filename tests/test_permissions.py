@@ -2,12 +2,12 @@
 
 Two kelurahan, A and B, in one kecamatan. B's staff made B's objects (a broadcast with a file, a
 scheduled one for a saved group, one whose group was deleted afterwards, a saved group, a file, a
-linked group chat). Staff and an official of A then probe every route with B's objects: each
-probe must be refused with the status in the table, tell nothing of B's RT heads, and change
-nothing. The official also probes every route that writes with A's own objects: refused. Someone
-signed in to nothing (no token, no session) probes every route too: 401 from the API, the login
-page (or 401 from the page's script endpoints) from the dashboard, nothing read or written. An
-admin runs the same probes to show they can succeed at all.
+linked group chat); B's RT head filed a complaint with a photo. Staff and an official of A then
+probe every route with B's objects: each probe must be refused with the status in the table, tell
+nothing of B's RT heads, and change nothing. The official also probes every route that writes
+with A's own objects: refused. Someone signed in to nothing (no token, no session) probes every
+route too: 401 from the API, the login page (or 401 from the page's script endpoints) from the
+dashboard, nothing read or written. An admin runs the same probes to show they can succeed at all.
 
 Every route of the app must appear in these tables: a new route joins them, or this fails.
 """
@@ -28,7 +28,8 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.access.auth import create_token, open_session
-from hub.app import create_app
+from hub.app import HUB, create_app
+from hub.feedback.complaints.tickets import file_ticket
 from hub.web.dashboard.base import SESSION_COOKIE
 from hub.web.permissions import Permission, permission_of, routes_of
 from models import (
@@ -38,6 +39,7 @@ from models import (
     ChannelAddress,
     Conversation,
     Delivery,
+    FeedbackFile,
     GroupChat,
     InboxDirection,
     InboxMessage,
@@ -46,6 +48,8 @@ from models import (
     MemberGroupEntry,
     OutboundMessage,
     Ticket,
+    TicketEvent,
+    TicketKind,
     User,
     UserRole,
 )
@@ -153,7 +157,12 @@ async def build_world(client: TestClient) -> World:
             channel="sandbox", address=f"sandbox-{member.id}", text=f"Pertanyaan {key}",
             created_at=dt.datetime.now(dt.UTC),
         )  # fmt: skip
+        ticket, photo = await _complaint(client, member, key)
         world.ids[key] = {
+            "ticket": ticket.id,
+            "number": ticket.number,  # type: ignore[dict-item] - a ticket is named by its number
+            "file": photo.id,
+            "staff": world.users[f"staff_{key}"].id,
             "member": member.id,
             "message": question.id,
             "attachment": attachment,
@@ -168,7 +177,26 @@ async def build_world(client: TestClient) -> World:
             world.secrets += [member.name, gone.name, member.phone or "", gone.phone or ""]
             world.secrets += [f"Kerja bakti {key}", f"Rapat {key}", f"Posyandu {key}"]
             world.secrets += [f"Pertanyaan {key}"]
+            world.secrets += [f"Got mampet di RT {key}"]
     return world
+
+
+async def _complaint(client: TestClient, member: Any, key: str) -> tuple[Ticket, FeedbackFile]:
+    """A complaint the area's RT head filed from the sandbox, with a photo in the media folder."""
+    hub = client.app[HUB]
+    now = dt.datetime.now(dt.UTC)
+    ticket = await file_ticket(
+        hub.tickets, kind=TicketKind.COMPLAINT, category="drainase/banjir", member=member,
+        channel="sandbox", address=f"sandbox-{member.id}", description=f"Got mampet di RT {key}",
+        now=now,
+    )  # fmt: skip
+    hub.media.folder.mkdir(parents=True, exist_ok=True)
+    (hub.media.folder / f"foto-{key}.jpg").write_bytes(b"photo of a blocked drain, 36 bytes..")
+    photo = await FeedbackFile.create(
+        ticket=ticket, member=member, kind="photo", filename="got.jpg", content_type="image/jpeg",
+        size=36, sha256="0" * 64, stored_name=f"foto-{key}.jpg", created_at=now,
+    )  # fmt: skip
+    return ticket, photo
 
 
 async def snapshot() -> Any:
@@ -187,7 +215,8 @@ async def snapshot() -> Any:
         await ChannelAddress.all().order_by("id").values_list("id", "member_id", "opted_out_at"),
         await JoinRequest.all().order_by("id").values_list("id", "resolved_at"),
         await InboxMessage.all().order_by("id").values_list("id", "read_at", "ticket_id"),
-        await Ticket.all().count(),
+        await Ticket.all().order_by("id").values_list("id", "status", "assignee_id", "reason"),
+        await TicketEvent.all().count(),
     )  # fmt: skip
 
 
@@ -292,6 +321,22 @@ API_PROBES = [
           lambda t: {"text": "Balasan."}),
     Probe("POST", "/inbox/messages/{message}/ticket", Permission.WRITE, 404,
           lambda t: {"kind": "aduan", "category": "lainnya"}),
+    Probe("GET", "/complaints", Permission.READ, None, lists=("complaints", "ticket")),
+    Probe("GET", "/complaints?area={area}", Permission.READ, 403),
+    Probe("GET", "/complaints/{number}", Permission.READ, 404),
+    Probe("PATCH", "/complaints/{number}", Permission.WRITE, 404,
+          lambda t: {"status": "diverifikasi", "note": "Dicek"}),
+    Probe("POST", "/complaints/{number}/notes", Permission.WRITE, 404, lambda t: {"text": "x"}),
+    Probe("POST", "/complaints/{number}/messages", Permission.WRITE, 404,
+          lambda t: {"text": "Halo"}),
+    Probe("PUT", "/complaints/{number}/assignee", Permission.WRITE, 404,
+          lambda t: {"user_id": None}),
+    # A's own ticket to B's staff: they cannot see its area (an admin is refused alike).
+    Probe("PUT", "/complaints/{number}/assignee", Permission.WRITE, 422,
+          lambda t: {"user_id": t.ids["staff"]}, own_url=True, admin_also=(422,)),
+    Probe("GET", "/complaints/{number}/files/{file}", Permission.READ, 404),
+    Probe("GET", "/services", Permission.READ, None),
+    Probe("GET", "/complaint-categories", Permission.READ, None),
     Probe("GET", "/sandbox/members/{member}/messages", Permission.READ, 404),
     Probe("POST", "/sandbox/members/{member}/messages", Permission.WRITE, 404,
           lambda t: {"text": "halo"}),
@@ -455,6 +500,16 @@ DASHBOARD_PAGES = [
     Page("GET", "/join-requests", Permission.WRITE, None),
     Page("POST", "/join-requests/{claim}/approve", Permission.WRITE, 404),
     Page("POST", "/join-requests/{claim}/refuse", Permission.WRITE, 404),
+    Page("GET", "/complaints", Permission.READ, None),
+    Page("GET", "/complaints/{number}", Permission.READ, 404),
+    Page("POST", "/complaints/{number}/move", Permission.WRITE, 404,
+         lambda ids: {"status": "diverifikasi"}),
+    Page("POST", "/complaints/{number}/notes", Permission.WRITE, 404, lambda ids: {"text": "x"}),
+    Page("POST", "/complaints/{number}/messages", Permission.WRITE, 404,
+         lambda ids: {"text": "Halo"}),
+    Page("POST", "/complaints/{number}/assignee", Permission.WRITE, 404,
+         lambda ids: {"user_id": ""}),
+    Page("GET", "/complaints/{number}/files/{file}", Permission.READ, 404),
     Page("GET", "/static/{name}", Permission.PUBLIC, None),
     Page("GET", "/sandbox", Permission.READ, None),
     Page("GET", "/sandbox/{member}", Permission.READ, 404),

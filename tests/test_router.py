@@ -160,23 +160,29 @@ HELP_BEFORE = {
         "Perintah yang bisa Anda kirim:\n• BANTUAN – menampilkan pesan ini\n"
         "• BERHENTI – berhenti menerima pengumuman\n• MULAI – menerima pengumuman lagi\n"
         "• DAFTAR <kode> – menghubungkan nomor ini dengan kode undangan\n"
+        "• STATUS <nomor> – melihat perkembangan aduan atau permohonan Anda (STATUS saja: semua "
+        "yang masih berjalan)\n"
         'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.'
     ),
     "en": (
         "Commands you can send:\n• HELP – this message\n• STOP – stop announcements\n"
         "• START – receive announcements again\n"
         "• JOIN <code> – link this number with an invite code\n"
+        "• STATUS <number> – see how your complaint or request is going (STATUS alone: all that "
+        "are open)\n"
         'Tap "I have read it" below each announcement to confirm.'
     ),
 }
 MENU_BEFORE = {
     "id": (
         "Halo Pak Darto! Ketik angka atau kata kunci:\n1. BANTUAN – daftar perintah\n"
-        "2. BERHENTI – berhenti menerima pesan\n3. MULAI – menerima pesan lagi"
+        "2. BERHENTI – berhenti menerima pesan\n3. MULAI – menerima pesan lagi\n"
+        "4. STATUS <nomor> – cek status aduan"
     ),
     "en": (
         "Hello Pak Darto! Type a number or keyword:\n1. HELP – list of commands\n"
-        "2. STOP – stop receiving messages\n3. START – receive messages again"
+        "2. STOP – stop receiving messages\n3. START – receive messages again\n"
+        "4. STATUS <number> – check a complaint's status"
     ),
 }
 
@@ -191,6 +197,7 @@ def test_help_menu_and_command_list_come_from_the_registry(
         "bantuan",
         "berhenti",
         "mulai",
+        "status",
     ]
 
 

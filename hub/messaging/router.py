@@ -34,6 +34,9 @@ _WORD = re.compile(r"[^\w]+")
 # asked back): "BANTAUN" is BANTUAN.
 TYPO_CUTOFF = 0.75
 TYPO_MIN_LENGTH = 4
+# A near miss is a keyword only in a short message: "Satu lagi tambahan dari saya" is a sentence
+# for the staff, not STATUS mistyped; "STATSU SKJ-2026-000123" is.
+TYPO_MAX_WORDS = 2
 
 
 @dataclass
@@ -143,7 +146,7 @@ class Router:
         if word in choices and not rest:
             return choices[word], "", None
         close = difflib.get_close_matches(word, list(self._words), n=1, cutoff=TYPO_CUTOFF)
-        if close and len(word) >= TYPO_MIN_LENGTH:
+        if close and len(word) >= TYPO_MIN_LENGTH and len(cleaned.split()) <= TYPO_MAX_WORDS:
             name = self._words[close[0]]
             if self.commands[name].forgiving:
                 return name, rest, None

@@ -148,8 +148,10 @@ async def test_a_step_cannot_be_skipped_nor_taken_twice(db: str) -> None:
 async def test_two_staff_moving_at_once_move_it_once(db: str) -> None:
     ticket = await _file(await make_member())
     scope = await Scope.of(None)
+    # Neither may follow the other: on PostgreSQL the second may read the ticket after the first
+    # committed (diverifikasi → ditolak would then be a legal step, not a lost race).
     results = await asyncio.gather(
-        _move(ticket.number, TicketStatus.VERIFIED, scope),
+        _move(ticket.number, TicketStatus.FORWARDED, scope, forwarded_to="Dinas PUPR"),
         _move(ticket.number, TicketStatus.REJECTED, scope, reason="Bukan wilayah kami"),
         return_exceptions=True,
     )

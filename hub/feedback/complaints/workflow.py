@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub.access import audit
@@ -183,3 +184,40 @@ async def move_ticket(
         )
     wake_sender()
     return await Ticket.get(id=ticket.id)
+
+
+async def reopen_by_member(
+    rules: TicketRules, ticket: Ticket, *, now: dt.datetime, hub_name: str
+) -> bool:
+    """The RT head answered "Belum" to the follow-up question: selesai → diproses by the
+    workflow's rule, once. One conditional UPDATE from "selesai, asked, not yet answered" (a
+    second tap, or an answer after staff moved it on, finds nothing to change and returns
+    False); the ticket counts one more reopening, its history and the audit log say who (the
+    RT head, no user), and the RT head is told, in the same transaction."""
+    move = Move(S.IN_PROGRESS)
+    if move.to not in TRANSITIONS[S.DONE]:  # the table is the one rule: keep it so
+        raise TransitionRefused(f"{ticket.number} cannot be reopened")
+    async with in_transaction():
+        moved = await Ticket.filter(
+            id=ticket.id,
+            status=S.DONE,
+            followup_sent_at__isnull=False,
+            followup_due_at__isnull=False,
+        ).update(**_columns(ticket, move, rules, now), reopened=F("reopened") + 1)
+        if not moved:
+            return False
+        await TicketEvent.create(
+            ticket_id=ticket.id,
+            kind=TicketEventKind.STATUS,
+            from_status=S.DONE.value,
+            to_status=S.IN_PROGRESS.value,
+            created_at=now,
+        )
+        # Written last: the newest event tells a second tap that this was answered already.
+        await TicketEvent.create(
+            ticket_id=ticket.id, kind=TicketEventKind.FOLLOWUP, text="belum", created_at=now
+        )
+        await audit.record(None, "ticket.reopen", ticket.number, by="member", answer="belum")
+        text = say(rules.language, "followup_reopened", number=ticket.number, hub=hub_name)
+        await tell_member(ticket, text, status_label(rules.language, S.IN_PROGRESS), now)
+    return True

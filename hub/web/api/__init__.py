@@ -1,9 +1,10 @@
 """The JSON API under /api/v1: bearer tokens, area scopes, one error format.
 
-One module per noun (members, broadcasts, member_groups, groups, join_requests, attachments,
-inbox, sandbox, openapi) declares its routes with `route()` (routes.py): path, summary, permission,
-request body model, response schema. From that one table come the router, the role check
-(guards.py), the validation of bodies (bodies.py) and the OpenAPI document (openapi.py).
+One module per noun (members, broadcasts, complaints, member_groups, groups, join_requests,
+attachments, inbox, sandbox, openapi) declares its routes with `route()` (routes.py): path,
+summary, permission, request body model, response schema. From that one table come the router,
+the role check (guards.py), the validation of bodies (bodies.py) and the OpenAPI document
+(openapi.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hub.runtime import HUB, Hub
 from hub.web.api import (  # noqa: F401
     attachments,
     broadcasts,
+    complaints,
     groups,
     inbox,
     join_requests,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub import __version__
 from hub.web.api.bodies import RequestBody, schema_of
-from hub.web.api.routes import COMPONENTS, ID_SCHEMA, ROUTES, Route, route
+from hub.web.api.routes import COMPONENTS, PATH_PARAMETERS, ROUTES, Route, route
 from hub.web.api.schemas import ERROR, Schema
 from hub.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from hub.web.permissions import Permission
@@ -60,9 +60,10 @@ def _json(schema: Schema) -> dict[str, Any]:
 def _parameters(declared: Route) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     for name in declared.path_parameters:
-        if name != "id":  # every path parameter of the API is an id; a new kind says what it is
+        schema = PATH_PARAMETERS.get(name)
+        if schema is None:  # an id, or a kind its module declared with path_parameter()
             raise ValueError(f"{declared.path}: document the path parameter {name!r}")
-        parameters.append({"name": name, "in": "path", "required": True, "schema": ID_SCHEMA})
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     for query in declared.query:
         parameters.append(
             {

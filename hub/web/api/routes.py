@@ -71,6 +71,14 @@ class Route:
 
 ROUTES: list[Route] = []
 COMPONENTS: dict[str, Schema] = {}  # response schemas shared by name (OpenAPI components)
+# What each path parameter is: an id, unless a module declares another kind (a ticket number).
+PATH_PARAMETERS: dict[str, Schema] = {"id": ID_SCHEMA}
+
+
+def path_parameter(name: str, schema: Schema) -> None:
+    """Declare a path parameter other than {id}, for the OpenAPI document."""
+    if PATH_PARAMETERS.setdefault(name, schema) is not schema:
+        raise ValueError(f"two path parameters named {name}")
 
 
 def component(name: str, schema: Schema) -> Schema:

@@ -1,5 +1,5 @@
-"""The staff dashboard: session login, broadcasts, groups, the inbox, join requests, the sandbox
-phone.
+"""The staff dashboard: session login, broadcasts, complaints, groups, the inbox, join requests
+and the sandbox phone.
 
 Routes sit on the main app next to /healthz, /metrics and /api/v1; each handler is wrapped by
 `page()` (in `base`), which does the session check, CSRF on every POST, error pages and security
@@ -32,6 +32,15 @@ from hub.web.dashboard.broadcasts import (
     broadcast_pause,
     broadcast_resume,
     broadcasts_live,
+)
+from hub.web.dashboard.complaints import (
+    complaint_assign,
+    complaint_detail,
+    complaint_file,
+    complaint_message,
+    complaint_move,
+    complaint_note,
+    complaints_board,
 )
 from hub.web.dashboard.compose import compose_page, compose_submit
 from hub.web.dashboard.groups import groups_page, link_code_submit
@@ -66,6 +75,10 @@ __all__ = [
 ]
 
 
+# A ticket in a path, by its number (SKJ-2026-000123).
+TICKET = r"/complaints/{number:[A-Za-z]{2,8}-\d{4}-\d{1,9}}"
+
+
 def setup(app: web.Application, hub: Hub) -> None:
     """Add the dashboard's routes to the main app; the sandbox pages only with that channel on."""
     # Ids have at most 9 digits: longer ones would overflow the integer columns (404, not 500).
@@ -95,6 +108,13 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get("/join-requests", join_requests_page),
         web.post(r"/join-requests/{id:\d{1,9}}/approve", join_request_approve),
         web.post(r"/join-requests/{id:\d{1,9}}/refuse", join_request_refuse),
+        web.get("/complaints", complaints_board),
+        web.get(TICKET, complaint_detail),
+        web.post(TICKET + "/move", complaint_move),
+        web.post(TICKET + "/notes", complaint_note),
+        web.post(TICKET + "/messages", complaint_message),
+        web.post(TICKET + "/assignee", complaint_assign),
+        web.get(TICKET + r"/files/{id:\d{1,9}}", complaint_file),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

@@ -24,6 +24,7 @@ from channels.sandbox import SandboxChannel
 from hub.access.auth import Scope, session_for_cookie
 from hub.core.db import is_busy
 from hub.core.errors import Forbidden, HubError, NotFound
+from hub.feedback.complaints.board import open_count
 from hub.feedback.inbox_threads import unread_count
 from hub.runtime import HUB, Hub
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
@@ -108,6 +109,7 @@ def _context(request: web.Request) -> dict[str, Any]:
         "nav": "",
         "pending_requests": 0,
         "inbox_unread": 0,
+        "open_tickets": 0,
     }
 
 
@@ -125,6 +127,12 @@ async def _inbox_unread(request: web.Request) -> int:
     return 0 if scope is None else await unread_count(scope)
 
 
+async def _open_tickets(request: web.Request) -> int:
+    """The navigation's "Aduan" badge: one COUNT of open tickets in the user's areas."""
+    scope = request.get(SCOPE)
+    return await open_count(scope) if scope is not None else 0
+
+
 async def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
@@ -132,6 +140,7 @@ async def render(
     context = _context(request)
     context["pending_requests"] = await _pending_join_requests(request)
     context["inbox_unread"] = await _inbox_unread(request)
+    context["open_tickets"] = await _open_tickets(request)
     html = _env.get_template(template).render(**(context | values))
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"

@@ -104,6 +104,29 @@ FAILURE_REASONS = {
     "blocked": "Memblokir atau tidak dapat dihubungi",
 }
 
+# Tickets (aduan and permohonan layanan): status names, and the notices after an action.
+TICKET_STATUS = {
+    "baru": "Baru",
+    "diverifikasi": "Diverifikasi",
+    "diproses": "Diproses",
+    "selesai": "Selesai",
+    "ditolak": "Ditolak",
+    "diteruskan": "Diteruskan",
+}
+TICKET_KINDS = {"aduan": "Aduan", "layanan": "Permohonan layanan"}
+TICKET_NOTICES = {
+    "moved": "Status tiket diubah; ketua RT diberi tahu.",
+    "move_refused": "Status tidak dapat diubah: tiket sudah berubah atau langkah itu tidak "
+    "diizinkan. Muat ulang halaman.",
+    "reason_missing": "Isi alasan penolakan; alasan itu dikirim ke ketua RT.",
+    "office_missing": "Isi instansi tujuan penerusan.",
+    "note_invalid": "Catatan kosong atau terlalu panjang.",
+    "noted": "Catatan internal disimpan.",
+    "messaged": "Pesan dikirim ke ketua RT.",
+    "assigned": "Penanggung jawab tiket disimpan.",
+    "assignee_refused": "Pengguna itu tidak aktif atau tidak dapat melihat wilayah tiket ini.",
+}
+
 CHANNELS = {"sandbox": "Sandbox", "telegram": "Telegram", "whatsapp": "WhatsApp"}
 ROLES = {"admin": "Admin", "staff": "Staf", "official": "Pejabat"}
 AREA_KINDS = {"kecamatan": "Kecamatan", "kelurahan": "Kelurahan", "rw": "", "rt": ""}
