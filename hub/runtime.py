@@ -20,7 +20,9 @@ from hub.core.tasks import BackgroundTasks
 from hub.core.timeutil import Clock, utcnow
 from hub.feedback import inbox
 from hub.feedback.complaints import conversation as ticket_conversation
+from hub.feedback.complaints import dialog as complaint_dialog
 from hub.feedback.complaints.tickets import TicketRules
+from hub.feedback.files import FeedbackFiles
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
 from hub.inbound.dispatch import Dispatcher
@@ -74,6 +76,17 @@ class Hub:
             can_toast=self._can_toast,
             clock=self.clock,
             router=self.router,
+        )
+        # Complaints (ADUAN), service requests (LAYANAN, SYARAT) and the files sent with them.
+        self.feedback_files = FeedbackFiles.from_config(self.config)
+        complaint_dialog.register(
+            self.router,
+            config=self.config,
+            rules=self.tickets,
+            files=self.feedback_files,
+            channels=self.channels,
+            wake_sender=self._wake_sender,
+            clock=self.clock,
         )
         # The staff inbox takes, last, whatever no dialog, button or keyword took.
         self.inbox = inbox.register(self.router, self.config, self._wake_sender)

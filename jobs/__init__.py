@@ -12,6 +12,7 @@ from hub.core.leases import SCHEDULER_LEASE_RENEW
 from hub.runtime import Hub
 from jobs.broadcasts import start_due_broadcasts
 from jobs.feedback import ask_ticket_followups
+from jobs.feedback_dialogs import delete_unlinked_feedback_files, end_lapsed_feedback_dialogs
 from jobs.maintenance import (
     delete_expired_sessions,
     delete_unused_uploads,
@@ -65,6 +66,20 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         _logged(ask_ticket_followups), "interval", minutes=5, args=[hub], id="ticket_followups"
+    )
+    scheduler.add_job(
+        _logged(end_lapsed_feedback_dialogs),
+        "interval",
+        seconds=60,
+        args=[hub],
+        id="feedback_dialogs",
+    )
+    scheduler.add_job(
+        _logged(delete_unlinked_feedback_files),
+        "interval",
+        hours=6,
+        args=[hub],
+        id="feedback_files",
     )
     if demo:
         from jobs.demo import act_as_demo_members

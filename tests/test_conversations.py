@@ -83,6 +83,7 @@ async def test_typos_of_harmless_commands_are_taken_as_meant(client: TestClient,
     assert parse("2") == ("stop", "", None)  # the menu's numbers
     beyond = str(len(hub.router.menu_commands()) + 1)
     assert parse(beyond) == (None, beyond, None)
+    assert parse("4") == ("aduan", "", None)  # ADUAN, LAYANAN and STATUS follow in the menu
 
 
 async def test_a_typo_of_berhenti_is_asked_back_not_applied(client: TestClient, hub: Hub) -> None:

@@ -1040,5 +1040,12 @@ async def test_start_channels_publishes_the_indonesian_commands(
     await hub.start_channels()
     assert fake.started == 1
     assert fake.commands == hub.router.platform_commands("id")
-    assert [name for name, _ in fake.commands] == ["bantuan", "berhenti", "mulai"]
+    assert [name for name, _ in fake.commands] == [
+        "bantuan",
+        "berhenti",
+        "mulai",
+        "aduan",
+        "layanan",
+        "status",
+    ]
     assert dict(fake.commands)["berhenti"] == "Berhenti menerima pengumuman"

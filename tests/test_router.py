@@ -160,6 +160,9 @@ HELP_BEFORE = {
         "Perintah yang bisa Anda kirim:\n• BANTUAN – menampilkan pesan ini\n"
         "• BERHENTI – berhenti menerima pengumuman\n• MULAI – menerima pengumuman lagi\n"
         "• DAFTAR <kode> – menghubungkan nomor ini dengan kode undangan\n"
+        "• ADUAN – melaporkan masalah di lingkungan (boleh dengan foto, pesan suara atau lokasi)\n"
+        "• LAYANAN – mengajukan surat atau layanan kelurahan untuk warga\n"
+        "• SYARAT <layanan> – melihat persyaratan sebuah layanan, misalnya SYARAT domisili\n"
         "• STATUS <nomor> – melihat perkembangan aduan atau permohonan Anda (STATUS saja: semua "
         "yang masih berjalan)\n"
         'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.'
@@ -168,6 +171,10 @@ HELP_BEFORE = {
         "Commands you can send:\n• HELP – this message\n• STOP – stop announcements\n"
         "• START – receive announcements again\n"
         "• JOIN <code> – link this number with an invite code\n"
+        "• COMPLAINT – report a problem in the neighbourhood (with a photo, voice note or "
+        "location if you like)\n"
+        "• SERVICE – request a letter or service from the kelurahan for a resident\n"
+        "• REQUIREMENTS <service> – see what a service requires, e.g. REQUIREMENTS domisili\n"
         "• STATUS <number> – see how your complaint or request is going (STATUS alone: all that "
         "are open)\n"
         'Tap "I have read it" below each announcement to confirm.'
@@ -177,12 +184,16 @@ MENU_BEFORE = {
     "id": (
         "Halo Pak Darto! Ketik angka atau kata kunci:\n1. BANTUAN – daftar perintah\n"
         "2. BERHENTI – berhenti menerima pesan\n3. MULAI – menerima pesan lagi\n"
-        "4. STATUS <nomor> – cek status aduan"
+        "4. ADUAN – melaporkan masalah di lingkungan\n"
+        "5. LAYANAN – mengajukan surat atau layanan kelurahan\n"
+        "6. STATUS <nomor> – cek status aduan"
     ),
     "en": (
         "Hello Pak Darto! Type a number or keyword:\n1. HELP – list of commands\n"
         "2. STOP – stop receiving messages\n3. START – receive messages again\n"
-        "4. STATUS <number> – check a complaint's status"
+        "4. COMPLAINT – report a problem in the neighbourhood\n"
+        "5. SERVICE – request a letter or kelurahan service\n"
+        "6. STATUS <number> – check a complaint's status"
     ),
 }
 
@@ -197,6 +208,8 @@ def test_help_menu_and_command_list_come_from_the_registry(
         "bantuan",
         "berhenti",
         "mulai",
+        "aduan",
+        "layanan",
         "status",
     ]
 
@@ -240,3 +253,11 @@ def test_registrations_that_would_clash_are_refused() -> None:
     router.add_dialog(FLOW, taken)
     with pytest.raises(ValueError, match="twice"):
         router.add_dialog(FLOW, taken)
+
+
+def test_a_near_miss_is_a_keyword_only_where_it_reads_as_one(client: TestClient, hub: Hub) -> None:
+    parse = hub.router.parse
+    assert parse("STATSU SKJ-2026-000123") == ("status", "SKJ-2026-000123", None)
+    assert parse("Satu lagi ya")[0] is None  # a sentence that starts like STATUS
+    assert parse("Satu lagi tambahan dari saya, Pak")[0] is None
+    assert parse("SYRAT ahli waris") == ("syarat", "ahli waris", None)

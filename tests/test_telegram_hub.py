@@ -157,7 +157,14 @@ async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, bot_a
         webhook["allowed_updates"]
     )
     [commands] = bot_api.calls_to("setMyCommands")
-    assert [c["command"] for c in commands["commands"]] == ["bantuan", "berhenti", "mulai"]
+    assert [c["command"] for c in commands["commands"]] == [
+        "bantuan",
+        "berhenti",
+        "mulai",
+        "aduan",
+        "layanan",
+        "status",
+    ]
     assert (await tg.get("/readyz")).status == 200
 
 

@@ -35,8 +35,8 @@ _WORD = re.compile(r"[^\w]+")
 TYPO_CUTOFF = 0.75
 TYPO_MIN_LENGTH = 4
 # A near miss is a keyword only in a short message: "Satu lagi tambahan dari saya" is a sentence
-# for the staff, not STATUS mistyped; "STATSU SKJ-2026-000123" is.
-TYPO_MAX_WORDS = 2
+# for the staff, not STATUS mistyped; "SYRAT ahli waris" is SYARAT.
+TYPO_MAX_WORDS = 4
 
 
 @dataclass
@@ -74,6 +74,9 @@ class Command:
     in_help: bool = True
     in_menu: bool = False  # a numbered choice in the menu, in registration order
     platform_command: str | None = None  # its name in the messenger's command list ("bantuan")
+    # Whether a near miss followed by this argument is the command mistyped: "STATSU SKJ-2026-1"
+    # is STATUS, "Satu lagi ya" is not. None: any argument.
+    typo_argument: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -148,6 +151,9 @@ class Router:
         close = difflib.get_close_matches(word, list(self._words), n=1, cutoff=TYPO_CUTOFF)
         if close and len(word) >= TYPO_MIN_LENGTH and len(cleaned.split()) <= TYPO_MAX_WORDS:
             name = self._words[close[0]]
+            takes = self.commands[name].typo_argument
+            if takes is not None and not takes(rest):
+                return None, cleaned, None
             if self.commands[name].forgiving:
                 return name, rest, None
             return None, rest, close[0]

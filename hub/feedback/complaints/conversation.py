@@ -227,7 +227,13 @@ def register(
             forgiving=True,
             in_menu=True,
             platform_command="status",
+            typo_argument=_names_a_ticket,
         )
     )
     router.add_button(BUTTON_PREFIX, handlers.button)
     return handlers
+
+
+def _names_a_ticket(argument: str) -> bool:
+    """A mistyped STATUS is one followed by nothing or by a ticket number."""
+    return not argument or parse_number(argument) is not None

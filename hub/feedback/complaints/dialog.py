@@ -1,0 +1,402 @@
+"""The complaint dialog (flow "aduan"): how an RT head files an aduan on any channel.
+
+ADUAN (or /aduan, its menu number, a tap on "aduan:" under an announcement) starts it:
+category (a number, the name, a near miss, or a button) → description (text; a photo's caption
+counts) → photos, voice notes, documents or a location, optional (SELESAI or "Lanjut" goes on)
+→ a summary with Kirim / Ubah / Batal → the ticket, its number, the verification deadline in
+words and how to ask STATUS. Forgiving order: a file or a place sent early is kept, and a long
+text where a category was asked is kept as the description. BATAL (typed: the router's cancel
+command; tapped: here) ends it. State lives in the database (hub/core/dialogs.py); see
+dialog_kit.py for the shared tools and the timeout sweep, service_dialog.py for LAYANAN/SYARAT.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from channels import Channel, InboundKind
+from hub.core.config import Config
+from hub.core.dialogs import end_dialog
+from hub.core.errors import ValidationFailed
+from hub.core.timeutil import Clock
+from hub.feedback.complaints.catalogue import Category
+from hub.feedback.complaints.dialog_kit import (
+    FILE_KINDS,
+    Buttons,
+    DialogKit,
+    normalized,
+    place,
+    said_one_of,
+)
+from hub.feedback.complaints.service_dialog import ServiceDialog
+from hub.feedback.complaints.tickets import TicketRules, TooManyTickets, file_ticket
+from hub.feedback.files import FeedbackFiles
+from hub.messaging.router import Command, Router, Turn
+from models import TicketKind
+
+FLOW = "aduan"
+PREFIX = "aduan:"
+CATEGORY, DESCRIPTION, MEDIA, CONFIRM, EDIT = "kategori", "keterangan", "lampiran", "cek", "ubah"
+DONE_WORDS = ("SELESAI", "LANJUT", "SUDAH", "CUKUP", "TIDAK", "TIDAK ADA", "LEWATI", "DONE")
+SEND_WORDS = ("KIRIM", "YA", "OK", "OKE", "SEND", "YES")
+EDIT_WORDS = ("UBAH", "GANTI", "EDIT", "CHANGE")
+MAX_BUTTONS = 10  # choices a button list shows on every channel (WhatsApp's list)
+
+
+def _fresh(broadcast_id: int | None) -> dict[str, Any]:
+    return {
+        "category": None,
+        "description": None,
+        "files": [],
+        "location": None,
+        "far_km": None,
+        "broadcast_id": broadcast_id,
+        "editing": False,
+    }
+
+
+class ComplaintDialog:
+    """The aduan flow's handlers, registered on the router by `register()`."""
+
+    def __init__(self, kit: DialogKit) -> None:
+        self.kit = kit
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        return self.kit.rules.catalogue.categories
+
+    def register(self, router: Router) -> None:
+        router.add_command(
+            Command("aduan", ("ADUAN", "LAPOR", "COMPLAINT"), self._command, forgiving=True,
+                    in_menu=True, platform_command="aduan")
+        )  # fmt: skip
+        router.add_dialog(FLOW, self._in_dialog)
+        router.add_button(PREFIX, self._button)
+
+    # Starting -------------------------------------------------------------------------------
+
+    async def _command(self, turn: Turn) -> None:
+        await self.start(turn, None, turn.argument)
+
+    async def _button(self, turn: Turn) -> None:
+        """A tap outside the dialog: "aduan:<broadcast id>" starts one, a stale control button
+        (the dialog ended) says how to start again."""
+        rest = (turn.event.button_payload or "")[len(PREFIX) :]
+        if rest == "" or rest.isdigit():
+            await self.start(turn, int(rest) if rest else None)
+        else:
+            await self.kit.reply(turn, self.kit.say("aduan_not_active"))
+
+    async def start(self, turn: Turn, broadcast_id: int | None, typed: str = "") -> None:
+        """From the top; "ADUAN <kalimat>" ("Lapor pak, selokan meluap") keeps the sentence
+        as the description."""
+        if await self.kit.rate_limited(turn):
+            return
+        data = _fresh(broadcast_id)
+        notes = [self.kit.say("aduan_start", name=turn.member.name)]
+        if typed and self.kit.description_problem(typed) is None:
+            data["description"] = typed.strip()
+            notes.append(self.kit.say("aduan_description_kept"))
+        await self._ask(turn, CATEGORY, data, "\n".join(notes))
+
+    # In the dialog --------------------------------------------------------------------------
+
+    async def _in_dialog(self, turn: Turn) -> bool:
+        event = turn.event
+        assert turn.dialog is not None
+        step, data = turn.dialog.step, dict(turn.dialog.data)
+        if event.kind == InboundKind.BUTTON:
+            payload = event.button_payload or ""
+            if not payload.startswith(PREFIX):
+                return False  # an acknowledgement tapped meanwhile still counts
+            await self._control(turn, step, data, payload[len(PREFIX) :])
+        elif event.kind in FILE_KINDS:
+            await self._file(turn, step, data)
+        elif event.kind == InboundKind.LOCATION and event.location is not None:
+            await self._location(turn, step, data)
+        elif event.kind == InboundKind.TEXT:
+            if turn.command == "aduan" and not turn.argument and self.kit.passes_on(turn):
+                await self.start(turn, data.get("broadcast_id"))  # ADUAN again: from the top
+            elif self.kit.passes_on(turn):
+                return False  # BANTUAN, STATUS <nomor>, LAYANAN...: meant as the keyword
+            else:
+                await self._text(turn, step, data, event.text.strip())
+        else:
+            return False
+        return True
+
+    async def _control(self, turn: Turn, step: str, data: dict[str, Any], action: str) -> None:
+        """A tap on one of the dialog's own buttons."""
+        if action == "" or action.isdigit():
+            await self.start(turn, int(action) if action else data.get("broadcast_id"))
+        elif action.startswith("kategori:"):
+            await self._text(turn, CATEGORY, data, action.removeprefix("kategori:"))
+        elif action == "lanjut":
+            await self._ask(turn, CONFIRM, data)
+        elif action == "kirim":
+            await self._submit(turn, data)
+        elif action == "ubah":
+            await self._ask(turn, EDIT, data)
+        elif action == "batal":
+            await self.kit.end(turn, FLOW, self.kit.say("aduan_cancelled"))
+        else:
+            await self._ask(turn, step, data)
+
+    async def _text(self, turn: Turn, step: str, data: dict[str, Any], text: str) -> None:
+        if step == CATEGORY:
+            await self._category(turn, data, text)
+        elif step == DESCRIPTION:
+            await self._description(turn, data, text)
+        elif step == MEDIA:
+            await self._more(turn, data, text)
+        elif step == CONFIRM:
+            if said_one_of(text, SEND_WORDS):
+                await self._submit(turn, data)
+            elif said_one_of(text, EDIT_WORDS):
+                await self._ask(turn, EDIT, data)
+            else:
+                await self._ask(turn, CONFIRM, data, self.kit.say("aduan_confirm_again"))
+        else:
+            await self._edit(turn, data, text)
+
+    async def _category(self, turn: Turn, data: dict[str, Any], text: str) -> None:
+        category = self.match_category(text)
+        if category is not None:
+            data["category"] = category.name
+            await self._ask(turn, self._after_category(data), data)
+        elif (
+            not data.get("description")
+            and len(text.split()) >= 3
+            and self.kit.description_problem(text) is None
+        ):
+            # A sentence where a category was asked is the description, given early: kept.
+            data["description"] = text
+            await self._ask(turn, CATEGORY, data, self.kit.say("aduan_description_kept"))
+        else:
+            note = self.kit.say("aduan_category_unknown", text=text[:40])
+            await self._ask(turn, CATEGORY, data, note)
+
+    def _after_category(self, data: dict[str, Any]) -> str:
+        if data.get("editing") or (data.get("description") and data.get("files")):
+            return CONFIRM
+        return MEDIA if data.get("description") else DESCRIPTION
+
+    async def _description(self, turn: Turn, data: dict[str, Any], text: str) -> None:
+        problem = self.kit.description_problem(text)
+        if problem is not None:
+            await self._ask(turn, DESCRIPTION, data, problem)
+            return
+        data["description"] = text
+        await self._ask(turn, CONFIRM if data.get("editing") else MEDIA, data)
+
+    async def _more(self, turn: Turn, data: dict[str, Any], text: str) -> None:
+        """Text while files are asked for: done, or more of the description."""
+        if said_one_of(text, DONE_WORDS + SEND_WORDS):
+            await self._ask(turn, CONFIRM, data)
+            return
+        longer = f"{data.get('description') or ''}\n{text}".strip()
+        problem = self.kit.description_problem(longer)
+        if problem is not None:
+            await self._ask(turn, MEDIA, data, problem)
+            return
+        data["description"] = longer
+        await self._ask(turn, MEDIA, data, self.kit.say("aduan_description_added"))
+
+    async def _edit(self, turn: Turn, data: dict[str, Any], text: str) -> None:
+        choice = normalized(text)
+        data["editing"] = True
+        if choice in ("1", "kategori", "category"):
+            await self._ask(turn, CATEGORY, data)
+        elif choice in ("2", "keterangan", "description"):
+            await self._ask(turn, DESCRIPTION, data)
+        elif choice in ("3", "foto", "lampiran", "lokasi", "files"):
+            data.update(files=[], location=None, far_km=None)
+            await self._ask(turn, MEDIA, data)
+        else:
+            await self._ask(turn, EDIT, data)
+
+    # Files and places -----------------------------------------------------------------------
+
+    async def _file(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
+        file, refusal = await self.kit.take_file(turn, len(data.get("files") or []))
+        if file is None:
+            await self._ask(turn, step, data, refusal)
+            return
+        caption = turn.event.text.strip()
+        async with in_transaction():
+            data = await self.kit.latest_data(turn, FLOW, data)
+            data["files"] = [*(data.get("files") or []), file.id]
+            if caption and not data.get("description"):
+                if self.kit.description_problem(caption) is None:
+                    data["description"] = caption  # a photo with a caption is both
+            note = self.kit.say(
+                "aduan_file_kept",
+                kind=self.kit.say(f"dialog_kind_{file.kind}"),
+                count=len(data["files"]),
+                max=self.kit.config.feedback.max_files,
+            )
+            await self._ask_now(turn, self._next_after_media(step, data), data, note)
+        self.kit.wake_sender()
+
+    async def _location(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
+        assert turn.event.location is not None
+        where = place(turn.event.location)
+        far = await self.kit.far_from_home(turn, where["latitude"], where["longitude"])
+        data.update(location=where, far_km=far)
+        note = self.kit.say("aduan_location_kept", place=self.kit.place_text(where))
+        if far is not None:
+            note += "\n" + self.kit.say("aduan_location_far", km=f"{far:g}")
+        await self._ask(turn, self._next_after_media(step, data), data, note)
+
+    def _next_after_media(self, step: str, data: dict[str, Any]) -> str:
+        """Where a file or a place leaves the dialog: the question still open, or the summary
+        once the files are all there."""
+        if step in (CONFIRM, EDIT):
+            return CONFIRM
+        if step == MEDIA and len(data.get("files") or []) >= self.kit.config.feedback.max_files:
+            return CONFIRM
+        if step == DESCRIPTION and data.get("description"):
+            return MEDIA
+        return step
+
+    # Questions ------------------------------------------------------------------------------
+
+    async def _ask(self, turn: Turn, step: str, data: dict[str, Any], note: str = "") -> None:
+        """Move to `step` and ask its question, after `note` if any."""
+        async with in_transaction():
+            await self._ask_now(turn, step, data, note)
+        self.kit.wake_sender()
+
+    async def _ask_now(self, turn: Turn, step: str, data: dict[str, Any], note: str) -> None:
+        """As `_ask`, inside the caller's transaction (the caller wakes the sender)."""
+        text, buttons = await self.question(step, data)
+        text = "\n\n".join(filter(None, [note, text]))
+        await self.kit.step_now(turn, FLOW, step, data, text, buttons)
+
+    async def question(self, step: str, data: dict[str, Any]) -> tuple[str, Buttons]:
+        """The text and buttons that ask for `step`."""
+        say = self.kit.say
+        if step == CATEGORY:
+            lines = [f"{n}. {c.name}" for n, c in enumerate(self.categories, 1)]
+            text = say("aduan_ask_category", categories="\n".join(lines))
+            buttons: Buttons = ()
+            if len(self.categories) <= MAX_BUTTONS:
+                buttons = [
+                    {"label": c.name, "payload": f"{PREFIX}kategori:{n}"}
+                    for n, c in enumerate(self.categories, 1)
+                ]
+            return text, buttons
+        if step == DESCRIPTION:
+            return say("aduan_ask_description", category=data.get("category") or "-"), ()
+        if step == MEDIA:
+            files = len(data.get("files") or [])
+            label = (
+                say("dialog_button_next")
+                if files or data.get("location")
+                else say("dialog_button_no_photo")
+            )
+            text = say("aduan_ask_media", max=self.kit.config.feedback.max_files)
+            return text, [{"label": label, "payload": f"{PREFIX}lanjut"}]
+        if step == EDIT:
+            return say("aduan_ask_edit"), ()
+        return await self._summary(data), [
+            {"label": say("dialog_button_send"), "payload": f"{PREFIX}kirim"},
+            {"label": say("dialog_button_edit"), "payload": f"{PREFIX}ubah"},
+            {"label": say("dialog_button_cancel"), "payload": f"{PREFIX}batal"},
+        ]
+
+    async def _summary(self, data: dict[str, Any]) -> str:
+        kit = self.kit
+        text = kit.say(
+            "aduan_summary",
+            category=data.get("category") or "-",
+            description=data.get("description") or "-",
+            files=await kit.files_summary(data.get("files") or []),
+            place=kit.place_text(data.get("location")),
+        )
+        if data.get("far_km") is not None:
+            text += "\n" + kit.say("aduan_summary_far", km=f"{data['far_km']:g}")
+        return text
+
+    def match_category(self, typed: str) -> Category | None:
+        """The category someone means: its number, its name or a part of it ("banjir",
+        "lampu jalan"), typos forgiven."""
+        wanted = normalized(typed)
+        if wanted.isdigit():
+            number = int(wanted)
+            return self.categories[number - 1] if 1 <= number <= len(self.categories) else None
+        names: dict[str, Category] = {}
+        for category in self.categories:
+            names.setdefault(normalized(category.name), category)
+            for part in category.name.split("/"):
+                names.setdefault(normalized(part), category)
+        if wanted in names:
+            return names[wanted]
+        close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
+        return names[close[0]] if close else None
+
+    # Filing ---------------------------------------------------------------------------------
+
+    async def _submit(self, turn: Turn, data: dict[str, Any]) -> None:
+        """File the ticket, end the dialog and answer with the number, together."""
+        if not data.get("category") or not data.get("description"):
+            await self._ask(turn, CATEGORY if not data.get("category") else DESCRIPTION, data)
+            return
+        if await self.kit.rate_limited(turn):
+            await end_dialog(turn.event.channel, turn.event.address, FLOW)
+            return
+        details: dict[str, Any] = {}
+        if data.get("broadcast_id"):
+            details["broadcast_id"] = data["broadcast_id"]
+        if data.get("far_km") is not None:
+            details["location_far_km"] = data["far_km"]
+        event, kit = turn.event, self.kit
+        try:
+            async with in_transaction():
+                if not await end_dialog(event.channel, event.address, FLOW):
+                    return  # filed already by a tap a moment ago
+                ticket = await file_ticket(
+                    kit.rules,
+                    kind=TicketKind.COMPLAINT,
+                    category=data["category"],
+                    member=turn.member,
+                    channel=event.channel,
+                    address=event.address,
+                    description=data["description"],
+                    now=turn.now,
+                    location=data.get("location"),
+                    details=details,
+                    file_ids=data.get("files") or [],
+                )
+                text = kit.say(
+                    "aduan_filed",
+                    name=turn.member.name,
+                    number=ticket.number,
+                    deadline=kit.long_date(ticket.due_at or turn.now),
+                )
+                await kit.answer_now(turn, text)
+        except (TooManyTickets, ValidationFailed):
+            await kit.reply(turn, kit.say("dialog_not_filed"))
+            return
+        kit.wake_sender()
+
+
+def register(
+    router: Router,
+    *,
+    config: Config,
+    rules: TicketRules,
+    files: FeedbackFiles,
+    channels: Mapping[str, Channel],
+    wake_sender: Callable[[], None],
+    clock: Clock,
+) -> DialogKit:
+    """Register ADUAN, LAYANAN and SYARAT with their dialogs and buttons on the router."""
+    kit = DialogKit(config, rules, files, channels, wake_sender, clock, router)
+    ComplaintDialog(kit).register(router)
+    ServiceDialog(kit).register(router)
+    return kit
