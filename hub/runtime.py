@@ -23,6 +23,7 @@ from hub.feedback.complaints import conversation as ticket_conversation
 from hub.feedback.complaints import dialog as complaint_dialog
 from hub.feedback.complaints.tickets import TicketRules
 from hub.feedback.files import FeedbackFiles
+from hub.feedback.polls.votes import register as register_polls
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
 from hub.inbound.dispatch import Dispatcher
@@ -98,6 +99,7 @@ class Hub:
             wake_sender=self._wake_sender,
             toast=self._answer,
         )
+        register_polls(self.router, self.config, self._wake_sender)
         # The channels dict is filled below; the dispatcher sees the same one.
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
         for name in AVAILABLE_CHANNELS:

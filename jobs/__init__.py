@@ -13,6 +13,7 @@ from hub.runtime import Hub
 from jobs.broadcasts import start_due_broadcasts
 from jobs.feedback import ask_ticket_followups
 from jobs.feedback_dialogs import delete_unlinked_feedback_files, end_lapsed_feedback_dialogs
+from jobs.feedback_polls import close_due_polls
 from jobs.maintenance import (
     delete_expired_sessions,
     delete_unused_uploads,
@@ -51,6 +52,7 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
     scheduler.add_job(
         _logged(start_due_broadcasts), "interval", seconds=15, args=[hub], id="due_broadcasts"
     )
+    scheduler.add_job(_logged(close_due_polls), "interval", seconds=30, args=[hub], id="due_polls")
     scheduler.add_job(
         _logged(delete_expired_sessions), "interval", hours=1, args=[hub], id="expired_sessions"
     )

@@ -47,6 +47,8 @@ from models import (
     MemberGroup,
     MemberGroupEntry,
     OutboundMessage,
+    Poll,
+    PollVote,
     Ticket,
     TicketEvent,
     TicketKind,
@@ -141,6 +143,9 @@ async def build_world(client: TestClient) -> World:
             "audience": {"groups": [f"Sementara {key}"]},
         })  # fmt: skip
         await _api(client, token, "DELETE", f"/member-groups/{temporary['id']}")
+        poll = await _api(client, token, "POST", "/polls", {
+            "question": f"Jajak {key}?", "options": ["Ya", "Tidak"], "audience": {"areas": [path]},
+        })  # fmt: skip
         chat = await GroupChat.create(
             channel="sandbox", address=f"grup-{key}", title=f"RT {key}",
             area=await make_area(path), linked_at=dt.datetime.now(dt.UTC),
@@ -172,12 +177,14 @@ async def build_world(client: TestClient) -> World:
             "orphan": orphan["id"],
             "chat": chat.id,
             "claim": claim.id,
+            "poll": poll["id"],
         }
         if key == "b":
             world.secrets += [member.name, gone.name, member.phone or "", gone.phone or ""]
             world.secrets += [f"Kerja bakti {key}", f"Rapat {key}", f"Posyandu {key}"]
             world.secrets += [f"Pertanyaan {key}"]
             world.secrets += [f"Got mampet di RT {key}"]
+            world.secrets += [f"Jajak {key}?"]
     return world
 
 
@@ -217,6 +224,8 @@ async def snapshot() -> Any:
         await InboxMessage.all().order_by("id").values_list("id", "read_at", "ticket_id"),
         await Ticket.all().order_by("id").values_list("id", "status", "assignee_id", "reason"),
         await TicketEvent.all().count(),
+        await Poll.all().order_by("id").values_list("id", "status", "closed_at"),
+        await PollVote.all().count(),
     )  # fmt: skip
 
 
@@ -341,6 +350,12 @@ API_PROBES = [
     Probe("POST", "/sandbox/members/{member}/messages", Permission.WRITE, 404,
           lambda t: {"text": "halo"}),
     Probe("POST", "/sandbox/members/{member}/open", Permission.WRITE, 404),
+    Probe("GET", "/polls", Permission.READ, None, lists=("polls", "poll")),
+    Probe("POST", "/polls", Permission.WRITE, 403, lambda t: {
+        "question": "Uji?", "options": ["Ya", "Tidak"], "audience": {"areas": [t.path]},
+    }),
+    Probe("GET", "/polls/{poll}", Permission.READ, 404),
+    Probe("POST", "/polls/{poll}/close", Permission.WRITE, 404),
 ]
 # fmt: on
 
@@ -510,6 +525,12 @@ DASHBOARD_PAGES = [
     Page("POST", "/complaints/{number}/assignee", Permission.WRITE, 404,
          lambda ids: {"user_id": ""}),
     Page("GET", "/complaints/{number}/files/{file}", Permission.READ, 404),
+    Page("GET", "/polls", Permission.READ, None),
+    Page("GET", "/polls/new", Permission.WRITE, None),
+    Page("POST", "/polls/new", Permission.WRITE, 422,
+         lambda ids: {"question": "Uji?", "options": "Ya\nTidak", "areas": B}),
+    Page("GET", "/polls/{poll}", Permission.READ, 404),
+    Page("POST", "/polls/{poll}/close", Permission.WRITE, 404),
     Page("GET", "/static/{name}", Permission.PUBLIC, None),
     Page("GET", "/sandbox", Permission.READ, None),
     Page("GET", "/sandbox/{member}", Permission.READ, 404),

@@ -59,6 +59,8 @@ class AnnouncementHooks(KindHooks):
             external_id=result.external_id,
             attempts=attempts,
         )
+        if result.poll_id is not None:  # a native poll: its answers name only this id
+            columns["poll_ref"] = result.poll_id
         return (RowUpdate(Delivery, message.delivery_id, columns, _STILL_OPEN),)
 
     async def on_sent(self, messages: Sequence[OutboundMessage], now: dt.datetime) -> None:

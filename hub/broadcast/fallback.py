@@ -49,5 +49,6 @@ async def queue_elsewhere(
         template=message.template,
         template_params=current.template_params,
         attachment_ids=message.attachment_ids,
+        poll=message.poll,
         due=now,
     )

@@ -9,7 +9,8 @@ because the sender's hooks call `finish_if_done` too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from hub.broadcast.content import render_broadcast, summarize
 from hub.broadcast.deliveries import ack_payload, group_ack_payload
@@ -28,8 +29,13 @@ async def fan_out(
     member_ids: list[int],
     enabled_channels: Collection[str],
     now: dt.datetime,
+    extras: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write one delivery and one outbox message per recipient, in batches, before any send."""
+    """Write one delivery and one outbox message per recipient, in batches, before any send.
+
+    `extras` are outbox columns every announcement message carries besides the text, set by a
+    feature built on broadcasts (a poll's `poll`); plain data, the same for every recipient.
+    """
     message_text = render_broadcast(config, broadcast)
     template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
@@ -43,6 +49,7 @@ async def fan_out(
         "template_params": template_params,
         # The sender sends them with or after the text (see hub/files/media.py).
         "attachment_ids": broadcast.attachment_ids or None,
+        **(extras or {}),
     }
     ack_label = say(lang, "ack_button")
     async for batch in recipients(member_ids, enabled_channels):

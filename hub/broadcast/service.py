@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,12 @@ class BroadcastRequest:
     attachments: list[int] = field(default_factory=list)  # Attachment ids, in the order shown
 
 
+# A feature built on broadcasts (a poll) keeps its own row beside a broadcast sent now: called in
+# the broadcast's transaction once it has its id, before the fan-out, it answers the outbox
+# columns the announcement messages carry besides the text (see fanout.fan_out's `extras`).
+Companion = Callable[[Broadcast], Awaitable[Mapping[str, Any]]]
+
+
 async def _store_reach(broadcast_id: int, reach: Sequence[str]) -> None:
     """Replace the areas a broadcast reaches (inside the caller's transaction)."""
     await BroadcastArea.filter(broadcast_id=broadcast_id).delete()
@@ -78,8 +84,12 @@ async def create_broadcast(
     scope: Scope,
     enabled_channels: ChannelClasses,
     now: dt.datetime,
+    companion: Companion | None = None,
 ) -> Broadcast:
-    """Validate and store a broadcast; send-now broadcasts are fanned out before this returns."""
+    """Validate and store a broadcast; send-now broadcasts are fanned out before this returns.
+
+    A `companion` (only for broadcasts sent now) stores its row in the same transaction.
+    """
     title, body = check_content(
         config, request.title, request.text, request.ack_required, enabled_channels
     )
@@ -92,6 +102,8 @@ async def create_broadcast(
     scheduled = schedule.send_at is not None and (
         schedule.recurrence is not None or schedule.send_at > now
     )
+    if companion is not None and scheduled:
+        raise ValidationFailed("this kind of broadcast is sent now only", field="send_at")
     async with in_transaction():
         broadcast = await Broadcast.create(
             title=title,
@@ -106,9 +118,16 @@ async def create_broadcast(
             created_by=user,
         )
         await _store_reach(broadcast.id, audience.reach)
+        extras = await companion(broadcast) if companion is not None else None
         if not scheduled:
             await fan_out(
-                config, broadcast, audience.areas, audience.member_ids, enabled_channels, now
+                config,
+                broadcast,
+                audience.areas,
+                audience.member_ids,
+                enabled_channels,
+                now,
+                extras,
             )
         await audit.record(user, "broadcast.create", f"broadcast:{broadcast.id}", title=title)
     if not scheduled:

@@ -67,6 +67,7 @@ def outbound(
     attachment_ids: Sequence[int] | None = None,
     edit_of: str | None = None,
     phone_button: str | None = None,
+    poll: Mapping[str, Any] | None = None,
 ) -> OutboundMessage:
     """An outbound row, not yet saved: queued for `due`, naming its subject."""
     values: dict[str, Any] = dict(
@@ -82,6 +83,8 @@ def outbound(
         attachment_ids=list(attachment_ids) if attachment_ids else None,
         edit_of=edit_of,
         phone_button=phone_button,
+        # Plain data ({"question", "options", "payloads"}): the sender makes it an OutgoingPoll.
+        poll=dict(poll) if poll is not None else None,
         next_attempt_at=due,
     )
     return OutboundMessage(kind=_check(kind, values), **values)

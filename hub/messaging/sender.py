@@ -31,7 +31,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from channels import Button, Channel, Outgoing, SendError, SendErrorReason
+from channels import Button, Channel, Outgoing, OutgoingPoll, SendError, SendErrorReason
 from channels.pacing import RateLimiter
 from hub.core.metrics import Metrics
 from hub.core.outbox import OutboxHooks, RowUpdate, apply_updates
@@ -218,6 +218,17 @@ class _Round:
         await self._writer
 
 
+def _poll_of(stored: Mapping[str, Any] | None) -> OutgoingPoll | None:
+    """The poll an outbound row carries (plain JSON) as the channels take it; None without one."""
+    if not stored:
+        return None
+    return OutgoingPoll(
+        question=str(stored["question"]),
+        options=tuple(str(o) for o in stored["options"]),
+        payloads=tuple(str(p) for p in stored["payloads"]),
+    )
+
+
 async def _write_sent(
     pending: list[tuple[OutboundMessage, dict[str, Any], Sequence[RowUpdate]]],
 ) -> None:
@@ -382,6 +393,7 @@ class Sender:
             template=message.template,
             template_params=tuple(message.template_params or ()),
             attachments=files.attachments,
+            poll=_poll_of(message.poll),
         )
         if not await self.hooks[message.kind].before_send(message, self.clock()):
             return  # its kind settled the row: cancelled, or queued again for later

@@ -24,6 +24,7 @@ from hub.web.api import (  # noqa: F401
     member_groups,
     members,
     openapi,
+    polls,
     sandbox,
 )
 from hub.web.api.guards import SCOPE, USER, bearer_auth, error_response, errors

@@ -108,6 +108,29 @@ SendAt = Annotated[
 ]
 
 
+# Who a broadcast (or a poll) goes to, shared by the API modules that address RT heads.
+AreaPath = text(1, 500)  # as long as Area.path
+GroupName = text(1, 100)
+
+
+class Audience(RequestBody):
+    """Who a broadcast goes to: everyone seated in the areas, the members, the saved groups."""
+
+    areas: list[AreaPath] = Field(default_factory=list, max_length=500)
+    members: list[Id] = Field(default_factory=list)
+    groups: list[GroupName] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Names of saved member groups in your areas (see /member-groups)",
+    )
+    group_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Ids of saved member groups in your areas; a broadcast keeps its groups "
+        "by id, so renaming a group does not change where it goes",
+    )
+
+
 # Reading a body ------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from hub.broadcast.service import (
 from hub.roster.audience import preview
 from hub.roster.members import current_area_path
 from hub.runtime import HUB, Hub
-from hub.web.api.bodies import Flag, Given, Id, RequestBody, SendAt, text
+from hub.web.api.bodies import Audience, Flag, Given, Id, RequestBody, SendAt, text
 from hub.web.api.guards import SCOPE, USER
 from hub.web.api.routes import component, int_id, iso, route
 from hub.web.api.schemas import (
@@ -54,27 +54,7 @@ from models import Broadcast, Delivery
 
 Title = text(1, 200)
 Text = text(1, 4096)
-AreaPath = text(1, 500)  # as long as Area.path
-GroupName = text(1, 100)
 Cron = text(9, 120)
-
-
-class Audience(RequestBody):
-    """Who a broadcast goes to: everyone seated in the areas, the members, the saved groups."""
-
-    areas: list[AreaPath] = Field(default_factory=list, max_length=500)
-    members: list[Id] = Field(default_factory=list)
-    groups: list[GroupName] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Names of saved member groups in your areas (see /member-groups)",
-    )
-    group_ids: list[Id] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Ids of saved member groups in your areas; a broadcast keeps its groups "
-        "by id, so renaming a group does not change where it goes",
-    )
 
 
 class Recurrence(RequestBody):

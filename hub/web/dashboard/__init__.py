@@ -56,6 +56,7 @@ from hub.web.dashboard.member_groups import (
     member_group_submit,
     member_groups_page,
 )
+from hub.web.dashboard.polls import poll_close, poll_detail, poll_list, poll_new, poll_submit
 from hub.web.dashboard.sandbox import phone_act, phone_live, phone_open, phone_page, sandbox_list
 from hub.web.dashboard.static import static_file
 from hub.web.dashboard.texts import TEXTS
@@ -115,6 +116,11 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.post(TICKET + "/messages", complaint_message),
         web.post(TICKET + "/assignee", complaint_assign),
         web.get(TICKET + r"/files/{id:\d{1,9}}", complaint_file),
+        web.get("/polls", poll_list),
+        web.get("/polls/new", poll_new),
+        web.post("/polls/new", poll_submit),
+        web.get(r"/polls/{id:\d{1,9}}", poll_detail),
+        web.post(r"/polls/{id:\d{1,9}}/close", poll_close),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

@@ -19,13 +19,16 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
+from tortoise.functions import Count
 
 from channels.sandbox import SandboxChannel
 from hub.access.auth import Scope, session_for_cookie
+from hub.broadcast.member_groups import groups_in
 from hub.core.db import is_busy
 from hub.core.errors import Forbidden, HubError, NotFound
 from hub.feedback.complaints.board import open_count
 from hub.feedback.inbox_threads import unread_count
+from hub.feedback.polls.service import open_polls_count
 from hub.runtime import HUB, Hub
 from hub.web.dashboard.texts import AREA_KINDS, MONTHS, ROLES, TEXTS
 from hub.web.media import first_form_field
@@ -110,6 +113,7 @@ def _context(request: web.Request) -> dict[str, Any]:
         "pending_requests": 0,
         "inbox_unread": 0,
         "open_tickets": 0,
+        "open_polls": 0,
     }
 
 
@@ -133,6 +137,12 @@ async def _open_tickets(request: web.Request) -> int:
     return await open_count(scope) if scope is not None else 0
 
 
+async def _open_polls(request: web.Request) -> int:
+    """The navigation's badge: open polls in the user's areas."""
+    scope = request.get(SCOPE)
+    return 0 if scope is None else await open_polls_count(scope)
+
+
 async def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
@@ -141,6 +151,7 @@ async def render(
     context["pending_requests"] = await _pending_join_requests(request)
     context["inbox_unread"] = await _inbox_unread(request)
     context["open_tickets"] = await _open_tickets(request)
+    context["open_polls"] = await _open_polls(request)
     html = _env.get_template(template).render(**(context | values))
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"
@@ -232,6 +243,12 @@ async def _areas_in_scope(scope: Scope) -> list[dict[str, Any]]:
         {"path": a.path, "label": _area_label(a), "kind": a.kind.value, "depth": a.path.count("/")}
         for a in areas
     ]
+
+
+async def _saved_groups(scope: Scope) -> list[dict[str, Any]]:
+    """The saved member groups the user may address, with their sizes (the audience picker)."""
+    groups = await groups_in(scope).annotate(size=Count("entries"))
+    return [{"name": g.name, "size": g.size} for g in groups]  # type: ignore[attr-defined]
 
 
 # The wrapper every dashboard handler goes through --------------------------------------------

@@ -6,11 +6,9 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
-from tortoise.functions import Count
 
 from hub.access.auth import Scope
 from hub.broadcast.content import TITLE_MAX, resolve_audience
-from hub.broadcast.member_groups import groups_in
 from hub.broadcast.service import BroadcastRequest, create_broadcast
 from hub.core.errors import Forbidden, HubError
 from hub.files.media import MAX_ATTACHMENTS
@@ -22,6 +20,7 @@ from hub.web.dashboard.base import (
     _field,
     _hub,
     _require_write,
+    _saved_groups,
     _text,
     page,
     redirect,
@@ -85,11 +84,6 @@ async def _attachment_views(ids: list[int], scope: Scope) -> list[dict[str, Any]
         for i in ids
         if i in found
     ]
-
-
-async def _saved_groups(scope: Scope) -> list[dict[str, Any]]:
-    groups = await groups_in(scope).annotate(size=Count("entries"))
-    return [{"name": g.name, "size": g.size} for g in groups]  # type: ignore[attr-defined]
 
 
 async def _preview(request: web.Request, values: dict[str, Any]) -> dict[str, Any]:

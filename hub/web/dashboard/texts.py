@@ -131,3 +131,18 @@ CHANNELS = {"sandbox": "Sandbox", "telegram": "Telegram", "whatsapp": "WhatsApp"
 ROLES = {"admin": "Admin", "staff": "Staf", "official": "Pejabat"}
 AREA_KINDS = {"kecamatan": "Kecamatan", "kelurahan": "Kelurahan", "rw": "", "rt": ""}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+
+# Jajak pendapat (hub/web/dashboard/polls.py): what the poll form says about a refused field.
+POLL_TEXTS = {
+    "empty_question": "Pertanyaan wajib diisi.",
+    "question_too_long": "Pertanyaan terlalu panjang (maksimal 300 karakter).",
+    "option_count": "Tulis 2 sampai 10 pilihan jawaban, satu per baris.",
+    "empty_option": "Ada pilihan jawaban yang kosong.",
+    "option_too_long": "Setiap pilihan jawaban paling panjang 100 karakter.",
+    "duplicate_options": "Ada dua pilihan jawaban yang sama.",
+    "past_closing": "Waktu tutup harus di masa depan.",
+    "closes_at_invalid": "Waktu tutup tidak dapat dibaca.",
+    "poll_closed": "Jajak pendapat ini sudah ditutup.",
+    "open": "Dibuka",
+    "closed": "Ditutup",
+}

@@ -1,0 +1,201 @@
+"""Votes: one per member and poll, whatever the channel, changeable until the poll closes.
+
+A vote arrives as a tap on one of the poll's buttons (`poll:<id>:<option>`, WhatsApp and the
+sandbox) or as a native poll answer (Telegram: POLL_ANSWER naming the platform's poll id, kept
+on the delivery as `poll_ref`). Either way it is written by `record_vote` (an UPDATE of the
+member's row, else an INSERT; the unique (poll, member) keeps it one), counts as the delivery's
+acknowledgement (evidence "poll"), and is answered briefly where the platform shows no vote of
+its own. A replayed webhook is dropped by ingest before it gets here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from channels import InboundKind
+from hub.broadcast.deliveries import apply_status
+from hub.core.config import Config
+from hub.core.outbox import queue
+from hub.core.texts import text as say
+from hub.feedback.polls.service import POLL_PREFIX, closing_words, is_closed, parse_payload
+from hub.messaging.router import Router, Turn
+from models import Delivery, DeliveryStatus, Member, MessageKind, Poll, PollStatus, PollVote
+
+log = logging.getLogger(__name__)
+
+POLL_EVIDENCE = "poll"  # a vote acknowledges the delivery that carried the poll
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    # "recorded", "changed", "unchanged", "withdrawn", "closed" or "unknown_option"
+    result: str
+
+    @property
+    def counted(self) -> bool:
+        return self.result in ("recorded", "changed", "unchanged", "withdrawn")
+
+
+async def record_vote(
+    poll: Poll,
+    member: Member,
+    option: int | None,
+    channel: str,
+    now: dt.datetime,
+    delivery: Delivery | None,
+) -> VoteOutcome:
+    """Record the member's vote (None takes it back); refused, nothing written, when the poll is
+    closed or the option does not exist."""
+    if option is not None and not 0 <= option < len(poll.options):
+        return VoteOutcome("unknown_option")
+    try:
+        return await _write_vote(poll, member, option, channel, now, delivery)
+    except IntegrityError:
+        # Two answers of one member at the same moment both tried the INSERT: the second finds
+        # the row the first wrote and updates it.
+        return await _write_vote(poll, member, option, channel, now, delivery)
+
+
+async def _write_vote(
+    poll: Poll,
+    member: Member,
+    option: int | None,
+    channel: str,
+    now: dt.datetime,
+    delivery: Delivery | None,
+) -> VoteOutcome:
+    async with in_transaction():
+        # Looked at inside the transaction: staff may have closed it since `poll` was read.
+        still_open = await Poll.filter(id=poll.id, status=PollStatus.OPEN).exists()
+        if not still_open or is_closed(poll, now):
+            return VoteOutcome("closed")
+        mine = PollVote.filter(poll_id=poll.id, member_id=member.id)
+        if option is None:
+            return VoteOutcome("withdrawn" if await mine.delete() else "unchanged")
+        changed = await mine.exclude(option=option).update(
+            option=option,
+            channel=channel,
+            delivery_id=delivery.id if delivery else None,
+            changed_at=now,
+        )
+        if changed:
+            return VoteOutcome("changed")
+        if await mine.exists():
+            return VoteOutcome("unchanged")
+        await PollVote.create(
+            poll_id=poll.id,
+            member_id=member.id,
+            option=option,
+            channel=channel,
+            delivery_id=delivery.id if delivery else None,
+            voted_at=now,
+            changed_at=now,
+        )
+    return VoteOutcome("recorded")
+
+
+class PollVotes:
+    """The router's handlers for votes: button taps and native poll answers."""
+
+    def __init__(self, config: Config, wake_sender: Callable[[], None]) -> None:
+        self.config = config
+        self.wake_sender = wake_sender
+
+    def say(self, key: str, **values: object) -> str:
+        return say(self.config.hub.language, key, **values)
+
+    async def reply(self, turn: Turn, text: str) -> None:
+        """Queue a short answer in the chat the vote came from."""
+        event = turn.event
+        await queue(
+            MessageKind.REPLY,
+            member_id=turn.member.id,
+            channel=event.channel,
+            address=event.address,
+            text=text,
+            due=turn.now,
+        )
+        self.wake_sender()
+
+    async def on_button(self, turn: Turn) -> None:
+        """A tap on a poll's option (channels without native polls)."""
+        parsed = parse_payload(turn.event.button_payload)
+        poll = await Poll.get_or_none(id=parsed[0]) if parsed else None
+        delivery = None
+        if poll is not None:
+            delivery = await Delivery.get_or_none(
+                broadcast_id=poll.broadcast_id, member_id=turn.member.id
+            )
+        if parsed is None or poll is None or delivery is None:
+            await self.reply(turn, self.say("poll_not_yours"))
+            return
+        outcome = await self._vote(turn, poll, parsed[1], delivery)
+        if outcome.counted:
+            await self.reply(turn, self._thanks(poll, parsed[1]))
+        else:
+            await self.reply(turn, self._refusal(outcome))
+
+    async def on_answer(self, turn: Turn) -> None:
+        """A native poll answer: the platform's poll shows the vote itself, so nothing is sent
+        unless the vote is refused."""
+        answer = turn.event.poll_answer
+        if answer is None:
+            return
+        carried = await Delivery.get_or_none(
+            channel=turn.event.channel, poll_ref=answer.poll_id
+        ).only("id", "broadcast_id", "member_id")
+        poll = await Poll.get_or_none(broadcast_id=carried.broadcast_id) if carried else None
+        delivery = None
+        if carried is not None and poll is not None:
+            # A poll forwarded to someone else names the original poll: the vote counts as the
+            # voter's own, on their own delivery of it, or not at all.
+            delivery = carried
+            if carried.member_id != turn.member.id:
+                delivery = await Delivery.get_or_none(
+                    broadcast_id=poll.broadcast_id, member_id=turn.member.id
+                )
+        if poll is None or delivery is None:
+            log.info("poll answer from member %s on a poll not sent to them", turn.member.id)
+            await self.reply(turn, self.say("poll_not_yours"))
+            return
+        option = answer.option_ids[0] if answer.option_ids else None
+        outcome = await self._vote(turn, poll, option, delivery)
+        if not outcome.counted:
+            await self.reply(turn, self._refusal(outcome))
+
+    async def _vote(
+        self, turn: Turn, poll: Poll, option: int | None, delivery: Delivery
+    ) -> VoteOutcome:
+        outcome = await record_vote(
+            poll, turn.member, option, turn.event.channel, turn.now, delivery
+        )
+        if outcome.counted and option is not None:
+            await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, turn.now, POLL_EVIDENCE)
+        return outcome
+
+    def _thanks(self, poll: Poll, option: int) -> str:
+        change = (
+            self.say("poll_change_until", when=closing_words(self.config, poll.closes_at))
+            if poll.closes_at is not None
+            else self.say("poll_change_open")
+        )
+        return self.say("poll_vote_thanks", option=poll.options[option], change=change)
+
+    def _refusal(self, outcome: VoteOutcome) -> str:
+        key = "poll_closed" if outcome.result == "closed" else "poll_unknown_option"
+        return self.say(key)
+
+
+def register(router: Router, config: Config, wake_sender: Callable[[], None]) -> PollVotes:
+    """Put the poll's handlers on the router: its buttons and native poll answers. A poll answer
+    is taken here, before the read-evidence stage: it is a vote and the acknowledgement both."""
+    votes = PollVotes(config, wake_sender)
+    router.add_button(POLL_PREFIX, votes.on_button)
+    router.add_kind(InboundKind.POLL_ANSWER, votes.on_answer)
+    return votes
