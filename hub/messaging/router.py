@@ -56,6 +56,9 @@ class Turn:
 Handler = Callable[[Turn], Awaitable[None]]
 # Returns whether the message was taken (nothing after it runs).
 Observer = Callable[[Turn], Awaitable[bool]]
+# A handler for a kind of message: it takes the message unless it returns False (a poll answer
+# on a poll the hub did not send goes on to the read evidence).
+KindHandler = Callable[[Turn], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Router:
     commands: dict[str, Command] = field(default_factory=dict)
     dialogs: dict[str, Observer] = field(default_factory=dict)
     buttons: list[tuple[str, Handler]] = field(default_factory=list)
-    kinds: dict[InboundKind, Handler] = field(default_factory=dict)
+    kinds: dict[InboundKind, KindHandler] = field(default_factory=dict)
     evidence: list[Observer] = field(default_factory=list)
     help_notes: list[str] = field(default_factory=list)  # text keys closing the BANTUAN list
     inbox: Handler | None = None
@@ -119,7 +122,7 @@ class Router:
             raise ValueError(f"button prefix {prefix!r} overlaps {clash[0]!r}")
         self.buttons.append((prefix, handler))
 
-    def add_kind(self, kind: InboundKind, handler: Handler) -> None:
+    def add_kind(self, kind: InboundKind, handler: KindHandler) -> None:
         if kind in self.kinds:
             raise ValueError(f"a handler for {kind.value} messages is registered already")
         self.kinds[kind] = handler
@@ -202,8 +205,7 @@ class Router:
         if event.kind == InboundKind.BUTTON:
             await self._button(turn)
             return
-        if event.kind in self.kinds:
-            await self.kinds[event.kind](turn)
+        if event.kind in self.kinds and await self.kinds[event.kind](turn) is not False:
             return
         if turn.command is not None:
             for observe in self.evidence:  # a keyword sent as a reply still shows it was read

@@ -141,18 +141,21 @@ class PollVotes:
         else:
             await self.reply(turn, self._refusal(outcome))
 
-    async def on_answer(self, turn: Turn) -> None:
+    async def on_answer(self, turn: Turn) -> bool:
         """A native poll answer: the platform's poll shows the vote itself, so nothing is sent
-        unless the vote is refused."""
+        unless the vote is refused. An answer to no poll of the hub's is not taken (False): it
+        goes on to the read evidence of the message it names."""
         answer = turn.event.poll_answer
         if answer is None:
-            return
+            return False
         carried = await Delivery.get_or_none(
             channel=turn.event.channel, poll_ref=answer.poll_id
         ).only("id", "broadcast_id", "member_id")
-        poll = await Poll.get_or_none(broadcast_id=carried.broadcast_id) if carried else None
+        if carried is None:
+            return False
+        poll = await Poll.get_or_none(broadcast_id=carried.broadcast_id)
         delivery = None
-        if carried is not None and poll is not None:
+        if poll is not None:
             # A poll forwarded to someone else names the original poll: the vote counts as the
             # voter's own, on their own delivery of it, or not at all.
             delivery = carried
@@ -163,11 +166,12 @@ class PollVotes:
         if poll is None or delivery is None:
             log.info("poll answer from member %s on a poll not sent to them", turn.member.id)
             await self.reply(turn, self.say("poll_not_yours"))
-            return
+            return True
         option = answer.option_ids[0] if answer.option_ids else None
         outcome = await self._vote(turn, poll, option, delivery)
         if not outcome.counted:
             await self.reply(turn, self._refusal(outcome))
+        return True
 
     async def _vote(
         self, turn: Turn, poll: Poll, option: int | None, delivery: Delivery
