@@ -89,8 +89,14 @@ class Hub:
             wake_sender=self._wake_sender,
             clock=self.clock,
         )
-        # The staff inbox takes, last, whatever no dialog, button or keyword took.
-        self.inbox = inbox.register(self.router, self.config, self._wake_sender)
+        # The staff inbox takes, last, whatever no dialog, button or keyword took (with its file).
+        self.inbox = inbox.register(
+            self.router,
+            self.config,
+            self._wake_sender,
+            files=self.feedback_files,
+            channels=self.channels,
+        )
         # The RT head's side of a filed ticket: STATUS and the `tiket:` buttons.
         ticket_conversation.register(
             self.router,

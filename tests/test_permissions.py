@@ -2,12 +2,13 @@
 
 Two kelurahan, A and B, in one kecamatan. B's staff made B's objects (a broadcast with a file, a
 scheduled one for a saved group, one whose group was deleted afterwards, a saved group, a file, a
-linked group chat); B's RT head filed a complaint with a photo. Staff and an official of A then
-probe every route with B's objects: each probe must be refused with the status in the table, tell
-nothing of B's RT heads, and change nothing. The official also probes every route that writes
-with A's own objects: refused. Someone signed in to nothing (no token, no session) probes every
-route too: 401 from the API, the login page (or 401 from the page's script endpoints) from the
-dashboard, nothing read or written. An admin runs the same probes to show they can succeed at all.
+linked group chat); B's RT head filed a complaint with a photo and sent the inbox a question with a
+voice note. Staff and an official of A then probe every route with B's objects: each probe must be
+refused with the status in the table, tell nothing of B's RT heads, and change nothing. The
+official also probes every route that writes with A's own objects: refused. Someone signed in to
+nothing (no token, no session) probes every route too: 401 from the API, the login page (or 401
+from the page's script endpoints) from the dashboard, nothing read or written. An admin runs the
+same probes to show they can succeed at all.
 
 Every route of the app must appear in these tables: a new route joins them, or this fails.
 """
@@ -162,6 +163,7 @@ async def build_world(client: TestClient) -> World:
             channel="sandbox", address=f"sandbox-{member.id}", text=f"Pertanyaan {key}",
             created_at=dt.datetime.now(dt.UTC),
         )  # fmt: skip
+        voice = await _inbox_file(client, question, key)
         ticket, photo = await _complaint(client, member, key)
         world.ids[key] = {
             "ticket": ticket.id,
@@ -170,6 +172,7 @@ async def build_world(client: TestClient) -> World:
             "staff": world.users[f"staff_{key}"].id,
             "member": member.id,
             "message": question.id,
+            "inbox_file": voice.id,
             "attachment": attachment,
             "group": group["id"],
             "broadcast": sent["id"],
@@ -204,6 +207,18 @@ async def _complaint(client: TestClient, member: Any, key: str) -> tuple[Ticket,
         size=36, sha256="0" * 64, stored_name=f"foto-{key}.jpg", created_at=now,
     )  # fmt: skip
     return ticket, photo
+
+
+async def _inbox_file(client: TestClient, question: InboxMessage, key: str) -> FeedbackFile:
+    """A voice note the area's RT head sent with their inbox question, in the media folder."""
+    folder = client.app[HUB].feedback_files.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"feedback-suara-{key}.ogg").write_bytes(b"OggS voice note of 30 bytes...")
+    return await FeedbackFile.create(
+        inbox_message=question, member_id=question.member_id, kind="voice",
+        filename="voice.ogg", content_type="audio/ogg", size=30, sha256="0" * 64,
+        stored_name=f"feedback-suara-{key}.ogg", created_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
 
 
 async def snapshot() -> Any:
@@ -330,6 +345,7 @@ API_PROBES = [
           lambda t: {"text": "Balasan."}),
     Probe("POST", "/inbox/messages/{message}/ticket", Permission.WRITE, 404,
           lambda t: {"kind": "aduan", "category": "lainnya"}),
+    Probe("GET", "/inbox/messages/{message}/files/{inbox_file}", Permission.READ, 404),
     Probe("GET", "/complaints", Permission.READ, None, lists=("complaints", "ticket")),
     Probe("GET", "/complaints?area={area}", Permission.READ, 403),
     Probe("GET", "/complaints/{number}", Permission.READ, 404),
@@ -512,6 +528,7 @@ DASHBOARD_PAGES = [
     Page("POST", "/inbox/{member}/reply", Permission.WRITE, 404, lambda ids: {"text": "Halo"}),
     Page("POST", "/inbox/messages/{message}/ticket", Permission.WRITE, 404,
          lambda ids: {"kind": "aduan", "category": "lainnya"}),
+    Page("GET", "/inbox/messages/{message}/files/{inbox_file}", Permission.READ, 404),
     Page("GET", "/join-requests", Permission.WRITE, None),
     Page("POST", "/join-requests/{claim}/approve", Permission.WRITE, 404),
     Page("POST", "/join-requests/{claim}/refuse", Permission.WRITE, 404),

@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +22,12 @@ from channels.pacing import RateLimiter
 from channels.whatsapp import THROUGHPUT_RETRY_AFTER
 from hub.app import HUB, Hub, create_app
 from hub.core.texts import text as say
+from hub.feedback.files import FeedbackFiles
 from models import (
     ChannelAddress,
     Delivery,
     DeliveryStatus,
+    FeedbackFile,
     InboundEvent,
     InboxMessage,
     JoinRequest,
@@ -46,6 +49,7 @@ from tests.fake_graph import (
     status_notification,
     text_notification,
 )
+from tests.fake_graph import Media as GraphMedia
 from tests.fake_graph import status as status_entry
 from tests.manual_time import ManualTime
 
@@ -827,9 +831,13 @@ async def test_the_invite_opens_a_chat_with_daftar_ready(
 
 
 async def test_an_image_and_a_voice_note_are_stored_and_answered(
-    wa: TestClient, graph: FakeGraphAPI
+    wa: TestClient, graph: FakeGraphAPI, tmp_path: Path
 ) -> None:
     await whatsapp_member(SITI)
+    # The files as Meta holds them; the hub keeps its copies in a folder of this test's own.
+    hub_of(wa).inbox.files = FeedbackFiles(tmp_path / "media", max_bytes=16 * 1024 * 1024)
+    graph.media["1480331"] = GraphMedia(b"\xff\xd8\xff\xe0" + b"\x01" * 500, "image/jpeg", "", None)
+    graph.media["1012345"] = GraphMedia(b"OggS\x00\x02" + b"\x00" * 500, "audio/ogg", "", None)
     image = {"caption": "Selokan tersumbat di gang 4", "mime_type": "image/jpeg", "id": "1480331"}
     voice = {"mime_type": "audio/ogg; codecs=opus", "id": "1012345", "voice": True}
     assert await post_webhook(wa, inbound(SITI, "image", image)) == 200
@@ -856,6 +864,10 @@ async def test_an_image_and_a_voice_note_are_stored_and_answered(
     assert await InboxMessage.all().order_by("id").values_list("kind", "text") == [
         ("photo", "Selokan tersumbat di gang 4"),
         ("voice", ""),
+    ]
+    assert await FeedbackFile.all().order_by("id").values_list("kind", "content_type") == [
+        ("photo", "image/jpeg"),
+        ("voice", "audio/ogg"),
     ]
 
 

@@ -66,6 +66,12 @@ def is_within(area_key: str, scope_keys: list[str]) -> bool:
     return any(area_key == key or area_key.startswith(key + "/") for key in scope_keys)
 
 
+def ancestor_keys(area_key: str) -> list[str]:
+    """The keys of an area and of every area above it ("a/b/c" → a, a/b, a/b/c)."""
+    parts = area_key.split("/")
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
+
+
 def common_area(keys: list[str]) -> str | None:
     """The deepest area key every key lies at or below; None when they share none."""
     if not keys:

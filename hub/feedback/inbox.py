@@ -6,40 +6,47 @@ area, in the query), and answered politely now and then, not after every line: a
 once per RECEIPT_EVERY per member, so five lines in a row get one answer. A near miss of a
 keyword still gets "did you mean", and one or two unknown words the short help hint; both are
 stored too, since staff may want to see them. Photos, voice notes, documents and locations are
-stored with their caption (a location as its coordinates); fetching the file itself is
-`attach_media()`'s job. The staff side (threads, replies, tickets) is in inbox_threads.py.
+stored with their caption (a location as its coordinates).
+
+The file of a photo, voice note or document is fetched from the platform first (the network,
+outside any transaction; hub/feedback/files.py checks it against `[feedback] max_file_mb` and
+reads its type from the bytes), then the message, its file's link (`attach_media`) and the answer
+are written in one transaction. A file the hub does not keep is answered with the reason, in the
+complaint dialog's words, instead of the receipt; the message is stored all the same, so staff see
+that something came. A fetched file whose message never got written stays unlinked and goes with
+FeedbackFiles.delete_unlinked. The staff side (threads, replies, tickets) is in inbox_threads.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from tortoise.transactions import in_transaction
 
-from channels import InboundKind, InboundMessage
+from channels import Channel, InboundKind, InboundMessage
 from hub.core.config import Config
-from hub.core.outbox import queue
 from hub.core.texts import text as say
 from hub.feedback.complaints.tickets import seat_area
+from hub.feedback.files import FeedbackFiles, FileRefused
+from hub.feedback.replies import queue_reply
 from hub.messaging.router import Router, Turn
-from models import InboxDirection, InboxMessage, MessageKind
+from models import FeedbackFile, InboxDirection, InboxMessage
 
 # Say "we received it" at most this often to one member: a burst of lines gets one answer.
 RECEIPT_EVERY = dt.timedelta(minutes=30)
-MAX_INBOUND_FILE_BYTES = 20 * 1024 * 1024  # what Telegram lets a bot download; WhatsApp is lower
-MEDIA = frozenset(
-    {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
-)
+FILES = frozenset({InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT})
+MEDIA = FILES | {InboundKind.LOCATION}
 MAX_STORED_TEXT = 4096  # longer texts are cut (no messenger sends more in one message)
 
 
-async def attach_media(message: InboxMessage, event: InboundMessage) -> None:
-    """Hook point for the file a member sent with an inbox message (photo, voice, document).
-
-    Does nothing yet: hub/feedback/files.py will fetch the file from the platform and store it
-    as a FeedbackFile linked to `message`. The message itself (kind, caption) is already stored.
-    """
+async def attach_media(message: InboxMessage, file: FeedbackFile) -> bool:
+    """Link a fetched file to the inbox message it came with; False if something else (a
+    ticket, another message) took it first."""
+    linked = await FeedbackFile.filter(
+        id=file.id, inbox_message_id__isnull=True, ticket_id__isnull=True
+    ).update(inbox_message_id=message.id)
+    return bool(linked)
 
 
 def media_text(event: InboundMessage) -> str:
@@ -55,9 +62,17 @@ def media_text(event: InboundMessage) -> str:
 class Inbox:
     """The inbox stage of the router (see the module's notes)."""
 
-    def __init__(self, config: Config, wake_sender: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        wake_sender: Callable[[], None],
+        files: FeedbackFiles,
+        channels: Mapping[str, Channel],
+    ) -> None:
         self.config = config
         self.wake_sender = wake_sender
+        self.files = files
+        self.channels = channels  # the Hub's dict, filled after registration
 
     def say(self, key: str, **values: str) -> str:
         return say(self.config.hub.language, key, hub=self.config.hub.name, **values)
@@ -70,7 +85,8 @@ class Inbox:
         text = media_text(event)
         if event.kind == InboundKind.TEXT and not text:
             return
-        answer, is_receipt = await self._answer_for(turn)
+        file, refusal = await self._fetch_file(turn)
+        answer, is_receipt = (refusal, False) if refusal else await self._answer_for(turn)
         async with in_transaction():
             message = await InboxMessage.create(
                 member_id=turn.member.id,
@@ -83,30 +99,33 @@ class Inbox:
                 external_id=event.external_id[:128] or None,
                 created_at=turn.now,
             )
+            if file is not None:
+                await attach_media(message, file)
             if answer:
-                outbound = await queue(
-                    MessageKind.REPLY,
-                    member_id=turn.member.id,
-                    channel=event.channel,
-                    address=event.address,
-                    text=answer,
-                    due=turn.now,
-                )
+                outbound = await queue_reply(turn, answer, due=turn.now)
                 if is_receipt:  # the receipt is remembered on what it answered: see _receipt_due
                     await InboxMessage.filter(id=message.id).update(outbound_id=outbound.id)
-        if event.kind in MEDIA:
-            await attach_media(message, event)
         if answer:
             self.wake_sender()
+
+    async def _fetch_file(self, turn: Turn) -> tuple[FeedbackFile | None, str]:
+        """The file of a photo, voice note or document, stored unlinked: (the row, "") or
+        (None, the polite reason it was not kept); (None, "") for a message without one."""
+        if turn.event.kind not in FILES:
+            return None, ""
+        try:
+            file = await self.files.take(turn.event, turn.member, self.channels, turn.now)
+        except FileRefused as refused:
+            # The complaint dialog's sentences: one wording for one refusal, wherever it comes.
+            accepted = self.say("dialog_file_types")
+            key = f"dialog_file_{refused.reason}"
+            return None, self.say(key, max_mb=str(self.files.max_mb), accepted=accepted)
+        return file, ""
 
     async def _answer_for(self, turn: Turn) -> tuple[str, bool]:
         """(what to answer, whether it is the receipt); "" for no answer now."""
         event = turn.event
         if event.kind in MEDIA:
-            size = (event.media.size if event.media else None) or 0
-            if size > MAX_INBOUND_FILE_BYTES:
-                limit_mb = str(MAX_INBOUND_FILE_BYTES // (1024 * 1024))
-                return self.say("file_too_large", limit_mb=limit_mb), False
             key = "media_received"
         elif turn.suggestion:
             return self.say("did_you_mean", suggestion=turn.suggestion), False
@@ -130,8 +149,15 @@ async def _receipt_due(member_id: int, now: dt.datetime) -> bool:
     )
 
 
-def register(router: Router, config: Config, wake_sender: Callable[[], None]) -> Inbox:
-    """Make the inbox the router's last stage."""
-    inbox = Inbox(config, wake_sender)
+def register(
+    router: Router,
+    config: Config,
+    wake_sender: Callable[[], None],
+    *,
+    files: FeedbackFiles,
+    channels: Mapping[str, Channel],
+) -> Inbox:
+    """Make the inbox the router's last stage; media files are fetched through `channels`."""
+    inbox = Inbox(config, wake_sender, files, channels)
     router.set_inbox(inbox.take)
     return inbox

@@ -13,7 +13,7 @@ asked of the channel's class (`window_open`), never of its name.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from hub.feedback.complaints.workflow import status_label, tell_member
 from models import (
     Area,
     ChannelAddress,
+    FeedbackFile,
     InboxDirection,
     InboxMessage,
     Member,
@@ -300,6 +301,9 @@ async def to_ticket(
         raise ValidationFailed("only a member's message can become a ticket", field="id")
     if message.ticket_id is not None:  # type: ignore[attr-defined]
         raise Conflict("this message is a ticket already", code="already_ticket")
+    # The photo, voice note or document the member sent with it goes to the ticket too (it
+    # stays linked to the message as well, so the thread still shows it).
+    file_ids = await FeedbackFile.filter(inbox_message_id=message.id).values_list("id", flat=True)
     async with in_transaction():
         ticket = await file_ticket(
             rules,
@@ -310,6 +314,7 @@ async def to_ticket(
             address=message.address,
             description=message.text if description is None else description,
             now=now,
+            file_ids=list(file_ids),
         )
         # Two staff at once: the second finds it linked and its ticket is rolled back.
         linked = await InboxMessage.filter(id=message.id, ticket_id__isnull=True).update(
@@ -327,7 +332,44 @@ async def to_ticket(
     return ticket
 
 
-def message_view(message: InboxMessage) -> dict[str, Any]:
+# Files -----------------------------------------------------------------------------------------
+
+
+async def files_of(messages: Sequence[InboxMessage]) -> dict[int, list[FeedbackFile]]:
+    """The files members sent with these messages, by message id, oldest first."""
+    found: dict[int, list[FeedbackFile]] = {m.id: [] for m in messages}
+    if found:
+        rows = await FeedbackFile.filter(inbox_message_id__in=list(found)).order_by("id")
+        for row in rows:
+            found[row.inbox_message_id].append(row)  # type: ignore[attr-defined]
+    return found
+
+
+async def message_file(message_id: int, file_id: int, scope: Scope) -> FeedbackFile:
+    """A file sent with an inbox message whose area is in the user's scope (asked of the
+    database, through the message); NotFound otherwise, as if it did not exist."""
+    files = FeedbackFile.filter(id=file_id, inbox_message_id=message_id)
+    area_filter = scope.area_filter("inbox_message__area__path_key")
+    if area_filter is not None:
+        files = files.filter(area_filter)
+    found = await files.first()
+    if found is None:
+        raise NotFound("no such file with that inbox message")
+    return found
+
+
+def file_view(message: InboxMessage, file: FeedbackFile) -> dict[str, Any]:
+    """The API shape of a file sent with an inbox message."""
+    return {
+        "id": file.id,
+        "kind": file.kind,
+        "content_type": file.content_type,
+        "size": file.size,
+        "url": f"/api/v1/inbox/messages/{message.id}/files/{file.id}",
+    }
+
+
+def message_view(message: InboxMessage, files: Sequence[FeedbackFile] = ()) -> dict[str, Any]:
     """The API shape of one inbox message; needs `user` and `ticket` fetched (select_related)."""
     return {
         "id": message.id,
@@ -339,4 +381,5 @@ def message_view(message: InboxMessage) -> dict[str, Any]:
         "read_at": message.read_at.isoformat() if message.read_at else None,
         "user": message.user.username if message.user else None,
         "ticket": message.ticket.number if message.ticket else None,
+        "files": [file_view(message, f) for f in files],
     }

@@ -1,7 +1,9 @@
 """Attachments over HTTP: the public download (`GET /media/<token>/<filename>`, no login: the
 token, 128 random bits, is the secret; platforms fetching a link and RT heads opening one both
-land here), and the multipart reading that the API's upload (`POST /api/v1/attachments`,
-hub/web/api/attachments.py) and the dashboard's compose form share.
+land here), the response that serves a private feedback file (a ticket's or an inbox message's,
+to a user whose scope the caller checked in its query), and the multipart reading that the API's
+upload (`POST /api/v1/attachments`, hub/web/api/attachments.py) and the dashboard's compose form
+share.
 
 Uploads are read as a stream (`request.multipart()`), which the server's `[web] max_body_kb` does
 not cap: the media store stops reading at `[broadcast] max_attachment_mb` instead, so only the
@@ -11,6 +13,7 @@ upload routes take large bodies. Every other route keeps the small limit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, MultipartReader, web
@@ -56,6 +59,19 @@ async def download(request: web.Request) -> web.StreamResponse:
         **HEADERS,
         "Content-Type": attachment.content_type,
         "Content-Disposition": content_disposition(attachment.filename),
+    }
+    return web.FileResponse(path, headers=headers)
+
+
+def private_file(path: Path, content_type: str, filename: str) -> web.FileResponse:
+    """A stored file only signed-in users may fetch (a ticket's photo or voice note): its
+    stored type, inline but sandboxed, never cached."""
+    headers = {
+        "Content-Type": content_type,
+        "Content-Disposition": content_disposition(filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
     }
     return web.FileResponse(path, headers=headers)
 

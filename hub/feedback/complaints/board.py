@@ -14,10 +14,10 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
-from hub.access.areas import within
+from hub.access.areas import ancestor_keys, within
 from hub.access.auth import Scope
 from hub.core.workdays import WorkCalendar
-from hub.feedback.complaints.tickets import TicketRules, in_scope
+from hub.feedback.complaints.tickets import TicketRules, get_ticket, in_scope
 from hub.feedback.complaints.workflow import OPEN
 from models import (
     Area,
@@ -105,19 +105,23 @@ def category_label(rules: TicketRules, ticket: Ticket) -> str:
     return ticket.category
 
 
-async def history_of(ticket: Ticket) -> list[TicketEvent]:
-    """The ticket's history, oldest first, with who wrote each entry."""
-    return await TicketEvent.filter(ticket_id=ticket.id).order_by("id").select_related("user")
+@dataclass(frozen=True)
+class TicketDetail:
+    """One ticket as staff open it: with its assignee, its files and its history."""
+
+    ticket: Ticket
+    files: list[FeedbackFile]
+    history: list[TicketEvent]  # oldest first, with who wrote each entry
 
 
-async def files_of(ticket: Ticket) -> list[FeedbackFile]:
-    return await FeedbackFile.filter(ticket_id=ticket.id).order_by("id")
-
-
-def _area_ancestors(area_key: str) -> list[str]:
-    """The keys of an area and every area above it ("a/b/c" → a, a/b, a/b/c)."""
-    parts = area_key.split("/")
-    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
+async def ticket_detail(number: str, scope: Scope) -> TicketDetail:
+    """The ticket the user may see by its number (NotFound otherwise), its assignee fetched,
+    with its files and history: what the API's and the dashboard's detail both show."""
+    ticket = await get_ticket(number, scope)
+    await ticket.fetch_related("assignee")
+    files = await FeedbackFile.filter(ticket_id=ticket.id).order_by("id")
+    history = await TicketEvent.filter(ticket_id=ticket.id).order_by("id").select_related("user")
+    return TicketDetail(ticket, files, history)
 
 
 def assignable(ticket: Ticket) -> Any:
@@ -127,6 +131,6 @@ def assignable(ticket: Ticket) -> Any:
     sees = Q(role=UserRole.ADMIN) | ~Q(id__in=Subquery(with_areas))
     area: Area | None = ticket.area
     if area is not None:
-        sees |= Q(areas__path_key__in=_area_ancestors(area.path_key))
+        sees |= Q(areas__path_key__in=ancestor_keys(area.path_key))
     staff = User.filter(is_active=True, role__in=[UserRole.STAFF, UserRole.ADMIN])
     return staff.filter(sees).distinct()

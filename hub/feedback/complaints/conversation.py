@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from channels import InboundMessage
 from hub.core.config import Config
-from hub.core.outbox import queue
 from hub.core.texts import text as say
 from hub.feedback.complaints.board import category_label, sla_of
 from hub.feedback.complaints.followup import (
@@ -28,8 +27,9 @@ from hub.feedback.complaints.followup import (
 )
 from hub.feedback.complaints.tickets import TicketRules, member_ticket, parse_number
 from hub.feedback.complaints.workflow import OPEN, status_label
+from hub.feedback.replies import queue_reply
 from hub.messaging.router import Command, Router, Turn
-from models import MessageKind, Ticket, TicketEvent, TicketEventKind, TicketStatus
+from models import Ticket, TicketEvent, TicketEventKind, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,7 @@ class MemberTickets:
 
     async def reply(self, turn: Turn, text: str, buttons: Sequence[dict[str, str]] = ()) -> None:
         """Queue an answer to the chat the message came from."""
-        await queue(
-            MessageKind.REPLY,
-            member_id=turn.member.id,
-            channel=turn.event.channel,
-            address=turn.event.address,
-            text=text,
-            buttons=buttons,
-            due=turn.now,
-        )
+        await queue_reply(turn, text, buttons=buttons, due=turn.now)
         self.wake_sender()
 
     async def status(self, turn: Turn) -> None:

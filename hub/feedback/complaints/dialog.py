@@ -7,7 +7,8 @@ counts) → photos, voice notes, documents or a location, optional (SELESAI or "
 words and how to ask STATUS. Forgiving order: a file or a place sent early is kept, and a long
 text where a category was asked is kept as the description. BATAL (typed: the router's cancel
 command; tapped: here) ends it. State lives in the database (hub/core/dialogs.py); see
-dialog_kit.py for the shared tools and the timeout sweep, service_dialog.py for LAYANAN/SYARAT.
+dialog_kit.py for the shared tools, the frame both dialogs share (StepDialog) and the timeout
+sweep, service_dialog.py for LAYANAN/SYARAT.
 """
 
 from __future__ import annotations
@@ -16,35 +17,31 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from channels import Channel, InboundKind
 from hub.core.config import Config
-from hub.core.dialogs import end_dialog
-from hub.core.errors import ValidationFailed
 from hub.core.timeutil import Clock
 from hub.feedback.complaints.catalogue import Category
 from hub.feedback.complaints.dialog_kit import (
-    FILE_KINDS,
+    EDIT_WORDS,
+    MAX_BUTTONS,
+    SEND_WORDS,
     Buttons,
     DialogKit,
+    StepDialog,
     normalized,
     place,
     said_one_of,
 )
 from hub.feedback.complaints.service_dialog import ServiceDialog
-from hub.feedback.complaints.tickets import TicketRules, TooManyTickets, file_ticket
+from hub.feedback.complaints.tickets import TicketRules
 from hub.feedback.files import FeedbackFiles
 from hub.messaging.router import Command, Router, Turn
-from models import TicketKind
+from models import FeedbackFile, Ticket, TicketKind
 
 FLOW = "aduan"
 PREFIX = "aduan:"
 CATEGORY, DESCRIPTION, MEDIA, CONFIRM, EDIT = "kategori", "keterangan", "lampiran", "cek", "ubah"
 DONE_WORDS = ("SELESAI", "LANJUT", "SUDAH", "CUKUP", "TIDAK", "TIDAK ADA", "LEWATI", "DONE")
-SEND_WORDS = ("KIRIM", "YA", "OK", "OKE", "SEND", "YES")
-EDIT_WORDS = ("UBAH", "GANTI", "EDIT", "CHANGE")
-MAX_BUTTONS = 10  # choices a button list shows on every channel (WhatsApp's list)
 
 
 def _fresh(broadcast_id: int | None) -> dict[str, Any]:
@@ -59,11 +56,11 @@ def _fresh(broadcast_id: int | None) -> dict[str, Any]:
     }
 
 
-class ComplaintDialog:
+class ComplaintDialog(StepDialog):
     """The aduan flow's handlers, registered on the router by `register()`."""
 
-    def __init__(self, kit: DialogKit) -> None:
-        self.kit = kit
+    flow = FLOW
+    prefix = PREFIX
 
     @property
     def categories(self) -> tuple[Category, ...]:
@@ -105,28 +102,18 @@ class ComplaintDialog:
 
     # In the dialog --------------------------------------------------------------------------
 
-    async def _in_dialog(self, turn: Turn) -> bool:
-        event = turn.event
-        assert turn.dialog is not None
-        step, data = turn.dialog.step, dict(turn.dialog.data)
-        if event.kind == InboundKind.BUTTON:
-            payload = event.button_payload or ""
-            if not payload.startswith(PREFIX):
-                return False  # an acknowledgement tapped meanwhile still counts
-            await self._control(turn, step, data, payload[len(PREFIX) :])
-        elif event.kind in FILE_KINDS:
-            await self._file(turn, step, data)
-        elif event.kind == InboundKind.LOCATION and event.location is not None:
-            await self._location(turn, step, data)
-        elif event.kind == InboundKind.TEXT:
-            if turn.command == "aduan" and not turn.argument and self.kit.passes_on(turn):
-                await self.start(turn, data.get("broadcast_id"))  # ADUAN again: from the top
-            elif self.kit.passes_on(turn):
-                return False  # BANTUAN, STATUS <nomor>, LAYANAN...: meant as the keyword
-            else:
-                await self._text(turn, step, data, event.text.strip())
-        else:
+    async def _again(self, turn: Turn, data: dict[str, Any]) -> bool:
+        """ADUAN again, alone: from the top."""
+        if turn.command != "aduan" or turn.argument:
             return False
+        await self.start(turn, data.get("broadcast_id"))
+        return True
+
+    async def _other(self, turn: Turn, step: str, data: dict[str, Any]) -> bool:
+        """A shared location is kept; nothing else is for this dialog."""
+        if turn.event.kind != InboundKind.LOCATION or turn.event.location is None:
+            return False
+        await self._location(turn, step, data)
         return True
 
     async def _control(self, turn: Turn, step: str, data: dict[str, Any], action: str) -> None:
@@ -221,26 +208,20 @@ class ComplaintDialog:
 
     # Files and places -----------------------------------------------------------------------
 
-    async def _file(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
-        file, refusal = await self.kit.take_file(turn, len(data.get("files") or []))
-        if file is None:
-            await self._ask(turn, step, data, refusal)
-            return
+    def file_kept(
+        self, turn: Turn, step: str, data: dict[str, Any], file: FeedbackFile
+    ) -> tuple[str, str]:
         caption = turn.event.text.strip()
-        async with in_transaction():
-            data = await self.kit.latest_data(turn, FLOW, data)
-            data["files"] = [*(data.get("files") or []), file.id]
-            if caption and not data.get("description"):
-                if self.kit.description_problem(caption) is None:
-                    data["description"] = caption  # a photo with a caption is both
-            note = self.kit.say(
-                "aduan_file_kept",
-                kind=self.kit.say(f"dialog_kind_{file.kind}"),
-                count=len(data["files"]),
-                max=self.kit.config.feedback.max_files,
-            )
-            await self._ask_now(turn, self._next_after_media(step, data), data, note)
-        self.kit.wake_sender()
+        if caption and not data.get("description"):
+            if self.kit.description_problem(caption) is None:
+                data["description"] = caption  # a photo with a caption is both
+        note = self.kit.say(
+            "aduan_file_kept",
+            kind=self.kit.say(f"dialog_kind_{file.kind}"),
+            count=len(data["files"]),
+            max=self.kit.config.feedback.max_files,
+        )
+        return self._next_after_media(step, data), note
 
     async def _location(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
         assert turn.event.location is not None
@@ -264,18 +245,6 @@ class ComplaintDialog:
         return step
 
     # Questions ------------------------------------------------------------------------------
-
-    async def _ask(self, turn: Turn, step: str, data: dict[str, Any], note: str = "") -> None:
-        """Move to `step` and ask its question, after `note` if any."""
-        async with in_transaction():
-            await self._ask_now(turn, step, data, note)
-        self.kit.wake_sender()
-
-    async def _ask_now(self, turn: Turn, step: str, data: dict[str, Any], note: str) -> None:
-        """As `_ask`, inside the caller's transaction (the caller wakes the sender)."""
-        text, buttons = await self.question(step, data)
-        text = "\n\n".join(filter(None, [note, text]))
-        await self.kit.step_now(turn, FLOW, step, data, text, buttons)
 
     async def question(self, step: str, data: dict[str, Any]) -> tuple[str, Buttons]:
         """The text and buttons that ask for `step`."""
@@ -303,11 +272,7 @@ class ComplaintDialog:
             return text, [{"label": label, "payload": f"{PREFIX}lanjut"}]
         if step == EDIT:
             return say("aduan_ask_edit"), ()
-        return await self._summary(data), [
-            {"label": say("dialog_button_send"), "payload": f"{PREFIX}kirim"},
-            {"label": say("dialog_button_edit"), "payload": f"{PREFIX}ubah"},
-            {"label": say("dialog_button_cancel"), "payload": f"{PREFIX}batal"},
-        ]
+        return await self._summary(data), self.confirm_buttons()
 
     async def _summary(self, data: dict[str, Any]) -> str:
         kit = self.kit
@@ -346,43 +311,29 @@ class ComplaintDialog:
         if not data.get("category") or not data.get("description"):
             await self._ask(turn, CATEGORY if not data.get("category") else DESCRIPTION, data)
             return
-        if await self.kit.rate_limited(turn):
-            await end_dialog(turn.event.channel, turn.event.address, FLOW)
-            return
         details: dict[str, Any] = {}
         if data.get("broadcast_id"):
             details["broadcast_id"] = data["broadcast_id"]
         if data.get("far_km") is not None:
             details["location_far_km"] = data["far_km"]
-        event, kit = turn.event, self.kit
-        try:
-            async with in_transaction():
-                if not await end_dialog(event.channel, event.address, FLOW):
-                    return  # filed already by a tap a moment ago
-                ticket = await file_ticket(
-                    kit.rules,
-                    kind=TicketKind.COMPLAINT,
-                    category=data["category"],
-                    member=turn.member,
-                    channel=event.channel,
-                    address=event.address,
-                    description=data["description"],
-                    now=turn.now,
-                    location=data.get("location"),
-                    details=details,
-                    file_ids=data.get("files") or [],
-                )
-                text = kit.say(
-                    "aduan_filed",
-                    name=turn.member.name,
-                    number=ticket.number,
-                    deadline=kit.long_date(ticket.due_at or turn.now),
-                )
-                await kit.answer_now(turn, text)
-        except (TooManyTickets, ValidationFailed):
-            await kit.reply(turn, kit.say("dialog_not_filed"))
-            return
-        kit.wake_sender()
+
+        def filed(ticket: Ticket) -> str:
+            return self.kit.say(
+                "aduan_filed",
+                name=turn.member.name,
+                number=ticket.number,
+                deadline=self.kit.long_date(ticket.due_at or turn.now),
+            )
+
+        await self._file_ticket(
+            turn,
+            data,
+            filed,
+            kind=TicketKind.COMPLAINT,
+            category=data["category"],
+            details=details,
+            location=data.get("location"),
+        )
 
 
 def register(

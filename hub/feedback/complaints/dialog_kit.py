@@ -1,5 +1,6 @@
 """What the complaint and the service-request dialogs share: saying things, moving a step,
-keeping a file or a place someone sent, dates in words, and ending dialogs nobody finished.
+keeping a file or a place someone sent, dates in words, and ending dialogs nobody finished;
+`StepDialog`, the frame of both (a step's question, a file kept, the ticket filed).
 
 Each step is saved with its answer in one transaction (the dialog row and the outbox row), so a
 restart between them loses neither; the dialog lapses `dialog_timeout_minutes` after the last
@@ -14,13 +15,15 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from tortoise.transactions import in_transaction
 
 from channels import Channel, InboundKind, Location
+from hub.access.areas import ancestor_keys
 from hub.core.config import Config
 from hub.core.dialogs import Dialog, end_dialog, save_dialog
+from hub.core.errors import ValidationFailed
 from hub.core.outbox import queue
 from hub.core.texts import text as say
 from hub.core.timeutil import Clock
@@ -28,17 +31,30 @@ from hub.feedback.complaints.tickets import (
     TicketRules,
     TooManyTickets,
     check_rate,
+    file_ticket,
     filed_within,
     parse_number,
     seat_area,
 )
 from hub.feedback.files import FeedbackFiles, FileRefused
+from hub.feedback.replies import queue_reply
 from hub.messaging.router import Router, Turn
-from models import Area, ChannelAddress, Conversation, FeedbackFile, MessageKind
+from models import (
+    Area,
+    ChannelAddress,
+    Conversation,
+    FeedbackFile,
+    MessageKind,
+    Ticket,
+    TicketKind,
+)
 
 Buttons = Sequence[Mapping[str, str]]
 FILE_KINDS = (InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT)
 MIN_DESCRIPTION = 5  # characters: "rusak" is a description, "ok" is not
+SEND_WORDS = ("KIRIM", "YA", "OK", "OKE", "SEND", "YES")
+EDIT_WORDS = ("UBAH", "GANTI", "EDIT", "CHANGE")
+MAX_BUTTONS = 10  # choices a button list shows on every channel (WhatsApp's list)
 EARTH_RADIUS_KM = 6371.0
 # Commands whose keyword with something after it is still that command inside a dialog
 # ("SYARAT domisili", "DAFTAR AB12CD34"); STATUS counts when a ticket number follows.
@@ -108,16 +124,7 @@ class DialogKit:
 
     async def answer_now(self, turn: Turn, text: str, buttons: Buttons = ()) -> None:
         """Queue an answer in the caller's transaction (the caller wakes the sender)."""
-        event = turn.event
-        await queue(
-            MessageKind.REPLY,
-            member_id=turn.member.id,
-            channel=event.channel,
-            address=event.address,
-            text=text,
-            buttons=buttons,
-            due=self.clock(),
-        )
+        await queue_reply(turn, text, buttons=buttons, due=self.clock())
 
     async def reply(self, turn: Turn, text: str, buttons: Buttons = ()) -> None:
         """Answer without moving any dialog (a dialog in progress keeps its deadline)."""
@@ -221,10 +228,10 @@ class DialogKit:
         area = await seat_area(turn.member)
         if area is None:
             return None
-        parts = area.path_key.split("/")
-        keys = ["/".join(parts[: n + 1]) for n in range(len(parts))]
         known = await Area.filter(
-            path_key__in=keys, latitude__isnull=False, longitude__isnull=False
+            path_key__in=ancestor_keys(area.path_key),
+            latitude__isnull=False,
+            longitude__isnull=False,
         )
         if not known:
             return None
@@ -265,6 +272,145 @@ class DialogKit:
             time=local.strftime("%H.%M"),
             zone=local.tzname() or "",
         )
+
+
+class StepDialog:
+    """A dialog asked one step at a time (ADUAN, LAYANAN): each step saved with its question in
+    one transaction, a file kept as it arrives, the ticket filed as the dialog ends."""
+
+    flow: ClassVar[str]
+    prefix: ClassVar[str]  # of its buttons' payloads
+
+    def __init__(self, kit: DialogKit) -> None:
+        self.kit = kit
+
+    # What each dialog says for itself.
+
+    async def question(self, step: str, data: dict[str, Any]) -> tuple[str, Buttons]:
+        """The text and buttons that ask for `step`."""
+        raise NotImplementedError
+
+    def file_kept(
+        self, turn: Turn, step: str, data: dict[str, Any], file: FeedbackFile
+    ) -> tuple[str, str]:
+        """Where the dialog goes once `file` is in data["files"] (which it may change as the
+        file calls for), and the note said before the question."""
+        raise NotImplementedError
+
+    async def _control(self, turn: Turn, step: str, data: dict[str, Any], action: str) -> None:
+        """A tap on one of the dialog's own buttons (`action`: the payload after the prefix)."""
+        raise NotImplementedError
+
+    async def _text(self, turn: Turn, step: str, data: dict[str, Any], text: str) -> None:
+        """A text that answers the dialog."""
+        raise NotImplementedError
+
+    async def _again(self, turn: Turn, data: dict[str, Any]) -> bool:
+        """The dialog's own keyword typed in it: True when that started it again."""
+        raise NotImplementedError
+
+    async def _other(self, turn: Turn, step: str, data: dict[str, Any]) -> bool:
+        """Any other kind of message (a location): True when the dialog took it."""
+        raise NotImplementedError
+
+    # What both do alike.
+
+    async def _in_dialog(self, turn: Turn) -> bool:
+        """A message while the dialog is open: a tap on its buttons, a file, a text that is not
+        a keyword meant as one, or what `_other` takes; False passes it on to the router."""
+        event = turn.event
+        assert turn.dialog is not None
+        step, data = turn.dialog.step, dict(turn.dialog.data)
+        if event.kind == InboundKind.BUTTON:
+            payload = event.button_payload or ""
+            if not payload.startswith(self.prefix):
+                return False  # an acknowledgement tapped meanwhile still counts
+            await self._control(turn, step, data, payload[len(self.prefix) :])
+        elif event.kind in FILE_KINDS:
+            await self._file(turn, step, data)
+        elif event.kind == InboundKind.TEXT:
+            if not self.kit.passes_on(turn):
+                await self._text(turn, step, data, event.text.strip())
+            elif not await self._again(turn, data):
+                return False  # BANTUAN, STATUS <nomor>, LAYANAN...: meant as the keyword
+        else:
+            return await self._other(turn, step, data)
+        return True
+
+    async def _ask(self, turn: Turn, step: str, data: dict[str, Any], note: str = "") -> None:
+        """Move to `step` and ask its question, after `note` if any."""
+        async with in_transaction():
+            await self._ask_now(turn, step, data, note)
+        self.kit.wake_sender()
+
+    async def _ask_now(self, turn: Turn, step: str, data: dict[str, Any], note: str) -> None:
+        """As `_ask`, inside the caller's transaction (the caller wakes the sender)."""
+        text, buttons = await self.question(step, data)
+        text = "\n\n".join(filter(None, [note, text]))
+        await self.kit.step_now(turn, self.flow, step, data, text, buttons)
+
+    def confirm_buttons(self) -> Buttons:
+        """Kirim / Ubah / Batal, under the summary."""
+        say = self.kit.say
+        return [
+            {"label": say("dialog_button_send"), "payload": f"{self.prefix}kirim"},
+            {"label": say("dialog_button_edit"), "payload": f"{self.prefix}ubah"},
+            {"label": say("dialog_button_cancel"), "payload": f"{self.prefix}batal"},
+        ]
+
+    async def _file(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
+        """A photo, voice note or document: kept, and the dialog moves on (`file_kept`); one
+        refused is said before the question asked again."""
+        file, refusal = await self.kit.take_file(turn, len(data.get("files") or []))
+        if file is None:
+            await self._ask(turn, step, data, refusal)
+            return
+        async with in_transaction():
+            data = await self.kit.latest_data(turn, self.flow, data)
+            data["files"] = [*(data.get("files") or []), file.id]
+            step, note = self.file_kept(turn, step, data, file)
+            await self._ask_now(turn, step, data, note)
+        self.kit.wake_sender()
+
+    async def _file_ticket(
+        self,
+        turn: Turn,
+        data: dict[str, Any],
+        answer: Callable[[Ticket], str],
+        *,
+        kind: TicketKind,
+        category: str,
+        details: dict[str, Any],
+        location: dict[str, Any] | None = None,
+    ) -> None:
+        """File the ticket of `data` (its description and files), end the dialog and answer
+        `answer(ticket)`, together; past the hourly limit the member is told and it ends."""
+        kit, event = self.kit, turn.event
+        if await kit.rate_limited(turn):
+            await end_dialog(event.channel, event.address, self.flow)
+            return
+        try:
+            async with in_transaction():
+                if not await end_dialog(event.channel, event.address, self.flow):
+                    return  # filed already by a tap a moment ago
+                ticket = await file_ticket(
+                    kit.rules,
+                    kind=kind,
+                    category=category,
+                    member=turn.member,
+                    channel=event.channel,
+                    address=event.address,
+                    description=data["description"],
+                    now=turn.now,
+                    location=location,
+                    details=details,
+                    file_ids=data.get("files") or [],
+                )
+                await kit.answer_now(turn, answer(ticket))
+        except (TooManyTickets, ValidationFailed):
+            await kit.reply(turn, kit.say("dialog_not_filed"))
+            return
+        kit.wake_sender()
 
 
 async def end_lapsed_dialogs(

@@ -16,13 +16,18 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from hub.access import audit
 from hub.core.config import Config
 from hub.core.texts import text as say
 from hub.core.timeutil import in_quiet_hours
 from hub.feedback.complaints.board import category_label
 from hub.feedback.complaints.tickets import TicketRules
-from hub.feedback.complaints.workflow import reopen_by_member, status_label, tell_member
+from hub.feedback.complaints.workflow import (
+    open_followup,
+    record_followup_answer,
+    reopen_by_member,
+    status_label,
+    tell_member,
+)
 from models import Ticket, TicketEvent, TicketEventKind, TicketStatus
 
 BUTTON_PREFIX = "tiket:"  # tiket:<number>:status | tiket:<number>:ya | tiket:<number>:belum
@@ -94,21 +99,10 @@ async def ask_followups(
 async def _thank(ticket: Ticket, now: dt.datetime) -> bool:
     """Record "Ya" once: the claim clears followup_due_at while the question is open."""
     async with in_transaction():
-        claimed = await Ticket.filter(
-            id=ticket.id,
-            status=TicketStatus.DONE,
-            followup_sent_at__isnull=False,
-            followup_due_at__isnull=False,
-        ).update(followup_due_at=None)
+        claimed = await open_followup(ticket).update(followup_due_at=None)
         if not claimed:
             return False
-        await TicketEvent.create(
-            ticket_id=ticket.id,
-            kind=TicketEventKind.FOLLOWUP,
-            text=Answer.YES.value,
-            created_at=now,
-        )
-        await audit.record(None, "ticket.followup", ticket.number, by="member", answer="ya")
+        await record_followup_answer(ticket, Answer.YES.value, "ticket.followup", now)
     return True
 
 

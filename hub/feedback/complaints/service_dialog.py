@@ -19,17 +19,18 @@ from tortoise.transactions import in_transaction
 
 from channels import InboundKind
 from hub.core.dialogs import end_dialog
-from hub.core.errors import ValidationFailed
 from hub.feedback.complaints.catalogue import Service
 from hub.feedback.complaints.dialog_kit import (
-    FILE_KINDS,
+    EDIT_WORDS,
+    MAX_BUTTONS,
+    SEND_WORDS,
     Buttons,
     DialogKit,
+    StepDialog,
     said_one_of,
 )
-from hub.feedback.complaints.tickets import TooManyTickets, file_ticket
 from hub.messaging.router import Command, Router, Turn
-from models import TicketKind
+from models import FeedbackFile, Ticket, TicketKind
 
 FLOW = "layanan"
 LOOKUP_FLOW = "syarat"  # waits for a number after SYARAT alone
@@ -38,16 +39,16 @@ LOOKUP_PREFIX = "syarat:"
 CHOOSE, DETAILS, DOCUMENTS, CONFIRM = "pilih", "keperluan", "dokumen", "cek"
 SKIP_WORDS = ("LEWATI", "LEWAT", "SKIP", "TIDAK", "TIDAK ADA", "BELUM ADA")
 DONE_WORDS = ("SELESAI", "LANJUT", "SUDAH", "CUKUP", "DONE")
-SEND_WORDS = ("KIRIM", "YA", "OK", "OKE", "SEND", "YES")
-EDIT_WORDS = ("UBAH", "GANTI", "EDIT", "CHANGE")
-MAX_BUTTONS = 10
 
 
-class ServiceDialog:
+class ServiceDialog(StepDialog):
     """The layanan flow and the SYARAT lookup, registered by `register()`."""
 
+    flow = FLOW
+    prefix = PREFIX
+
     def __init__(self, kit: DialogKit) -> None:
-        self.kit = kit
+        super().__init__(kit)
         self.catalogue = kit.rules.catalogue
 
     def register(self, router: Router) -> None:
@@ -163,28 +164,18 @@ class ServiceDialog:
         data["service"] = service.key
         await self._ask(turn, DETAILS, data, self.requirements_text(service))
 
-    async def _in_dialog(self, turn: Turn) -> bool:
-        event = turn.event
-        assert turn.dialog is not None
-        step, data = turn.dialog.step, dict(turn.dialog.data)
-        if event.kind == InboundKind.BUTTON:
-            payload = event.button_payload or ""
-            if not payload.startswith(PREFIX):
-                return False
-            await self._control(turn, step, data, payload[len(PREFIX) :])
-        elif event.kind in FILE_KINDS:
-            await self._file(turn, step, data)
-        elif event.kind == InboundKind.TEXT:
-            if turn.command == "layanan" and self.kit.passes_on(turn):
-                await self.start(turn, turn.argument)  # LAYANAN again: from the top
-            elif self.kit.passes_on(turn):
-                return False
-            else:
-                await self._text(turn, step, data, event.text.strip())
-        elif event.kind == InboundKind.LOCATION:
-            await self._ask(turn, step, data, self.kit.say("layanan_no_location"))
-        else:
+    async def _again(self, turn: Turn, data: dict[str, Any]) -> bool:
+        """LAYANAN again: from the top, with what followed it."""
+        if turn.command != "layanan":
             return False
+        await self.start(turn, turn.argument)
+        return True
+
+    async def _other(self, turn: Turn, step: str, data: dict[str, Any]) -> bool:
+        """A location is no document: the question again, with a word why."""
+        if turn.event.kind != InboundKind.LOCATION:
+            return False
+        await self._ask(turn, step, data, self.kit.say("layanan_no_location"))
         return True
 
     async def _control(self, turn: Turn, step: str, data: dict[str, Any], action: str) -> None:
@@ -247,41 +238,25 @@ class ServiceDialog:
         data["doc"] = upto
         await self._ask(turn, DOCUMENTS if upto < len(online) else CONFIRM, data)
 
-    async def _file(self, turn: Turn, step: str, data: dict[str, Any]) -> None:
+    def file_kept(
+        self, turn: Turn, step: str, data: dict[str, Any], file: FeedbackFile
+    ) -> tuple[str, str]:
         """A photo or document: at the documents step it is the one asked for; before, kept."""
-        file, refusal = await self.kit.take_file(turn, len(data.get("files") or []))
-        if file is None:
-            await self._ask(turn, step, data, refusal)
-            return
-        async with in_transaction():
-            data = await self.kit.latest_data(turn, FLOW, data)
-            data["files"] = [*(data.get("files") or []), file.id]
-            online, index = self._online(data), data.get("doc", 0)
-            note = self.kit.say("layanan_file_kept")
-            if step == DOCUMENTS and index < len(online):
-                data["documents"] = [*data.get("documents", []), online[index]]
-                data["doc"] = index + 1
-                note = self.kit.say("layanan_document_kept", document=online[index])
-                if len(data["files"]) >= self.kit.config.feedback.max_files:
-                    data["skipped"] = [*data.get("skipped", []), *online[index + 1 :]]
-                    data["doc"] = len(online)
-                step = DOCUMENTS if data["doc"] < len(online) else CONFIRM
-            await self._ask_now(turn, step, data, note)
-        self.kit.wake_sender()
+        online, index = self._online(data), data.get("doc", 0)
+        note = self.kit.say("layanan_file_kept")
+        if step == DOCUMENTS and index < len(online):
+            data["documents"] = [*data.get("documents", []), online[index]]
+            data["doc"] = index + 1
+            note = self.kit.say("layanan_document_kept", document=online[index])
+            if len(data["files"]) >= self.kit.config.feedback.max_files:
+                data["skipped"] = [*data.get("skipped", []), *online[index + 1 :]]
+                data["doc"] = len(online)
+            step = DOCUMENTS if data["doc"] < len(online) else CONFIRM
+        return step, note
 
     # Questions ------------------------------------------------------------------------------
 
-    async def _ask(self, turn: Turn, step: str, data: dict[str, Any], note: str = "") -> None:
-        async with in_transaction():
-            await self._ask_now(turn, step, data, note)
-        self.kit.wake_sender()
-
-    async def _ask_now(self, turn: Turn, step: str, data: dict[str, Any], note: str) -> None:
-        text, buttons = self.question(step, data)
-        text = "\n\n".join(filter(None, [note, text]))
-        await self.kit.step_now(turn, FLOW, step, data, text, buttons)
-
-    def question(self, step: str, data: dict[str, Any]) -> tuple[str, Buttons]:
+    async def question(self, step: str, data: dict[str, Any]) -> tuple[str, Buttons]:
         say, service = self.kit.say, self._service(data)
         if step == CHOOSE or service is None:
             return self._list("layanan_ask_service"), self._list_buttons(PREFIX)
@@ -304,11 +279,7 @@ class ServiceDialog:
             documents=_bullets(documents) or say("dialog_files_none"),
             visit=_bullets(self.visit_list(service, data)) or say("layanan_visit_none"),
         )
-        return text, [
-            {"label": say("dialog_button_send"), "payload": f"{PREFIX}kirim"},
-            {"label": say("dialog_button_edit"), "payload": f"{PREFIX}ubah"},
-            {"label": say("dialog_button_cancel"), "payload": f"{PREFIX}batal"},
-        ]
+        return text, self.confirm_buttons()
 
     @staticmethod
     def visit_list(service: Service, data: dict[str, Any]) -> list[str]:
@@ -324,41 +295,22 @@ class ServiceDialog:
         if service is None or not data.get("description"):
             await self._ask(turn, CHOOSE if service is None else DETAILS, data)
             return
-        if await self.kit.rate_limited(turn):
-            await end_dialog(turn.event.channel, turn.event.address, FLOW)
-            return
-        kit, event = self.kit, turn.event
         visit = self.visit_list(service, data)
         details = {"documents": list(data.get("documents") or []), "visit": visit}
-        try:
-            async with in_transaction():
-                if not await end_dialog(event.channel, event.address, FLOW):
-                    return
-                ticket = await file_ticket(
-                    kit.rules,
-                    kind=TicketKind.SERVICE,
-                    category=service.key,
-                    member=turn.member,
-                    channel=event.channel,
-                    address=event.address,
-                    description=data["description"],
-                    now=turn.now,
-                    details=details,
-                    file_ids=data.get("files") or [],
-                )
-                text = kit.say(
-                    "layanan_filed",
-                    name=turn.member.name,
-                    service=service.name,
-                    number=ticket.number,
-                    visit=_bullets(visit) or kit.say("layanan_visit_none"),
-                    deadline=kit.long_date(ticket.due_at or turn.now),
-                )
-                await kit.answer_now(turn, text)
-        except (TooManyTickets, ValidationFailed):
-            await kit.reply(turn, kit.say("dialog_not_filed"))
-            return
-        kit.wake_sender()
+
+        def filed(ticket: Ticket) -> str:
+            return self.kit.say(
+                "layanan_filed",
+                name=turn.member.name,
+                service=service.name,
+                number=ticket.number,
+                visit=_bullets(visit) or self.kit.say("layanan_visit_none"),
+                deadline=self.kit.long_date(ticket.due_at or turn.now),
+            )
+
+        await self._file_ticket(
+            turn, data, filed, kind=TicketKind.SERVICE, category=service.key, details=details
+        )
 
 
 def _bullets(items: list[str]) -> str:

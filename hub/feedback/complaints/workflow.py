@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from hub.access import audit
@@ -186,6 +187,28 @@ async def move_ticket(
     return await Ticket.get(id=ticket.id)
 
 
+def open_followup(ticket: Ticket) -> QuerySet[Ticket]:
+    """The ticket, while its follow-up question is asked and not yet answered: what an answer
+    claims with one conditional UPDATE, so a second tap (or staff moving it on) finds nothing."""
+    return Ticket.filter(
+        id=ticket.id,
+        status=S.DONE,
+        followup_sent_at__isnull=False,
+        followup_due_at__isnull=False,
+    )
+
+
+async def record_followup_answer(
+    ticket: Ticket, answer: str, action: str, now: dt.datetime
+) -> None:
+    """The RT head's answer in the ticket's history and the audit log (by the member, no user).
+    Written last: the newest event tells a second tap that this was answered already."""
+    await TicketEvent.create(
+        ticket_id=ticket.id, kind=TicketEventKind.FOLLOWUP, text=answer, created_at=now
+    )
+    await audit.record(None, action, ticket.number, by="member", answer=answer)
+
+
 async def reopen_by_member(
     rules: TicketRules, ticket: Ticket, *, now: dt.datetime, hub_name: str
 ) -> bool:
@@ -198,12 +221,9 @@ async def reopen_by_member(
     if move.to not in TRANSITIONS[S.DONE]:  # the table is the one rule: keep it so
         raise TransitionRefused(f"{ticket.number} cannot be reopened")
     async with in_transaction():
-        moved = await Ticket.filter(
-            id=ticket.id,
-            status=S.DONE,
-            followup_sent_at__isnull=False,
-            followup_due_at__isnull=False,
-        ).update(**_columns(ticket, move, rules, now), reopened=F("reopened") + 1)
+        moved = await open_followup(ticket).update(
+            **_columns(ticket, move, rules, now), reopened=F("reopened") + 1
+        )
         if not moved:
             return False
         await TicketEvent.create(
@@ -213,11 +233,7 @@ async def reopen_by_member(
             to_status=S.IN_PROGRESS.value,
             created_at=now,
         )
-        # Written last: the newest event tells a second tap that this was answered already.
-        await TicketEvent.create(
-            ticket_id=ticket.id, kind=TicketEventKind.FOLLOWUP, text="belum", created_at=now
-        )
-        await audit.record(None, "ticket.reopen", ticket.number, by="member", answer="belum")
+        await record_followup_answer(ticket, "belum", "ticket.reopen", now)
         text = say(rules.language, "followup_reopened", number=ticket.number, hub=hub_name)
         await tell_member(ticket, text, status_label(rules.language, S.IN_PROGRESS), now)
     return True

@@ -21,11 +21,11 @@ from tortoise.transactions import in_transaction
 from channels import InboundKind
 from hub.broadcast.deliveries import apply_status
 from hub.core.config import Config
-from hub.core.outbox import queue
 from hub.core.texts import text as say
 from hub.feedback.polls.service import POLL_PREFIX, closing_words, is_closed, parse_payload
+from hub.feedback.replies import queue_reply
 from hub.messaging.router import Router, Turn
-from models import Delivery, DeliveryStatus, Member, MessageKind, Poll, PollStatus, PollVote
+from models import Delivery, DeliveryStatus, Member, Poll, PollStatus, PollVote
 
 log = logging.getLogger(__name__)
 
@@ -54,50 +54,43 @@ async def record_vote(
     closed or the option does not exist."""
     if option is not None and not 0 <= option < len(poll.options):
         return VoteOutcome("unknown_option")
+
+    async def write() -> VoteOutcome:
+        async with in_transaction():
+            # Looked at inside the transaction: staff may have closed it since `poll` was read.
+            still_open = await Poll.filter(id=poll.id, status=PollStatus.OPEN).exists()
+            if not still_open or is_closed(poll, now):
+                return VoteOutcome("closed")
+            mine = PollVote.filter(poll_id=poll.id, member_id=member.id)
+            if option is None:
+                return VoteOutcome("withdrawn" if await mine.delete() else "unchanged")
+            changed = await mine.exclude(option=option).update(
+                option=option,
+                channel=channel,
+                delivery_id=delivery.id if delivery else None,
+                changed_at=now,
+            )
+            if changed:
+                return VoteOutcome("changed")
+            if await mine.exists():
+                return VoteOutcome("unchanged")
+            await PollVote.create(
+                poll_id=poll.id,
+                member_id=member.id,
+                option=option,
+                channel=channel,
+                delivery_id=delivery.id if delivery else None,
+                voted_at=now,
+                changed_at=now,
+            )
+        return VoteOutcome("recorded")
+
     try:
-        return await _write_vote(poll, member, option, channel, now, delivery)
+        return await write()
     except IntegrityError:
         # Two answers of one member at the same moment both tried the INSERT: the second finds
         # the row the first wrote and updates it.
-        return await _write_vote(poll, member, option, channel, now, delivery)
-
-
-async def _write_vote(
-    poll: Poll,
-    member: Member,
-    option: int | None,
-    channel: str,
-    now: dt.datetime,
-    delivery: Delivery | None,
-) -> VoteOutcome:
-    async with in_transaction():
-        # Looked at inside the transaction: staff may have closed it since `poll` was read.
-        still_open = await Poll.filter(id=poll.id, status=PollStatus.OPEN).exists()
-        if not still_open or is_closed(poll, now):
-            return VoteOutcome("closed")
-        mine = PollVote.filter(poll_id=poll.id, member_id=member.id)
-        if option is None:
-            return VoteOutcome("withdrawn" if await mine.delete() else "unchanged")
-        changed = await mine.exclude(option=option).update(
-            option=option,
-            channel=channel,
-            delivery_id=delivery.id if delivery else None,
-            changed_at=now,
-        )
-        if changed:
-            return VoteOutcome("changed")
-        if await mine.exists():
-            return VoteOutcome("unchanged")
-        await PollVote.create(
-            poll_id=poll.id,
-            member_id=member.id,
-            option=option,
-            channel=channel,
-            delivery_id=delivery.id if delivery else None,
-            voted_at=now,
-            changed_at=now,
-        )
-    return VoteOutcome("recorded")
+        return await write()
 
 
 class PollVotes:
@@ -112,15 +105,7 @@ class PollVotes:
 
     async def reply(self, turn: Turn, text: str) -> None:
         """Queue a short answer in the chat the vote came from."""
-        event = turn.event
-        await queue(
-            MessageKind.REPLY,
-            member_id=turn.member.id,
-            channel=event.channel,
-            address=event.address,
-            text=text,
-            due=turn.now,
-        )
+        await queue_reply(turn, text, due=turn.now)
         self.wake_sender()
 
     async def on_button(self, turn: Turn) -> None:

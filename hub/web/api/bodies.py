@@ -114,7 +114,8 @@ GroupName = text(1, 100)
 
 
 class Audience(RequestBody):
-    """Who a broadcast goes to: everyone seated in the areas, the members, the saved groups."""
+    """Who a broadcast goes to: everyone seated in the areas, the members, the saved groups.
+    Its fields are those BroadcastRequest and PollRequest name recipients by (`model_dump()`)."""
 
     areas: list[AreaPath] = Field(default_factory=list, max_length=500)
     members: list[Id] = Field(default_factory=list)

@@ -46,6 +46,7 @@ from hub.web.api.schemas import (
     obj,
     one_of,
 )
+from hub.web.api.sending import sent_by
 from hub.web.pagination import page_of, page_request
 from hub.web.permissions import Permission
 from models import Broadcast, Delivery
@@ -263,25 +264,18 @@ async def list_broadcasts(request: web.Request) -> web.Response:
 )
 async def post_broadcast(request: web.Request, body: BroadcastCreate) -> web.Response:
     hub: Hub = request.app[HUB]
-    audience = body.audience
     broadcast = await create_broadcast(
         hub.config,
         BroadcastRequest(
             title=body.title,
             text=body.text,
-            areas=audience.areas,
-            members=audience.members,
-            groups=audience.groups,
-            group_ids=audience.group_ids,
             send_at=body.send_at,
             recurrence=body.recurrence.cron if body.recurrence else None,
             ack_required=body.ack_required,
             attachments=body.attachments,
+            **body.audience.model_dump(),
         ),
-        user=request[USER],
-        scope=request[SCOPE],
-        enabled_channels=hub.enabled_channels,
-        now=hub.clock(),
+        **sent_by(request),
     )
     hub.sender.wake()
     return web.json_response(
@@ -394,15 +388,7 @@ async def patch_broadcast(
     request: web.Request, broadcast: Broadcast, body: BroadcastUpdate
 ) -> web.Response:
     hub: Hub = request.app[HUB]
-    broadcast = await update_broadcast(
-        hub.config,
-        broadcast,
-        _changes(body),
-        user=request[USER],
-        scope=request[SCOPE],
-        enabled_channels=hub.enabled_channels,
-        now=hub.clock(),
-    )
+    broadcast = await update_broadcast(hub.config, broadcast, _changes(body), **sent_by(request))
     return web.json_response(await summary_of(broadcast))
 
 

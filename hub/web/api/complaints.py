@@ -8,7 +8,7 @@ is 404, as if it did not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -18,11 +18,11 @@ from hub.access.areas import area_by_path
 from hub.core.errors import NotFound, ValidationFailed
 from hub.feedback.complaints.board import (
     TicketFilter,
-    files_of,
-    history_of,
     matching,
     sla_of,
+    ticket_detail,
 )
+from hub.feedback.complaints.catalogue import Category, Service
 from hub.feedback.complaints.desk import add_note, assign, message_member, ticket_file
 from hub.feedback.complaints.tickets import get_ticket
 from hub.feedback.complaints.workflow import MAX_NOTE, Move, allowed, move_ticket
@@ -42,8 +42,8 @@ from hub.web.api.schemas import (
     obj,
     one_of,
 )
-from hub.web.media import content_disposition
-from hub.web.pagination import PageRequest, encode_cursor, page_of, page_request
+from hub.web.media import private_file
+from hub.web.pagination import encode_cursor, page_of, page_request
 from hub.web.params import whole_number
 from hub.web.permissions import Permission
 from models import Ticket, TicketEvent, TicketKind, TicketStatus
@@ -58,7 +58,6 @@ path_parameter(
         "examples": ["SKJ-2026-000123"],
     },
 )
-path_parameter("file_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})
 
 # Request bodies ------------------------------------------------------------------------------
 
@@ -217,9 +216,8 @@ def _event(event: TicketEvent) -> dict[str, Any]:
 
 
 async def _detail(hub: Hub, number: str, request: web.Request) -> dict[str, Any]:
-    ticket = await get_ticket(number, request[SCOPE])
-    await ticket.fetch_related("assignee")
-    files = await files_of(ticket)
+    detail = await ticket_detail(number, request[SCOPE])
+    ticket = detail.ticket
     return {
         **_summary(hub, ticket),
         "description": ticket.description,
@@ -239,9 +237,9 @@ async def _detail(hub: Hub, number: str, request: web.Request) -> dict[str, Any]
                 "size": f.size,
                 "url": f"/api/v1/complaints/{ticket.number}/files/{f.id}",
             }
-            for f in files
+            for f in detail.files
         ],
-        "history": [_event(e) for e in await history_of(ticket)],
+        "history": [_event(e) for e in detail.history],
     }
 
 
@@ -284,12 +282,36 @@ async def _filter(request: web.Request) -> TicketFilter:
     )
 
 
-def _page_of_list(items: Sequence[T], page: PageRequest) -> tuple[list[T], str | None]:
-    """A page of a list held in memory (the catalogue), by position."""
+def _sla_days(entry: Service | Category) -> dict[str, int]:
+    return {
+        "verify_within_days": entry.verify_within_days,
+        "resolve_within_days": entry.resolve_within_days,
+    }
+
+
+def _service(service: Service) -> dict[str, Any]:
+    return {
+        "key": service.key,
+        "name": service.name,
+        "requirements": [{"name": r.name, "online": r.online} for r in service.requirements],
+        **_sla_days(service),
+    }
+
+
+def _category(category: Category) -> dict[str, Any]:
+    return {"name": category.name, **_sla_days(category)}
+
+
+def _catalogue_page(
+    request: web.Request, name: str, items: Sequence[T], view: Callable[[T], dict[str, Any]]
+) -> web.Response:
+    """A page of a catalogue list held in memory, by position."""
+    page = page_request(request.query)
     start = page.after or 0
-    found = list(items[start : start + page.limit])
+    found = items[start : start + page.limit]
     more = start + page.limit < len(items)
-    return found, encode_cursor(start + page.limit) if more else None
+    after = encode_cursor(start + page.limit) if more else None
+    return web.json_response({name: [view(item) for item in found], "next": after})
 
 
 # Routes --------------------------------------------------------------------------------------
@@ -435,14 +457,7 @@ async def complaint_file(request: web.Request, ticket: Ticket) -> web.StreamResp
     if file_id is None or file_id < 1:
         raise NotFound("no such file on this ticket")
     found, path = await ticket_file(ticket.number, file_id, request[SCOPE], hub.media.folder)
-    headers = {
-        "Content-Type": found.content_type,
-        "Content-Disposition": content_disposition(found.filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
-    }
-    return web.FileResponse(path, headers=headers)
+    return private_file(path, found.content_type, found.filename)
 
 
 @route(
@@ -454,19 +469,8 @@ async def complaint_file(request: web.Request, ticket: Ticket) -> web.StreamResp
     response=SERVICE,
 )
 async def list_services(request: web.Request) -> web.Response:
-    catalogue = request.app[HUB].tickets.catalogue
-    found, after = _page_of_list(catalogue.services, page_request(request.query))
-    services = [
-        {
-            "key": s.key,
-            "name": s.name,
-            "requirements": [{"name": r.name, "online": r.online} for r in s.requirements],
-            "verify_within_days": s.verify_within_days,
-            "resolve_within_days": s.resolve_within_days,
-        }
-        for s in found
-    ]
-    return web.json_response({"services": services, "next": after})
+    services = request.app[HUB].tickets.catalogue.services
+    return _catalogue_page(request, "services", services, _service)
 
 
 @route(
@@ -478,14 +482,5 @@ async def list_services(request: web.Request) -> web.Response:
     response=CATEGORY,
 )
 async def list_complaint_categories(request: web.Request) -> web.Response:
-    catalogue = request.app[HUB].tickets.catalogue
-    found, after = _page_of_list(catalogue.categories, page_request(request.query))
-    categories = [
-        {
-            "name": c.name,
-            "verify_within_days": c.verify_within_days,
-            "resolve_within_days": c.resolve_within_days,
-        }
-        for c in found
-    ]
-    return web.json_response({"categories": categories, "next": after})
+    categories = request.app[HUB].tickets.catalogue.categories
+    return _catalogue_page(request, "categories", categories, _category)

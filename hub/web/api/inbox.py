@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 
 from hub.access.areas import area_by_path
-from hub.core.errors import ValidationFailed
+from hub.core.errors import NotFound, ValidationFailed
 from hub.feedback import inbox_threads
 from hub.feedback.inbox_threads import MAX_REPLY, Thread, message_view
 from hub.runtime import HUB
@@ -21,12 +21,15 @@ from hub.web.api.schemas import (
     NULLABLE_STRING,
     STRING,
     array,
+    described,
     obj,
     one_of,
 )
+from hub.web.media import private_file
 from hub.web.pagination import encode_cursor, page_request
+from hub.web.params import whole_number
 from hub.web.permissions import Permission
-from models import Member, TicketKind
+from models import FeedbackFile, Member, TicketKind
 
 
 class InboxReply(RequestBody):
@@ -56,6 +59,7 @@ INBOX_MESSAGE = component(
         read_at=NULLABLE_DATE_TIME,
         user=NULLABLE_STRING,
         ticket=NULLABLE_STRING,
+        files=array(obj(id=INTEGER, kind=STRING, content_type=STRING, size=INTEGER, url=STRING)),
     ),
 )
 THREAD = component(
@@ -88,7 +92,7 @@ def _flag(request: web.Request, name: str) -> bool:
     return value in ("true", "1")
 
 
-def _thread_view(thread: Thread) -> dict:
+def _thread_view(thread: Thread, files: list[FeedbackFile]) -> dict:
     return {
         "id": thread.member.id,
         "member": {
@@ -97,7 +101,7 @@ def _thread_view(thread: Thread) -> dict:
             "area": thread.area.path if thread.area else None,
         },
         "area": thread.area.path if thread.area else None,
-        "last_message": message_view(thread.last),
+        "last_message": message_view(thread.last, files),
         "last_at": iso(thread.last.created_at),
         "unread": thread.unread,
     }
@@ -129,7 +133,9 @@ async def list_threads(request: web.Request) -> web.Response:
         area=area,
     )
     after = encode_cursor(found[-1].key) if more else None
-    return web.json_response({"threads": [_thread_view(t) for t in found], "next": after})
+    files = await inbox_threads.files_of([t.last for t in found])
+    threads = [_thread_view(t, files[t.last.id]) for t in found]
+    return web.json_response({"threads": threads, "next": after})
 
 
 @route(
@@ -164,10 +170,11 @@ async def show_thread(request: web.Request, member: Member) -> web.Response:
     )
     tickets = await inbox_threads.member_tickets(member.id, scope)
     area = next((m.area.path for m in messages if m.area), None)
+    files = await inbox_threads.files_of(messages)
     return web.json_response(
         {
             "member": {"id": member.id, "name": member.name, "area": area},
-            "messages": [message_view(m) for m in messages],
+            "messages": [message_view(m, files[m.id]) for m in messages],
             "next": encode_cursor(messages[-1].id) if more else None,
             "tickets": [
                 {
@@ -181,6 +188,22 @@ async def show_thread(request: web.Request, member: Member) -> web.Response:
             ],
         }
     )
+
+
+@route(
+    "GET",
+    "/inbox/messages/{id}/files/{file_id}",
+    summary="A photo, voice note or document a member sent to the inbox (never public)",
+    permission=Permission.READ,
+    response=described({"type": "string"}, "the file's bytes, with its stored content type"),
+)
+async def message_file(request: web.Request) -> web.StreamResponse:
+    file_id = whole_number(request.match_info["file_id"])
+    if file_id is None or file_id < 1:
+        raise NotFound("no such file with that inbox message")
+    found = await inbox_threads.message_file(int_id(request), file_id, request[SCOPE])
+    path = await request.app[HUB].feedback_files.open_file(found)
+    return private_file(path, found.content_type, found.filename)
 
 
 @route(

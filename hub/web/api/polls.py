@@ -39,6 +39,7 @@ from hub.web.api.schemas import (
     obj,
     one_of,
 )
+from hub.web.api.sending import sent_by
 from hub.web.pagination import page_of, page_request
 from hub.web.permissions import Permission
 from models import Poll, PollVote
@@ -71,17 +72,21 @@ class PollCreate(RequestBody):
 
 STATUS = one_of("open", "closed")
 TURNOUT = described({"type": "number"}, "voters / eligible, 0..1")
+# What every poll shows, in the list and alone (see _basics).
+BASICS = dict(
+    id=INTEGER,
+    broadcast_id=INTEGER,
+    question=STRING,
+    status=STATUS,
+    closes_at=NULLABLE_DATE_TIME,
+    closed_at=NULLABLE_DATE_TIME,
+    created_at=STRING,
+)
 POLL = component(
     "Poll",
     obj(
-        id=INTEGER,
-        broadcast_id=INTEGER,
-        question=STRING,
-        status=STATUS,
-        closes_at=NULLABLE_DATE_TIME,
-        closed_at=NULLABLE_DATE_TIME,
+        **BASICS,
         send_result=BOOLEAN,
-        created_at=STRING,
         options=array(obj(text=STRING, votes=INTEGER)),
         voters=INTEGER,
         eligible=described(INTEGER, "recipients not cancelled, skipped or failed"),
@@ -92,20 +97,7 @@ POLL = component(
         ),
     ),
 )
-POLL_SUMMARY = component(
-    "PollSummary",
-    obj(
-        id=INTEGER,
-        broadcast_id=INTEGER,
-        question=STRING,
-        status=STATUS,
-        closes_at=NULLABLE_DATE_TIME,
-        closed_at=NULLABLE_DATE_TIME,
-        created_at=STRING,
-        voters=INTEGER,
-        eligible=INTEGER,
-    ),
-)
+POLL_SUMMARY = component("PollSummary", obj(**BASICS, voters=INTEGER, eligible=INTEGER))
 CREATED = obj(id=INTEGER, broadcast_id=INTEGER, status=STATUS, recipients=INTEGER)
 
 
@@ -180,23 +172,16 @@ async def list_polls(request: web.Request) -> web.Response:
 )
 async def post_poll(request: web.Request, body: PollCreate) -> web.Response:
     hub: Hub = request.app[HUB]
-    audience = body.audience
     poll = await create_poll(
         hub.config,
         PollRequest(
             question=body.question,
             options=list(body.options),
-            areas=audience.areas,
-            members=audience.members,
-            groups=audience.groups,
-            group_ids=audience.group_ids,
             closes_at=body.closes_at,
             send_result=body.send_result,
+            **body.audience.model_dump(),
         ),
-        user=request[USER],
-        scope=request[SCOPE],
-        enabled_channels=hub.enabled_channels,
-        now=hub.clock(),
+        **sent_by(request),
     )
     hub.sender.wake()
     answer = {

@@ -72,7 +72,8 @@ class Route:
 ROUTES: list[Route] = []
 COMPONENTS: dict[str, Schema] = {}  # response schemas shared by name (OpenAPI components)
 # What each path parameter is: an id, unless a module declares another kind (a ticket number).
-PATH_PARAMETERS: dict[str, Schema] = {"id": ID_SCHEMA}
+# {file_id} names a file of what {id} or {ticket} names (a ticket's, an inbox message's).
+PATH_PARAMETERS: dict[str, Schema] = {"id": ID_SCHEMA, "file_id": ID_SCHEMA}
 
 
 def path_parameter(name: str, schema: Schema) -> None:

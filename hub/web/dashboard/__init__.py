@@ -44,7 +44,13 @@ from hub.web.dashboard.complaints import (
 )
 from hub.web.dashboard.compose import compose_page, compose_submit
 from hub.web.dashboard.groups import groups_page, link_code_submit
-from hub.web.dashboard.inbox import inbox_page, message_ticket, thread_page, thread_reply
+from hub.web.dashboard.inbox import (
+    inbox_page,
+    message_file,
+    message_ticket,
+    thread_page,
+    thread_reply,
+)
 from hub.web.dashboard.join_requests import (
     join_request_approve,
     join_request_refuse,
@@ -106,6 +112,7 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get(r"/inbox/{id:\d{1,9}}", thread_page),
         web.post(r"/inbox/{id:\d{1,9}}/reply", thread_reply),
         web.post(r"/inbox/messages/{id:\d{1,9}}/ticket", message_ticket),
+        web.get(r"/inbox/messages/{id:\d{1,9}}/files/{file_id:\d{1,9}}", message_file),
         web.get("/join-requests", join_requests_page),
         web.post(r"/join-requests/{id:\d{1,9}}/approve", join_request_approve),
         web.post(r"/join-requests/{id:\d{1,9}}/refuse", join_request_refuse),

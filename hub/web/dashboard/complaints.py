@@ -10,16 +10,16 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from hub.access.auth import Scope
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.feedback.complaints.board import (
     CLOSED_RECENT,
     TicketFilter,
     assignable,
     category_label,
-    files_of,
-    history_of,
     matching,
     sla_of,
+    ticket_detail,
 )
 from hub.feedback.complaints.desk import add_note, assign, message_member, ticket_file
 from hub.feedback.complaints.tickets import get_ticket
@@ -38,7 +38,7 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import TICKET_KINDS, TICKET_NOTICES, TICKET_STATUS
-from hub.web.media import content_disposition
+from hub.web.media import private_file
 from hub.web.params import whole_number
 from hub.web.permissions import Permission
 from models import Area, Ticket, TicketKind, TicketStatus
@@ -186,9 +186,9 @@ async def complaint_detail(request: web.Request) -> web.StreamResponse:
     """One ticket: what was reported, its files, its history, and the forms allowed now."""
     hub = _hub(request)
     tz = hub.config.tz
-    ticket = await get_ticket(_number(request), request[SCOPE])
-    await ticket.fetch_related("assignee")
-    history = [_event_row(e, tz) for e in await history_of(ticket)]
+    detail = await ticket_detail(_number(request), request[SCOPE])
+    ticket = detail.ticket
+    history = [_event_row(e, tz) for e in detail.history]
     can_write = request[SCOPE].can_write
     notice = request.query.get("notice", "")
     return await render(
@@ -205,7 +205,7 @@ async def complaint_detail(request: web.Request) -> web.StreamResponse:
         reopened=ticket.reopened,
         files=[
             {"id": f.id, "kind": f.kind, "content_type": f.content_type, "name": f.filename}
-            for f in await files_of(ticket)
+            for f in detail.files
         ],
         history=history,
         notes=[e for e in history if e["kind"] == "note"],
@@ -228,13 +228,19 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
     return _field(form, name).replace("\r\n", "\n")
 
 
+async def _ticket_form(request: web.Request) -> tuple[Scope, Ticket, MultiDictProxy[Any]]:
+    """A form posted on a ticket's page: the writer's scope, the ticket (found through it) and
+    the form."""
+    scope = _require_write(request)
+    ticket = await get_ticket(_number(request), scope)
+    return scope, ticket, await request.post()
+
+
 @page(Permission.WRITE)
 async def complaint_move(request: web.Request) -> web.StreamResponse:
     """Move the ticket to one of its allowed next statuses; the RT head is told."""
-    scope = _require_write(request)
+    scope, ticket, form = await _ticket_form(request)
     hub = _hub(request)
-    ticket = await get_ticket(_number(request), scope)
-    form = await request.post()
     status = _field(form, "status")
     if status not in TICKET_STATUS:
         return _back(ticket.number, "move_refused")
@@ -265,9 +271,7 @@ async def complaint_move(request: web.Request) -> web.StreamResponse:
 @page(Permission.WRITE)
 async def complaint_note(request: web.Request) -> web.StreamResponse:
     """Add an internal note."""
-    scope = _require_write(request)
-    ticket = await get_ticket(_number(request), scope)
-    form = await request.post()
+    scope, ticket, form = await _ticket_form(request)
     try:
         await add_note(ticket.number, _text(form, "text"), scope=scope, now=_hub(request).clock())
     except ValidationFailed:
@@ -278,10 +282,8 @@ async def complaint_note(request: web.Request) -> web.StreamResponse:
 @page(Permission.WRITE)
 async def complaint_message(request: web.Request) -> web.StreamResponse:
     """Write to the RT head about the ticket."""
-    scope = _require_write(request)
+    scope, ticket, form = await _ticket_form(request)
     hub = _hub(request)
-    ticket = await get_ticket(_number(request), scope)
-    form = await request.post()
     try:
         await message_member(
             hub.tickets,
@@ -300,9 +302,7 @@ async def complaint_message(request: web.Request) -> web.StreamResponse:
 @page(Permission.WRITE)
 async def complaint_assign(request: web.Request) -> web.StreamResponse:
     """Assign the ticket to a user who can see its area, or to nobody."""
-    scope = _require_write(request)
-    ticket = await get_ticket(_number(request), scope)
-    form = await request.post()
+    scope, ticket, form = await _ticket_form(request)
     raw = _field(form, "user_id")
     user_id = whole_number(raw) if raw else None
     if raw and user_id is None:
@@ -323,11 +323,4 @@ async def complaint_file(request: web.Request) -> web.StreamResponse:
     found, path = await ticket_file(
         _number(request), file_id, request[SCOPE], _hub(request).media.folder
     )
-    headers = {
-        "Content-Type": found.content_type,
-        "Content-Disposition": content_disposition(found.filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
-    }
-    return web.FileResponse(path, headers=headers)
+    return private_file(path, found.content_type, found.filename)

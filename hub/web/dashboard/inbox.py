@@ -1,6 +1,8 @@
 """Kotak masuk: members' free questions as threads, answered by staff, made tickets of.
 
-Staff opening a thread marks it read; officials read it as it is and write nothing.
+Staff opening a thread marks it read; officials read it as it is and write nothing. The photos,
+voice notes and documents members sent show in their bubbles, served by `message_file` to users
+whose scope holds the message's area (checked in the query).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from hub.core.errors import Conflict, ValidationFailed
+from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.feedback import inbox_threads
 from hub.feedback.complaints.tickets import TooManyTickets
 from hub.feedback.complaints.workflow import status_label
@@ -27,9 +29,11 @@ from hub.web.dashboard.base import (
     render,
 )
 from hub.web.dashboard.texts import CHANNELS, TEXTS
+from hub.web.media import private_file
 from hub.web.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from hub.web.params import whole_number
 from hub.web.permissions import Permission
-from models import InboxDirection, TicketKind
+from models import FeedbackFile, InboxDirection, TicketKind
 
 UNREAD_LIMIT = 200  # unread threads listed first, all on one page
 THREAD_LIMIT = 200  # the latest messages shown on a thread's page
@@ -79,7 +83,16 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _message_row(message: Any, tz: Any) -> dict[str, Any]:
+def _file_row(message: Any, file: FeedbackFile) -> dict[str, Any]:
+    return {
+        "url": f"/inbox/messages/{message.id}/files/{file.id}",
+        "kind": file.kind,
+        "content_type": file.content_type,
+        "name": file.filename,
+    }
+
+
+def _message_row(message: Any, files: list[FeedbackFile], tz: Any) -> dict[str, Any]:
     return {
         "id": message.id,
         "own": message.direction == InboxDirection.OUT,
@@ -90,6 +103,7 @@ def _message_row(message: Any, tz: Any) -> dict[str, Any]:
         "user": message.user.username if message.user else "",
         "ticket": message.ticket.number if message.ticket else "",
         "unread": message.direction == InboxDirection.IN and message.read_at is None,
+        "files": [_file_row(message, f) for f in files],
     }
 
 
@@ -124,6 +138,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
     if scope.can_write:  # staff opening the thread have read it; an official's look is not that
         await inbox_threads.mark_read(member.id, scope, now)
     messages, more = await inbox_threads.thread_messages(member.id, scope, limit=THREAD_LIMIT)
+    files = await inbox_threads.files_of(messages)
     tickets = await inbox_threads.member_tickets(member.id, scope)
     target = await inbox_threads.reply_target(member, hub.enabled_channels, now)
     language = hub.config.hub.language
@@ -134,7 +149,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         nav="inbox",
         member={"id": member.id, "name": member.name},
         area=next((m.area.path for m in messages if m.area), ""),
-        messages=[_message_row(m, hub.config.tz) for m in reversed(messages)],
+        messages=[_message_row(m, files[m.id], hub.config.tz) for m in reversed(messages)],
         older=more,
         tickets=[_ticket_row(t, language, hub.config.tz) for t in tickets],
         target_channel=CHANNELS.get(target.address.channel, "") if target else "",
@@ -145,6 +160,17 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         notice=_notice(notice, request.query.get("number", "")),
         notice_is_error=notice in ERRORS,
     )
+
+
+@page(Permission.READ)
+async def message_file(request: web.Request) -> web.StreamResponse:
+    """A photo, voice note or document sent with an inbox message in the user's areas."""
+    file_id = whole_number(request.match_info["file_id"])
+    if file_id is None:
+        raise NotFound("no such file")
+    found = await inbox_threads.message_file(_path_id(request), file_id, request[SCOPE])
+    path = await _hub(request).feedback_files.open_file(found)
+    return private_file(path, found.content_type, found.filename)
 
 
 def _notice(key: str, number: str) -> str:
