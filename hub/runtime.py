@@ -23,6 +23,7 @@ from hub.feedback.complaints import conversation as ticket_conversation
 from hub.feedback.complaints import dialog as complaint_dialog
 from hub.feedback.complaints.tickets import TicketRules
 from hub.feedback.files import FeedbackFiles
+from hub.feedback.polls.service import POLL_PREFIX
 from hub.feedback.polls.votes import register as register_polls
 from hub.files.media import MediaStore
 from hub.inbound.conversations import Conversations
@@ -105,7 +106,9 @@ class Hub:
             wake_sender=self._wake_sender,
             toast=self._answer,
         )
-        register_polls(self.router, self.config, self._wake_sender)
+        votes = register_polls(self.router, self.config, self._wake_sender)
+        # A poll's options under its post in a group chat (channels without native polls).
+        self.conversations.add_group_button(POLL_PREFIX, votes.on_group_button)
         # The channels dict is filled below; the dispatcher sees the same one.
         self.dispatcher = Dispatcher(self.conversations, clock=self.clock, channels=self.channels)
         for name in AVAILABLE_CHANNELS:

@@ -64,6 +64,9 @@ class OutboundMessage(Model):
     claim_token = fields.CharField(max_length=32, null=True)
     claimed_until = fields.DatetimeField(null=True)
     external_id = fields.CharField(max_length=128, null=True)
+    # The platform's id of the native poll this message carried (a group post's): a poll answer
+    # in a group names only this id and the voter.
+    poll_ref = fields.CharField(max_length=128, null=True)
     sent_at = fields.DatetimeField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -75,6 +78,7 @@ class OutboundMessage(Model):
             # of a broadcast (they share one next_attempt_at) for each claim.
             ("state", "next_attempt_at", "id"),
             ("channel", "external_id"),
+            ("channel", "poll_ref"),  # a native poll answer to a group post
             ("broadcast_id",),  # a broadcast's group posts: its page, cancelling it
             ("claim_token",),
             ("delivery_id",),  # fallbacks, reminders and corrections look messages up by delivery

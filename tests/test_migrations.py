@@ -209,7 +209,9 @@ async def test_claims_waiting_for_staff_become_claim_dialogs(
             )
     finally:
         await close_database()
-    assert await apply_migrations(url) == ["0008_dialogs"]
+    # 0008 and every migration after it (the later ones leave these rows alone).
+    later = sorted(p.stem for p in MIGRATIONS.glob("0*.py") if p.stem >= "0008")
+    assert await apply_migrations(url) == later
 
     await open_database(url, migrate_first=False)
     try:

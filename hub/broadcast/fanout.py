@@ -90,7 +90,8 @@ async def fan_out(
             for delivery_id, member_id, channel, address in created
         ]
         await queue_rows(MessageKind.BROADCAST, outbox_common, messages, due=now, now=now)
-    await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, now)
+    poll = (extras or {}).get("poll")
+    await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, poll, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
 
@@ -101,12 +102,14 @@ async def _post_in_groups(
     areas: list[Area],
     enabled_channels: Collection[str],
     message_text: str,
+    poll: Mapping[str, Any] | None,
     now: dt.datetime,
 ) -> None:
     """Also post the announcement in the linked groups of the audience's areas.
 
     Its button acknowledges the delivery of whichever member taps it; the group post itself is
-    not a delivery and does not count in the broadcast's numbers.
+    not a delivery and does not count in the broadcast's numbers. A poll goes with it as with
+    the members' messages; a vote in the group counts on the voter's own delivery.
     """
     buttons = []
     if broadcast.ack_required:
@@ -121,6 +124,7 @@ async def _post_in_groups(
             text=message_text,
             buttons=buttons,
             attachment_ids=broadcast.attachment_ids or None,
+            poll=poll,
             due=now,
         )
         for group in await groups_for(areas, enabled_channels)

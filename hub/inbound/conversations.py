@@ -48,6 +48,8 @@ from models import (
 log = logging.getLogger(__name__)
 
 Answer = Callable[[InboundMessage, str], Awaitable[None]]
+# A feature's button tapped in a group chat by a member: (event, member, now) → the toast's text.
+GroupButton = Callable[[InboundMessage, Member, dt.datetime], Awaitable[str]]
 _MEDIA = {InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT, InboundKind.LOCATION}
 WORDS_EVIDENCE = "words"  # acknowledged in the member's own words ("siap", 👍)
 _READ_BY_REPLY = {InboundKind.TEXT, *_MEDIA}  # answering an announcement shows it was read
@@ -72,6 +74,8 @@ class Conversations:
         self.can_toast = can_toast
         self.clock = clock
         self.router = router if router is not None else Router()
+        # Group chats are not the router's (no dialogs there): their buttons are kept here.
+        self._group_buttons: dict[str, GroupButton] = {}
         self._register(self.router)
 
     def _register(self, router: Router) -> None:
@@ -132,12 +136,21 @@ class Conversations:
         )
         self.wake_sender()
 
+    def add_group_button(self, prefix: str, handler: GroupButton) -> None:
+        """Take the taps on buttons whose payload starts with `prefix` under the hub's posts in
+        group chats (a feature's, e.g. a poll's options); the handler's text is the toast."""
+        self._group_buttons[prefix] = handler
+
     async def toast(self, event: InboundMessage, key: str) -> None:
         """A brief confirmation of a button tap, where the platform shows one."""
+        await self.toast_text(event, self.say(key))
+
+    async def toast_text(self, event: InboundMessage, text: str) -> None:
+        """`text` as a brief confirmation of a button tap, where the platform shows one."""
         if self.answer is None:
             return
         try:
-            await self.answer(event, self.say(key))
+            await self.answer(event, text)
         except Exception:  # a courtesy only: the tap has counted, the edit or reply must follow
             log.warning("could not show a toast on %s", event.channel, exc_info=True)
 
@@ -311,6 +324,11 @@ class Conversations:
             channel=event.channel, address=event.sender_address
         ).select_related("member")
         if event.kind == InboundKind.BUTTON:
+            payload = event.button_payload or ""
+            taken = next((h for p, h in self._group_buttons.items() if payload.startswith(p)), None)
+            if sender is not None and taken is not None:
+                await self.toast_text(event, await taken(event, sender.member, now))
+                return
             if sender is None or not is_ack_payload(event.button_payload):
                 await self.toast(event, "ack_toast_unknown")
                 return

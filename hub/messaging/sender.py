@@ -458,6 +458,8 @@ class Sender:
             claim_token=None,
             claimed_until=None,
         )
+        if result.poll_id is not None:  # a native poll: its answers name only this id
+            sent["poll_ref"] = result.poll_id
         hooks = self.hooks[message.kind]
         updates = hooks.sent_updates(message, result, attempts)
         if files is NO_FILES and round_ is not None:

@@ -38,6 +38,7 @@ from models import (
     Delivery,
     DeliveryStatus,
     MessageKind,
+    OutboundMessage,
     Poll,
     PollStatus,
     PollVote,
@@ -327,8 +328,14 @@ async def stop_native_polls(
     rows = await Delivery.filter(
         broadcast_id=poll.broadcast_id, poll_ref__isnull=False, external_id__isnull=False
     ).values_list("channel", "address", "external_id")
+    posts = await OutboundMessage.filter(
+        broadcast_id=poll.broadcast_id,
+        kind=MessageKind.GROUP_POST,
+        poll_ref__isnull=False,
+        external_id__isnull=False,
+    ).values_list("channel", "address", "external_id")
     stopped = 0
-    for channel_name, address, external_id in rows:
+    for channel_name, address, external_id in [*rows, *posts]:  # the group posts' polls too
         channel = channels.get(channel_name)
         if not isinstance(channel, ClosesPolls):
             continue

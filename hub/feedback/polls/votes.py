@@ -2,10 +2,13 @@
 
 A vote arrives as a tap on one of the poll's buttons (`poll:<id>:<option>`, WhatsApp and the
 sandbox) or as a native poll answer (Telegram: POLL_ANSWER naming the platform's poll id, kept
-on the delivery as `poll_ref`). Either way it is written by `record_vote` (an UPDATE of the
-member's row, else an INSERT; the unique (poll, member) keeps it one), counts as the delivery's
-acknowledgement (evidence "poll"), and is answered briefly where the platform shows no vote of
-its own. A replayed webhook is dropped by ingest before it gets here.
+on the delivery as `poll_ref`). In a linked group chat the poll is the group post's (its
+`poll_ref` is on the outbox row; a tap on its buttons comes through hub/inbound's group
+handling) and the vote counts on the voter's own delivery of the broadcast. Either way it is
+written by `record_vote` (an UPDATE of the member's row, else an INSERT; the unique (poll,
+member) keeps it one), counts as the delivery's acknowledgement (evidence "poll"), and is
+answered briefly where the platform shows no vote of its own (a toast in a group). A replayed
+webhook is dropped by ingest before it gets here.
 """
 
 from __future__ import annotations
@@ -18,14 +21,29 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from channels import InboundKind
+from channels import InboundKind, InboundMessage
 from hub.broadcast.deliveries import apply_status
 from hub.core.config import Config
 from hub.core.texts import text as say
-from hub.feedback.polls.service import POLL_PREFIX, closing_words, is_closed, parse_payload
+from hub.feedback.polls.service import (
+    POLL_PREFIX,
+    closing_words,
+    eligible_deliveries,
+    is_closed,
+    parse_payload,
+)
 from hub.feedback.replies import queue_reply
 from hub.messaging.router import Router, Turn
-from models import Delivery, DeliveryStatus, Member, Poll, PollStatus, PollVote
+from models import (
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MessageKind,
+    OutboundMessage,
+    Poll,
+    PollStatus,
+    PollVote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +111,40 @@ async def record_vote(
         return await write()
 
 
+async def _answered_poll(
+    channel: str, poll_ref: str, voter: Member
+) -> tuple[Poll | None, Delivery | None] | None:
+    """The hub's poll a native poll answer names and the voter's own delivery of it (None for
+    either when the voter may not vote on it); None when the poll is none of the hub's."""
+    carried = await Delivery.get_or_none(channel=channel, poll_ref=poll_ref).only(
+        "id", "broadcast_id", "member_id"
+    )
+    if carried is not None:
+        poll = await Poll.get_or_none(broadcast_id=carried.broadcast_id)
+        if poll is None:
+            return None, None
+        # A poll forwarded to someone else names the original poll: the vote counts as the
+        # voter's own, on their own delivery of it, or not at all.
+        if carried.member_id == voter.id:
+            return poll, carried
+        return poll, await Delivery.get_or_none(broadcast_id=poll.broadcast_id, member_id=voter.id)
+    # A poll in a linked group chat: its answers name the group post's poll, and count on the
+    # voter's own delivery if the broadcast reached them (a group member it did not reach: no).
+    post = (
+        await OutboundMessage.filter(
+            channel=channel, poll_ref=poll_ref, kind=MessageKind.GROUP_POST
+        )
+        .only("id", "broadcast_id")
+        .first()
+    )
+    if post is None or post.broadcast_id is None:
+        return None
+    poll = await Poll.get_or_none(broadcast_id=post.broadcast_id)
+    if poll is None:
+        return None, None
+    return poll, await eligible_deliveries(poll).get_or_none(member_id=voter.id)
+
+
 class PollVotes:
     """The router's handlers for votes: button taps and native poll answers."""
 
@@ -120,7 +172,9 @@ class PollVotes:
         if parsed is None or poll is None or delivery is None:
             await self.reply(turn, self.say("poll_not_yours"))
             return
-        outcome = await self._vote(turn, poll, parsed[1], delivery)
+        outcome = await self._vote(
+            turn.member, turn.event.channel, turn.now, poll, parsed[1], delivery
+        )
         if outcome.counted:
             await self.reply(turn, self._thanks(poll, parsed[1]))
         else:
@@ -133,39 +187,48 @@ class PollVotes:
         answer = turn.event.poll_answer
         if answer is None:
             return False
-        carried = await Delivery.get_or_none(
-            channel=turn.event.channel, poll_ref=answer.poll_id
-        ).only("id", "broadcast_id", "member_id")
-        if carried is None:
+        found = await _answered_poll(turn.event.channel, answer.poll_id, turn.member)
+        if found is None:
             return False
-        poll = await Poll.get_or_none(broadcast_id=carried.broadcast_id)
-        delivery = None
-        if poll is not None:
-            # A poll forwarded to someone else names the original poll: the vote counts as the
-            # voter's own, on their own delivery of it, or not at all.
-            delivery = carried
-            if carried.member_id != turn.member.id:
-                delivery = await Delivery.get_or_none(
-                    broadcast_id=poll.broadcast_id, member_id=turn.member.id
-                )
+        poll, delivery = found
         if poll is None or delivery is None:
+            # Answered privately (the voter's own chat), never in the group the poll may be in.
             log.info("poll answer from member %s on a poll not sent to them", turn.member.id)
             await self.reply(turn, self.say("poll_not_yours"))
             return True
         option = answer.option_ids[0] if answer.option_ids else None
-        outcome = await self._vote(turn, poll, option, delivery)
+        outcome = await self._vote(
+            turn.member, turn.event.channel, turn.now, poll, option, delivery
+        )
         if not outcome.counted:
             await self.reply(turn, self._refusal(outcome))
         return True
 
+    async def on_group_button(self, event: InboundMessage, member: Member, now: dt.datetime) -> str:
+        """A tap on a poll's option under a group post (channels without native polls): counted
+        on the member's own delivery; the answer is a toast, never a message in the group."""
+        parsed = parse_payload(event.button_payload)
+        poll = await Poll.get_or_none(id=parsed[0]) if parsed else None
+        delivery = None
+        if parsed is not None and poll is not None:
+            delivery = await eligible_deliveries(poll).get_or_none(member_id=member.id)
+        if parsed is None or poll is None or delivery is None:
+            return self.say("poll_not_yours")
+        outcome = await self._vote(member, event.channel, now, poll, parsed[1], delivery)
+        return self._thanks(poll, parsed[1]) if outcome.counted else self._refusal(outcome)
+
     async def _vote(
-        self, turn: Turn, poll: Poll, option: int | None, delivery: Delivery
+        self,
+        member: Member,
+        channel: str,
+        now: dt.datetime,
+        poll: Poll,
+        option: int | None,
+        delivery: Delivery,
     ) -> VoteOutcome:
-        outcome = await record_vote(
-            poll, turn.member, option, turn.event.channel, turn.now, delivery
-        )
+        outcome = await record_vote(poll, member, option, channel, now, delivery)
         if outcome.counted and option is not None:
-            await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, turn.now, POLL_EVIDENCE)
+            await apply_status(delivery.id, DeliveryStatus.ACKNOWLEDGED, now, POLL_EVIDENCE)
         return outcome
 
     def _thanks(self, poll: Poll, option: int) -> str:
