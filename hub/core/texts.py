@@ -37,10 +37,6 @@ def catalogue(language: str) -> dict[str, str]:
     return table
 
 
-def has_text(key: str) -> bool:
-    return key in catalogue("id")
-
-
 def text(language: str, key: str, **values: Any) -> str:
     """The sentence `key` in `language` (falling back to Indonesian), filled with `values`."""
     table = catalogue(language if language in LANGUAGES else "id")

@@ -38,10 +38,6 @@ class Service:
     verify_within_days: int
     resolve_within_days: int
 
-    @property
-    def visit_needed(self) -> tuple[Requirement, ...]:
-        return tuple(r for r in self.requirements if not r.online)
-
 
 @dataclass(frozen=True)
 class Category:
