@@ -52,6 +52,9 @@ class Button:
 
     label: str
     payload: str
+    # Whether an approved WhatsApp template's quick-reply button may stand for it outside the
+    # 24-hour window; one the template has no place for is left out there.
+    in_template: bool = True
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class Broadcast(Model):
     text = fields.TextField()
     status = fields.CharEnumField(BroadcastStatus, max_length=16, description="BroadcastStatus")
     ack_required = fields.BooleanField(default=True)
+    # A "Laporkan masalah" button under each member's copy starts a complaint about it.
+    report_button = fields.BooleanField(default=False)
     # As requested: {"areas": [path...], "members": [id...], "groups": [name...],
     # "group_ids": [id...]}; groups are resolved by id when it goes out, the names are for show.
     audience = fields.JSONField()

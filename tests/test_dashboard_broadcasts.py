@@ -253,3 +253,18 @@ async def test_officials_cannot_change_member_groups(client: TestClient) -> None
     status, _ = await post(client, "/member-groups", name="Panitia", members=str(member.id))
     assert status == 403
     assert await MemberGroup.all().count() == 0
+
+
+async def test_compose_with_the_report_button(client: TestClient) -> None:
+    await make_member(f"{LOA_BAKUNG}/RT 001")
+    await log_in(client)
+    page = await (await client.get("/broadcasts/new")).text()
+    assert 'name="report_button"' in page and "Laporkan masalah" in page
+    status, _, location = await compose(
+        client, title="Ronda", text="Jadwal ronda.", areas=[LOA_BAKUNG], report_button="1"
+    )
+    assert status == 303, location
+    broadcast = await Broadcast.get()
+    assert broadcast.report_button is True
+    shown = html.unescape(await (await client.get(f"/broadcasts/{broadcast.id}")).text())
+    assert 'dengan tombol "Laporkan masalah"' in shown

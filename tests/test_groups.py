@@ -388,6 +388,32 @@ async def test_a_broadcast_posts_in_the_linked_groups_of_its_areas(
     ]
 
 
+async def test_the_report_button_goes_under_members_copies_not_the_group_post(
+    client: TestClient, hub: Hub, fake: FakeChat
+) -> None:
+    """A complaint tapped in a group would be filed by whoever tapped it: the group post keeps
+    its acknowledgement button only."""
+    await member_on_fakechat()
+    await linked_group(client, hub)
+    resp = await client.post(
+        "/api/v1/broadcasts",
+        json={"title": "Info", "text": "Posyandu buka.", "audience": {"areas": [AREA]},
+              "report_button": True},
+        headers=bearer(await make_token()),
+    )  # fmt: skip
+    assert resp.status == 201
+    broadcast_id = (await resp.json())["id"]
+    [post] = await group_posts(broadcast_id)
+    assert [b["payload"] for b in post.buttons] == [group_ack_payload(broadcast_id)]
+    [own] = await OutboundMessage.filter(
+        delivery__broadcast_id=broadcast_id, kind=MessageKind.BROADCAST
+    )
+    assert [b["payload"] for b in own.buttons] == [
+        f"ack:{own.delivery_id}",
+        f"aduan:{broadcast_id}",
+    ]
+
+
 async def test_a_post_without_acknowledgement_has_no_button(
     client: TestClient, hub: Hub, fake: FakeChat
 ) -> None:

@@ -404,3 +404,26 @@ async def test_one_process_at_a_time_holds_the_scheduler_lease(db: str) -> None:
     await second.release()
     assert await Lease.all().count() == 0
     assert await first.renew()
+
+
+async def test_a_series_run_carries_the_report_button_chosen_on_the_series_and_an_edit_changes_it(
+    timed: TestClient, clock: FakeClock, staff: str
+) -> None:
+    at(clock, wita(4, 10))
+    series = await create(timed, staff, recurrence={"cron": "0 8 * * 1"}, report_button=True)
+    assert (await show(timed, staff, series["id"]))["report_button"] is True
+    at(clock, wita(11, 8))
+    assert (await start_due_broadcasts(timed.app[HUB]))["started"] == 1
+    [run] = await Broadcast.filter(series_id=series["id"])
+    assert run.report_button is True
+
+    at(clock, wita(11, 9))
+    resp = await timed.patch(
+        f"/api/v1/broadcasts/{series['id']}", json={"report_button": False}, headers=bearer(staff)
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["report_button"] is False
+    at(clock, wita(18, 8))
+    assert (await start_due_broadcasts(timed.app[HUB]))["started"] == 1
+    latest = await Broadcast.filter(series_id=series["id"]).order_by("-id").first()
+    assert latest is not None and latest.report_button is False

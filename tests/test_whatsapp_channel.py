@@ -772,6 +772,32 @@ async def test_template_outside_the_window(
     }
 
 
+@pytest.mark.parametrize(
+    ("buttons", "carried"),
+    [
+        ((ACK, Button("Laporkan masalah", "aduan:917", in_template=False)), "ack:917"),
+        ((Button("Laporkan masalah", "aduan:917", in_template=False),), None),
+    ],
+    ids=["after the acknowledgement", "alone"],
+)
+async def test_a_button_the_template_has_no_place_for_is_left_out(
+    graph: FakeGraphAPI,
+    open_channel: OpenChannel,
+    buttons: tuple[Button, ...],
+    carried: str | None,
+) -> None:
+    """The approved template's one quick reply is the acknowledgement's: a report button never
+    takes its place, even when it is the only button."""
+    channel = await open_channel()
+    params = ("Kerja bakti", "Minggu")
+    await channel.send(
+        out(buttons=buttons, last_inbound_at=None, template="broadcast", template_params=params)
+    )
+    [sent] = graph.messages()
+    quick = [c for c in sent["template"].get("components", []) if c["type"] == "button"]
+    assert [c["parameters"][0]["payload"] for c in quick] == ([carried] if carried else [])
+
+
 async def test_free_text_just_inside_the_window(
     graph: FakeGraphAPI, open_channel: OpenChannel
 ) -> None:

@@ -55,13 +55,14 @@ def _template(
                 "parameters": [{"type": "text", "text": p} for p in template_parameters(params)],
             }
         )
-    if buttons:  # the approved template's quick-reply button carries the first button's payload
+    carried = [b for b in buttons if b.in_template]
+    if carried:  # the approved template's quick-reply button carries the first one's payload
         components.append(
             {
                 "type": "button",
                 "sub_type": "quick_reply",
                 "index": "0",
-                "parameters": [{"type": "payload", "payload": buttons[0].payload}],
+                "parameters": [{"type": "payload", "payload": carried[0].payload}],
             }
         )
     template: dict[str, Any] = {"name": name, "language": {"code": language}}

@@ -11,6 +11,9 @@ from models.broadcasts import DELIVERY_RANK
 
 ACK_PREFIX = "ack:"  # + delivery id: a member's own copy of an announcement
 GROUP_ACK_PREFIX = "ackb:"  # + broadcast id: the copy posted in a group, tapped by any member
+# + broadcast id: "Laporkan masalah" under a member's copy; the complaint dialog (hub.feedback)
+# takes the tap and keeps the broadcast on the ticket.
+REPORT_PREFIX = "aduan:"
 
 _TIMESTAMP_FIELD = {
     DeliveryStatus.SENT: "sent_at",
@@ -33,6 +36,17 @@ def ack_payload(delivery_id: int) -> str:
 def group_ack_payload(broadcast_id: int) -> str:
     """The button payload under a group post: acknowledges the tapping member's delivery."""
     return f"{GROUP_ACK_PREFIX}{broadcast_id}"
+
+
+def report_payload(broadcast_id: int) -> str:
+    """The button payload that starts a complaint about a broadcast."""
+    return f"{REPORT_PREFIX}{broadcast_id}"
+
+
+def payload_id(payload: str | None, prefix: str) -> int | None:
+    """The id after `prefix` in a button payload, None when it is not one."""
+    head, number = (payload or "")[: len(prefix)], (payload or "")[len(prefix) :]
+    return int(number) if head == prefix and _is_id(number) else None
 
 
 def _is_id(text: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from hub.broadcast.content import render_broadcast, summarize
-from hub.broadcast.deliveries import ack_payload, group_ack_payload
+from hub.broadcast.deliveries import ack_payload, group_ack_payload, report_payload
 from hub.core.config import Config
 from hub.core.outbox import outbound, queue_all, queue_rows
 from hub.core.texts import text as say
@@ -52,6 +52,15 @@ async def fan_out(
         **(extras or {}),
     }
     ack_label = say(lang, "ack_button")
+    # Under each member's copy only: a complaint tapped in a group would be filed by whoever tapped.
+    # An approved template has one quick reply, the acknowledgement's: outside WhatsApp's window
+    # the report button is left out.
+    report = (
+        [{"label": say(lang, "report_button"), "payload": report_payload(broadcast.id),
+          "in_template": False}]
+        if broadcast.report_button
+        else []
+    )  # fmt: skip
     async for batch in recipients(member_ids, enabled_channels):
         seats = await seats_sent_for([r.member_id for r in batch], areas)
         rows = []
@@ -81,11 +90,14 @@ async def fan_out(
                 "member_id": member_id,
                 "channel": channel,
                 "address": address,
-                "buttons": (
-                    [{"label": ack_label, "payload": ack_payload(delivery_id)}]
-                    if broadcast.ack_required
-                    else []
-                ),
+                "buttons": [
+                    *(
+                        [{"label": ack_label, "payload": ack_payload(delivery_id)}]
+                        if broadcast.ack_required
+                        else []
+                    ),
+                    *report,
+                ],
             }
             for delivery_id, member_id, channel, address in created
         ]

@@ -139,6 +139,7 @@ def broadcast_summary(
         "status": broadcast.status.value,
         "recipients": broadcast.recipients,
         "ack_required": broadcast.ack_required,
+        "report_button": broadcast.report_button,
         "send_at": broadcast.send_at.isoformat() if broadcast.send_at else None,
         "recurrence": {"cron": broadcast.recurrence_cron} if broadcast.recurrence_cron else None,
         "series_id": broadcast.series_id,

@@ -59,6 +59,7 @@ class BroadcastRequest:
     send_at: dt.datetime | None = None
     recurrence: str | None = None  # a cron expression in the hub's timezone
     ack_required: bool = True
+    report_button: bool = False  # "Laporkan masalah" under each member's copy
     attachments: list[int] = field(default_factory=list)  # Attachment ids, in the order shown
 
 
@@ -110,6 +111,7 @@ async def create_broadcast(
             text=body,
             status=BroadcastStatus.SCHEDULED if scheduled else BroadcastStatus.SENDING,
             ack_required=request.ack_required,
+            report_button=request.report_button,
             audience=audience.stored,
             send_at=schedule.send_at,
             recurrence_cron=schedule.recurrence.cron if schedule.recurrence else None,
@@ -200,6 +202,7 @@ async def start_series_run(
             text=series.text,
             status=BroadcastStatus.MISSED if missed else BroadcastStatus.SENDING,
             ack_required=series.ack_required,
+            report_button=series.report_button,
             audience=series.audience,
             send_at=series.send_at,
             series_id=series.id,
@@ -257,6 +260,7 @@ class BroadcastChanges:
     recurrence: str | None = None
     clear_recurrence: bool = False
     ack_required: bool | None = None
+    report_button: bool | None = None
     attachments: list[int] | None = None  # [] removes them all
 
 
@@ -315,6 +319,9 @@ async def update_broadcast(
         "title": title,
         "text": body,
         "ack_required": ack_required,
+        "report_button": (
+            broadcast.report_button if changes.report_button is None else changes.report_button
+        ),
         "attachment_ids": attachment_ids,
         "audience": audience.stored,
         "send_at": schedule.send_at,

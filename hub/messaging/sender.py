@@ -386,7 +386,10 @@ class Sender:
             key=str(message.id),
             address=message.address,
             text=message.text,
-            buttons=tuple(Button(b["label"], b["payload"]) for b in message.buttons),
+            buttons=tuple(
+                Button(b["label"], b["payload"], b.get("in_template", True))
+                for b in message.buttons
+            ),
             edit_of=message.edit_of,
             phone_button=message.phone_button or "",
             last_inbound_at=last_inbound_at,

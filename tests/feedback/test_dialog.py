@@ -299,20 +299,70 @@ async def test_a_dialog_left_alone_is_closed_politely_once(
     assert await Conversation.filter(flow__isnull=False).count() == 0
 
 
-@pytest.mark.parametrize("payload", ["aduan:42", "aduan:"])
-async def test_a_button_under_an_announcement_starts_it_and_keeps_the_broadcast(
-    timed: TestClient, payload: str
-) -> None:
-    hub = timed.app[HUB]
-    phone, member = await phone_of(timed)
-    tap = typed(hub, f"sandbox-{member.id}", "", kind=InboundKind.BUTTON, button_payload=payload)
+async def _announce(phone: Phone, member_id: int, **body: Any) -> int:
+    """An announcement to one member through the API; its id, sent."""
+    resp = await phone.client.post(
+        "/api/v1/broadcasts",
+        json={"title": "Kerja bakti", "text": "Minggu pagi jam 7.",
+              "audience": {"members": [member_id]}, **body},
+        headers=phone.headers,
+    )  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    while await phone.client.app[HUB].sender.run_once():
+        pass
+    return int((await resp.json())["id"])
+
+
+async def _file_after_tap(phone: Phone, payload: str, member_id: int) -> None:
+    """Tap as the platform reports it (the sandbox API taps only buttons the phone was shown),
+    then go through the dialog."""
+    hub = phone.client.app[HUB]
+    tap = typed(hub, f"sandbox-{member_id}", "", kind=InboundKind.BUTTON, button_payload=payload)
     await hub.receive([tap])
     await phone.type("1")
     await phone.type("Sampah tidak diangkut seminggu")
     await phone.type("SELESAI")
     await phone.type("KIRIM")
+
+
+async def test_the_report_button_under_an_announcement_files_a_complaint_about_it(
+    timed: TestClient,
+) -> None:
+    phone, member = await phone_of(timed)
+    broadcast_id = await _announce(phone, member.id, report_button=True)
+    [announcement] = await phone.new()
+    assert [b["label"] for b in announcement["buttons"]] == [
+        said("ack_button"),
+        said("report_button"),
+    ]
+    assert announcement["buttons"][1]["payload"] == f"aduan:{broadcast_id}"
+
+    await _file_after_tap(phone, announcement["buttons"][1]["payload"], member.id)
     ticket = await Ticket.get(member_id=member.id)
-    assert ticket.details == ({"broadcast_id": 42} if payload == "aduan:42" else {})
+    assert ticket.details == {"broadcast_id": broadcast_id}
+
+
+async def test_an_announcement_without_the_choice_carries_no_report_button(
+    timed: TestClient,
+) -> None:
+    phone, member = await phone_of(timed)
+    await _announce(phone, member.id, ack_required=False)
+    [announcement] = await phone.new()
+    assert announcement["buttons"] == []
+
+
+@pytest.mark.parametrize("made_up", [True, False])
+async def test_a_report_payload_for_a_broadcast_not_sent_to_the_member_names_none(
+    timed: TestClient, made_up: bool
+) -> None:
+    """A bare "aduan:" and a payload naming someone else's broadcast both start a complaint,
+    about nothing in particular."""
+    phone, member = await phone_of(timed)
+    other = await make_member(RT1, name="Bu Sari")
+    someone_elses = await _announce(phone, other.id, report_button=True)
+    await _file_after_tap(phone, f"aduan:{someone_elses}" if made_up else "aduan:", member.id)
+    ticket = await Ticket.get(member_id=member.id)
+    assert ticket.details == {}
 
 
 async def test_lapor_with_a_sentence_keeps_it_as_the_description(timed: TestClient) -> None:

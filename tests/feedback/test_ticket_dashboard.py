@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from hub.app import HUB
 from models import Ticket, TicketEvent, TicketStatus, UserRole
 from tests.conftest import FakeClock
-from tests.factories import make_member, make_user
+from tests.factories import bearer, make_member, make_token, make_user
 from tests.feedback.test_ticket_api import (
     JPEG,
     KELURAHAN,
@@ -122,3 +122,21 @@ async def test_officials_see_the_ticket_without_forms(timed: TestClient) -> None
     other = await file(hub, await make_member(f"{OTHER}/RT 001"), description="Rahasia B")
     resp = await timed.get(f"/complaints/{other.number}")
     assert resp.status == 404 and "Rahasia B" not in await resp.text()
+
+
+async def test_a_ticket_reported_under_an_announcement_links_to_it(timed: TestClient) -> None:
+    hub = timed.app[HUB]
+    member = await make_member(f"{KELURAHAN}/RT 001")
+    resp = await timed.post(
+        "/api/v1/broadcasts",
+        json={"title": "Pemadaman listrik", "text": "Kamis 09.00-12.00.",
+              "audience": {"members": [member.id]}, "report_button": True},
+        headers=bearer(await make_token()),
+    )  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    broadcast_id = (await resp.json())["id"]
+    ticket = await file(hub, member, details={"broadcast_id": broadcast_id})
+    await log_in(timed, UserRole.STAFF)
+    page = await (await timed.get(f"/complaints/{ticket.number}")).text()
+    assert f'<a href="/broadcasts/{broadcast_id}">Pemadaman listrik</a>' in page
+    assert "broadcast_id" not in page

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from channels import Channel, InboundKind
+from hub.broadcast.deliveries import REPORT_PREFIX, payload_id
 from hub.core.config import Config
 from hub.core.timeutil import Clock
 from hub.feedback.complaints.catalogue import Category
@@ -36,10 +37,10 @@ from hub.feedback.complaints.service_dialog import ServiceDialog
 from hub.feedback.complaints.tickets import TicketRules
 from hub.feedback.files import FeedbackFiles
 from hub.messaging.router import Command, Router, Turn
-from models import FeedbackFile, Ticket, TicketKind
+from models import Delivery, FeedbackFile, Ticket, TicketKind
 
 FLOW = "aduan"
-PREFIX = "aduan:"
+PREFIX = REPORT_PREFIX  # its own control buttons share the prefix of the report button
 CATEGORY, DESCRIPTION, MEDIA, CONFIRM, EDIT = "kategori", "keterangan", "lampiran", "cek", "ubah"
 DONE_WORDS = ("SELESAI", "LANJUT", "SUDAH", "CUKUP", "TIDAK", "TIDAK ADA", "LEWATI", "DONE")
 
@@ -80,13 +81,24 @@ class ComplaintDialog(StepDialog):
         await self.start(turn, None, turn.argument)
 
     async def _button(self, turn: Turn) -> None:
-        """A tap outside the dialog: "aduan:<broadcast id>" starts one, a stale control button
-        (the dialog ended) says how to start again."""
-        rest = (turn.event.button_payload or "")[len(PREFIX) :]
-        if rest == "" or rest.isdigit():
-            await self.start(turn, int(rest) if rest else None)
+        """A tap outside the dialog: "Laporkan masalah" under an announcement ("aduan:<broadcast
+        id>") or a bare "aduan:" starts one, a stale control button (the dialog ended) says how
+        to start again."""
+        payload = turn.event.button_payload or ""
+        if payload == PREFIX or payload_id(payload, PREFIX) is not None:
+            await self.start(turn, await self._reported(turn, payload))
         else:
             await self.kit.reply(turn, self.kit.say("aduan_not_active"))
+
+    @staticmethod
+    async def _reported(turn: Turn, payload: str) -> int | None:
+        """The broadcast a report button names, if it was sent to this member; a payload made
+        up for someone else's broadcast files a complaint about nothing in particular."""
+        broadcast_id = payload_id(payload, PREFIX)
+        if broadcast_id is None:
+            return None
+        sent = await Delivery.filter(broadcast_id=broadcast_id, member_id=turn.member.id).exists()
+        return broadcast_id if sent else None
 
     async def start(self, turn: Turn, broadcast_id: int | None, typed: str = "") -> None:
         """From the top; "ADUAN <kalimat>" ("Lapor pak, selokan meluap") keeps the sentence
@@ -118,8 +130,10 @@ class ComplaintDialog(StepDialog):
 
     async def _control(self, turn: Turn, step: str, data: dict[str, Any], action: str) -> None:
         """A tap on one of the dialog's own buttons."""
-        if action == "" or action.isdigit():
-            await self.start(turn, int(action) if action else data.get("broadcast_id"))
+        if action == "":
+            await self.start(turn, data.get("broadcast_id"))
+        elif action.isdigit():  # the report button under another announcement: about that one
+            await self.start(turn, await self._reported(turn, PREFIX + action))
         elif action.startswith("kategori:"):
             await self._text(turn, CATEGORY, data, action.removeprefix("kategori:"))
         elif action == "lanjut":

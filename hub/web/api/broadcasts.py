@@ -72,6 +72,10 @@ SEND_AT = (
     "Null: now (or, with a recurrence, from now on)."
 )
 ATTACHMENTS = "Ids from POST /attachments, sent with the announcement in this order."
+REPORT_BUTTON = (
+    "A 'Laporkan masalah' button under each RT head's copy that starts a complaint about it "
+    "(left out of WhatsApp templates outside the 24-hour window)."
+)
 
 
 class BroadcastCreate(RequestBody):
@@ -83,6 +87,7 @@ class BroadcastCreate(RequestBody):
     send_at: SendAt = Field(None, description=SEND_AT)
     recurrence: Recurrence | None = None
     ack_required: Flag = True
+    report_button: Flag = Field(False, description=REPORT_BUTTON)
     attachments: list[Id] = Field(default_factory=list, max_length=10, description=ATTACHMENTS)
 
 
@@ -96,6 +101,7 @@ class BroadcastUpdate(RequestBody):
     send_at: SendAt = Field(None, description=SEND_AT)
     recurrence: Recurrence | None = None
     ack_required: Given[Flag] = None
+    report_button: Given[Flag] = Field(None, description=REPORT_BUTTON)
     attachments: Given[list[Id]] = Field(None, max_length=10, description=ATTACHMENTS)
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
@@ -135,6 +141,7 @@ BROADCAST = component(
         status=one_of("scheduled", "paused", "sending", "sent", "cancelled", "missed"),
         recipients=INTEGER,
         ack_required=BOOLEAN,
+        report_button=BOOLEAN,
         send_at=described(NULLABLE_STRING, "a series: its next run"),
         recurrence={"type": ["object", "null"], "properties": {"cron": STRING}},
         series_id=described(NULLABLE_INTEGER, "the series of this run"),
@@ -272,6 +279,7 @@ async def post_broadcast(request: web.Request, body: BroadcastCreate) -> web.Res
             send_at=body.send_at,
             recurrence=body.recurrence.cron if body.recurrence else None,
             ack_required=body.ack_required,
+            report_button=body.report_button,
             attachments=body.attachments,
             **body.audience.model_dump(),
         ),
@@ -370,6 +378,7 @@ def _changes(body: BroadcastUpdate) -> BroadcastChanges:
         recurrence=body.recurrence.cron if body.recurrence else None,
         clear_recurrence="recurrence" in given and body.recurrence is None,
         ack_required=body.ack_required,
+        report_button=body.report_button,
         attachments=body.attachments,
     )
 

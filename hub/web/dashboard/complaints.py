@@ -11,6 +11,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from hub.access.auth import Scope
+from hub.broadcast.queries import broadcasts_in
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.feedback.complaints.board import (
     CLOSED_RECENT,
@@ -181,6 +182,15 @@ def _location(ticket: Ticket) -> dict[str, Any] | None:
     return {"label": label, "lat": lat, "lon": lon, "link": link}
 
 
+async def _about(ticket: Ticket, scope: Scope) -> dict[str, Any] | None:
+    """The announcement a ticket was reported under ("Laporkan masalah"), if the user sees it."""
+    broadcast_id = (ticket.details or {}).get("broadcast_id")
+    if not isinstance(broadcast_id, int):
+        return None
+    found = await broadcasts_in(scope).filter(id=broadcast_id).first().values("id", "title")
+    return found or None
+
+
 @page()
 async def complaint_detail(request: web.Request) -> web.StreamResponse:
     """One ticket: what was reported, its files, its history, and the forms allowed now."""
@@ -197,7 +207,8 @@ async def complaint_detail(request: web.Request) -> web.StreamResponse:
         nav="complaints",
         t=_card(request, ticket),
         description=ticket.description,
-        details=ticket.details or {},
+        details={k: v for k, v in (ticket.details or {}).items() if k != "broadcast_id"},
+        about=await _about(ticket, request[SCOPE]),
         location=_location(ticket),
         reason=ticket.reason or "",
         forwarded_to=ticket.forwarded_to or "",
