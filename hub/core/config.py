@@ -132,8 +132,11 @@ class BroadcastSection:
 
 @dataclass(frozen=True)
 class ParticipationSection:
-    active_ack_rate: float = 0.6
+    active_ack_rate: float = 0.6  # an RT head at or above it is "active", below "passive"
+    # Nothing got through to an RT head for this many days (every delivery failed): "unreachable".
     unreachable_after_days: int = 30
+    min_broadcasts: int = 3  # fewer in the period: no level ("belum cukup data")
+    period_days: int = 30  # the period shown when none is asked for, ending today
 
 
 # Complaint categories, in the order of the numbered list RT heads choose from.
@@ -451,6 +454,9 @@ def validate(config: Config) -> None:
         raise ConfigError("broadcast.max_attachment_mb", f"expected 1 to {MAX_ATTACHMENT_MB} (MB)")
     if not 0 <= config.participation.active_ack_rate <= 1:
         raise ConfigError("participation.active_ack_rate", "expected a rate between 0 and 1")
+    for key in ("unreachable_after_days", "min_broadcasts", "period_days"):
+        if getattr(config.participation, key) < 1:
+            raise ConfigError(f"participation.{key}", "expected a whole number of at least 1")
     _validate_feedback(config.feedback)
 
 
