@@ -366,6 +366,13 @@ API_PROBES = [
     Probe("POST", "/sandbox/members/{member}/messages", Permission.WRITE, 404,
           lambda t: {"text": "halo"}),
     Probe("POST", "/sandbox/members/{member}/open", Permission.WRITE, 404),
+    Probe("GET", "/participation", Permission.READ, None),
+    Probe("GET", "/participation?area={area}", Permission.READ, 403),
+    Probe("GET", "/participation/areas", Permission.READ, None),
+    Probe("GET", "/participation/areas?area={area}", Permission.READ, 403),
+    Probe("GET", "/participation/trend?area={area}", Permission.READ, 403),
+    Probe("GET", "/participation/ranking?area={area}", Permission.READ, 403),
+    Probe("GET", "/participation/members/{member}", Permission.READ, 404),
     Probe("GET", "/polls", Permission.READ, None, lists=("polls", "poll")),
     Probe("POST", "/polls", Permission.WRITE, 403, lambda t: {
         "question": "Uji?", "options": ["Ya", "Tidak"], "audience": {"areas": [t.path]},

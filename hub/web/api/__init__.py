@@ -24,6 +24,7 @@ from hub.web.api import (  # noqa: F401
     member_groups,
     members,
     openapi,
+    participation,
     polls,
     sandbox,
 )
