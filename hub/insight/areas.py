@@ -141,6 +141,12 @@ def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def mondays(period: Period) -> list[dt.date]:
+    """The first day of every week the period touches."""
+    first, last = monday(period.first), monday(period.last)
+    return [first + dt.timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
+
+
 async def weekly(where: Where, period: Period) -> list[Week]:
     """The view's counts week by week (Monday to Sunday, in the hub's timezone), every week of
     the period listed, empty ones too, so a chart's gaps are real."""
@@ -167,11 +173,7 @@ async def weekly(where: Where, period: Period) -> list[Week]:
             "id", "started_at"
         )
     )
-    weeks: dict[dt.date, Week] = {}
-    day = monday(period.first)
-    while day <= period.last:
-        weeks[day] = Week(day)
-        day += dt.timedelta(days=7)
+    weeks = {day: Week(day) for day in mondays(period)}
     for row in per_broadcast:
         week = weeks[monday(started[row["broadcast_id"]].astimezone(period.tz).date())]
         week.broadcasts += row["n_broadcasts"]
@@ -179,3 +181,38 @@ async def weekly(where: Where, period: Period) -> list[Week]:
         week.ack_asked += row["n_ack_asked"]
         week.acknowledged += row["n_acknowledged"]
     return list(weeks.values())
+
+
+@dataclass
+class MemberWeeks:
+    """One RT head's seat week by week: the heat map's row."""
+
+    member_id: int
+    area_id: int | None
+    weeks: list[Week]
+
+
+async def weekly_by_member(where: Where, period: Period) -> list[MemberWeeks]:
+    """Each (member, area) of the view week by week, for a heat map of a kelurahan or smaller:
+    one row per delivery is read, so callers keep the view small (see HEAT_MAP_LIMIT)."""
+    rows = await Delivery.filter(
+        where.on(),
+        status__in=WENT_OUT,
+        broadcast__started_at__gte=period.start,
+        broadcast__started_at__lt=period.end,
+    ).values_list(
+        "member_id", "area_id", "status", "broadcast__ack_required", "broadcast__started_at"
+    )
+    starts = mondays(period)
+    found: dict[tuple[int, int | None], MemberWeeks] = {}
+    for member_id, area_id, status, ack_required, started_at in rows:
+        key = (member_id, area_id)
+        if key not in found:
+            found[key] = MemberWeeks(member_id, area_id, [Week(day) for day in starts])
+        week = found[key].weeks[starts.index(monday(started_at.astimezone(period.tz).date()))]
+        week.broadcasts += 1
+        week.read += status in READ
+        if ack_required:
+            week.ack_asked += 1
+            week.acknowledged += status == DeliveryStatus.ACKNOWLEDGED
+    return list(found.values())

@@ -4,9 +4,12 @@ filters and mistakes."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import jsonschema
+import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -145,3 +148,44 @@ async def test_bad_kind_and_unknown_person(client: TestClient, db: str) -> None:
     await get(client, token, "/participation/ranking?kind=desa", 422)
     await get(client, token, "/participation/members/99999", 404)
     await get(client, token, "/participation/members/abc", 404)
+
+
+async def test_tables_download_as_csv_and_xlsx_with_formulas_neutralised(
+    client: TestClient, month: dict[str, Member]
+) -> None:
+    token = await make_token()
+    await Member.filter(id=month["Gita"].id).update(name='=HYPERLINK("http://x","klik")')
+    resp = await client.get(f"/api/v1/participation?{MARCH}&format=csv", headers=bearer(token))
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/csv")
+    assert resp.headers["Content-Disposition"] == (
+        'attachment; filename="partisipasi-ketua-rt-2030-03-01-2030-03-31.csv"'
+    )
+    text = (await resp.read()).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["Nama", "Wilayah", "Masih menjabat", "Tingkat"]
+    assert len(rows) == 1 + 7  # every row, not a page
+    by_name = {row[0]: row for row in rows[1:]}
+    assert '\'=HYPERLINK("http://x","klik")' in by_name
+    ani = dict(zip(rows[0], by_name["Ani"], strict=True))
+    assert (ani["Tingkat"], ani["Dikonfirmasi"], ani["Diminta konfirmasi"]) == ("aktif", "5", "5")
+    assert ani["Telepon"].startswith("'+62")  # text, not a number a spreadsheet mangles
+
+    resp = await client.get(
+        f"/api/v1/participation/ranking?{MARCH}&format=xlsx", headers=bearer(token)
+    )
+    assert resp.status == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(await resp.read())).active
+    assert sheet is not None
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:2] == ["Peringkat", "Wilayah"]
+    assert [(row[0], row[1]) for row in values[1:]] == [(1, ELSEWHERE), (2, KELURAHAN)]
+
+    members = await client.get(f"/api/v1/participation?{MARCH}&format=xlsx", headers=bearer(token))
+    sheet = openpyxl.load_workbook(io.BytesIO(await members.read())).active
+    assert sheet is not None
+    names = [row[0] for row in sheet.iter_rows()]
+    formula = next(c for c in names if c.value and str(c.value).startswith("=HYPERLINK"))
+    assert formula.data_type == "s"  # kept as text, never run
+
+    await get(client, token, f"/participation/trend?{MARCH}&format=pdf", 422)

@@ -48,6 +48,15 @@ from hub.web.api.schemas import (
     obj,
     one_of,
 )
+from hub.web.insight_tables import (
+    FORMATS,
+    areas_table,
+    download,
+    members_table,
+    ranking_table,
+    wanted_format,
+    weeks_table,
+)
 from hub.web.pagination import encode_cursor, page_request
 from hub.web.params import whole_number
 from hub.web.permissions import Permission
@@ -60,6 +69,11 @@ LEVELS = (*(level.value for level in Level), "insufficient")
 AREA = Query("area", "Area path: RT heads at or below it, e.g. `Sungai Kunjang/Loa Bakung`")
 FROM = Query("from", "First day (YYYY-MM-DD, hub timezone); default: `period_days` before `to`")
 TO = Query("to", "Last day, included (YYYY-MM-DD); default: today")
+FORMAT = Query(
+    "format",
+    "csv or xlsx: the whole table as a file (Bahasa Indonesia headers), not a page of JSON",
+    one_of(*FORMATS),
+)
 PERIOD = (FROM, TO)
 
 # Response bodies ------------------------------------------------------------------------------
@@ -165,6 +179,10 @@ def _area(total: AreaTotal) -> dict[str, Any]:
     }
 
 
+def _area_name(where: Where) -> str:
+    return where.area.name if where.area is not None else ""
+
+
 async def _view(request: web.Request) -> tuple[Hub, Where, Period]:
     """The caller's scope, the area asked for (403 outside it) and the period (422 if wrong)."""
     hub: Hub = request.app[HUB]
@@ -191,6 +209,7 @@ async def _view(request: web.Request) -> tuple[Hub, Where, Period]:
     query=(
         AREA,
         *PERIOD,
+        FORMAT,
         Query("level", "Only RT heads at this level", one_of(*LEVELS)),
         Query("limit", "Rows per page (default 50, at most 500)"),
         Query("cursor", "From the previous page's `next`"),
@@ -202,10 +221,13 @@ async def get_participation(request: web.Request) -> web.Response:
     wanted = request.query.get("level", "")
     if wanted and wanted not in LEVELS:
         raise ValidationFailed(f"level: one of {', '.join(LEVELS)}", field="level")
+    fmt = wanted_format(request.query)
     page = page_request(request.query)
     summary, rows = await participation(hub.config, where, period)
     if wanted:
         rows = [r for r in rows if (r.level.value if r.level else "insufficient") == wanted]
+    if fmt:
+        return download(members_table(rows), fmt, period, _area_name(where))
     start = page.after or 0
     shown = rows[start : start + page.limit]
     more = start + page.limit < len(rows)
@@ -232,6 +254,7 @@ async def get_participation(request: web.Request) -> web.Response:
     query=(
         Query("area", "Area path; default: your own areas (every kecamatan for admins)"),
         *PERIOD,
+        FORMAT,
     ),
     errors=(422,),
 )
@@ -241,6 +264,8 @@ async def get_areas(request: web.Request) -> web.Response:
     children = await children_of(where.area, where.scope.keys)
     wanted = [where.area, *children] if where.area is not None else children
     totals = await add_up(found, wanted, hub.config.participation)
+    if fmt := wanted_format(request.query):
+        return download(areas_table(totals), fmt, period, _area_name(where))
     parent = totals.pop(0) if where.area is not None else None
     return web.json_response(
         {
@@ -257,12 +282,14 @@ async def get_areas(request: web.Request) -> web.Response:
     summary="Participation week by week (Monday to Sunday) in your areas or one area",
     permission=Permission.READ,
     response=WEEKS,
-    query=(AREA, *PERIOD),
+    query=(AREA, *PERIOD, FORMAT),
     errors=(422,),
 )
 async def get_trend(request: web.Request) -> web.Response:
     _hub, where, period = await _view(request)
     weeks = await weekly(where, period)
+    if fmt := wanted_format(request.query):
+        return download(weeks_table(weeks), fmt, period, _area_name(where))
     return web.json_response(
         {
             "period": _period(period),
@@ -295,6 +322,7 @@ KINDS = {kind.value: kind for kind in AreaKind}
         Query("kind", "kelurahan (default), kecamatan, rw or rt", one_of(*KINDS)),
         AREA,
         *PERIOD,
+        FORMAT,
     ),
     errors=(422,),
 )
@@ -307,10 +335,13 @@ async def get_ranking(request: web.Request) -> web.Response:
     totals = await add_up(
         found, await areas_of_kind(KINDS[wanted], where), hub.config.participation
     )
+    ranked = ranking(totals)
+    if fmt := wanted_format(request.query):
+        return download(ranking_table(ranked), fmt, period, _area_name(where))
     return web.json_response(
         {
             "period": _period(period),
-            "ranking": [{"rank": r.rank, **_area(r.total)} for r in ranking(totals)],
+            "ranking": [{"rank": r.rank, **_area(r.total)} for r in ranked],
         }
     )
 
