@@ -52,15 +52,7 @@ async def fan_out(
         **(extras or {}),
     }
     ack_label = say(lang, "ack_button")
-    # Under each member's copy only: a complaint tapped in a group would be filed by whoever tapped.
-    # An approved template has one quick reply, the acknowledgement's: outside WhatsApp's window
-    # the report button is left out.
-    report = (
-        [{"label": say(lang, "report_button"), "payload": report_payload(broadcast.id),
-          "in_template": False}]
-        if broadcast.report_button
-        else []
-    )  # fmt: skip
+    report = _report_button(lang, broadcast)
     async for batch in recipients(member_ids, enabled_channels):
         seats = await seats_sent_for([r.member_id for r in batch], areas)
         rows = []
@@ -106,6 +98,16 @@ async def fan_out(
     await _post_in_groups(config, broadcast, areas, enabled_channels, message_text, poll, now)
     # With nobody reachable no message is queued, so the sender would never finish it.
     await finish_if_done(broadcast.id, now)
+
+
+def _report_button(lang: str, broadcast: Broadcast) -> list[dict[str, Any]]:
+    """ "Laporkan masalah", if staff chose it: under each member's copy only (a complaint tapped
+    in a group would be filed by whoever tapped). An approved template has one quick reply, the
+    acknowledgement's: outside WhatsApp's window this button is left out."""
+    if not broadcast.report_button:
+        return []
+    label = say(lang, "report_button")
+    return [{"label": label, "payload": report_payload(broadcast.id), "in_template": False}]
 
 
 async def _post_in_groups(

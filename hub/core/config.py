@@ -452,12 +452,16 @@ def validate(config: Config) -> None:
     if not 1 <= b.max_attachment_mb <= MAX_ATTACHMENT_MB:
         # Telegram bots upload at most 50 MB: a larger file could not go out on every channel.
         raise ConfigError("broadcast.max_attachment_mb", f"expected 1 to {MAX_ATTACHMENT_MB} (MB)")
-    if not 0 <= config.participation.active_ack_rate <= 1:
+    _validate_participation(config.participation)
+    _validate_feedback(config.feedback)
+
+
+def _validate_participation(p: ParticipationSection) -> None:
+    if not 0 <= p.active_ack_rate <= 1:
         raise ConfigError("participation.active_ack_rate", "expected a rate between 0 and 1")
     for key in ("unreachable_after_days", "min_broadcasts", "period_days"):
-        if getattr(config.participation, key) < 1:
+        if getattr(p, key) < 1:
             raise ConfigError(f"participation.{key}", "expected a whole number of at least 1")
-    _validate_feedback(config.feedback)
 
 
 def _validate_feedback(f: FeedbackSection) -> None:

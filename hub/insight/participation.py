@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count, Sum
+from tortoise.queryset import QuerySet
 
 from hub.access.areas import within
 from hub.access.auth import Scope
@@ -197,59 +198,70 @@ COUNTS = (
 )
 
 
-async def tallies(
-    where: Where, period: Period, rules: ParticipationSection
-) -> dict[tuple[int, int | None], Tally]:
-    """One tally per (member, area) with anything in the period, counted in the database."""
-    found: dict[tuple[int, int | None], Tally] = {}
+class Tallies(dict[tuple[int, int | None], Tally]):
+    """Tallies by (member, area), made on first use."""
 
-    def tally(member_id: int, area_id: int | None) -> Tally:
+    def of(self, member_id: int, area_id: int | None) -> Tally:
         key = (member_id, area_id)
-        if key not in found:
-            found[key] = Tally(member_id, area_id)
-        return found[key]
+        if key not in self:
+            self[key] = Tally(member_id, area_id)
+        return self[key]
 
+
+async def tallies(where: Where, period: Period, rules: ParticipationSection) -> Tallies:
+    """One tally per (member, area) with anything in the period, counted in the database."""
+    found = Tallies()
     deliveries = Delivery.filter(
         where.on(),
         broadcast__started_at__gte=period.start,
         broadcast__started_at__lt=period.end,
     )
     recent = Q(broadcast__started_at__gte=period.recent_start(rules.unreachable_after_days))
+    await _count_deliveries(found, deliveries, recent)
+    await _count_polls(found, deliveries, where, period)
+    await _count_tickets(found, where, period)
+    acknowledged = await deliveries.filter(
+        status=DeliveryStatus.ACKNOWLEDGED,
+        broadcast__ack_required=True,
+        sent_at__isnull=False,
+        acknowledged_at__isnull=False,
+    ).values_list("member_id", "area_id", "sent_at", "acknowledged_at")
+    for member_id, area_id, sent_at, acknowledged_at in acknowledged:
+        minutes = max(0, round((acknowledged_at - sent_at).total_seconds() / 60))
+        found.of(member_id, area_id).ack_minutes.append(minutes)
+    return found
+
+
+async def _count_deliveries(found: Tallies, deliveries: QuerySet[Delivery], recent: Q) -> None:
+    """The ladder's counts, one GROUP BY over the period's deliveries."""
+    wanted = {
+        "broadcasts": Count("id", _filter=Q(status__in=WENT_OUT)),
+        "failed": Count("id", _filter=Q(status=DeliveryStatus.FAILED)),
+        "read": Count("id", _filter=Q(status__in=READ)),
+        "ack_asked": Count("id", _filter=Q(status__in=WENT_OUT, broadcast__ack_required=True)),
+        "acknowledged": Count(
+            "id", _filter=Q(status=DeliveryStatus.ACKNOWLEDGED, broadcast__ack_required=True)
+        ),
+        "opted_out": Count("id", _filter=Q(status=DeliveryStatus.SKIPPED)),
+        "reminders": Sum("reminders"),
+        "recent": Count("id", _filter=Q(recent, status__in=WENT_OUT)),
+        "recent_failed": Count("id", _filter=Q(recent, status=DeliveryStatus.FAILED)),
+    }
     counted = (
-        await deliveries.annotate(
-            n_broadcasts=Count("id", _filter=Q(status__in=WENT_OUT)),
-            n_failed=Count("id", _filter=Q(status=DeliveryStatus.FAILED)),
-            n_read=Count("id", _filter=Q(status__in=READ)),
-            n_ack_asked=Count("id", _filter=Q(status__in=WENT_OUT, broadcast__ack_required=True)),
-            n_acknowledged=Count(
-                "id",
-                _filter=Q(status=DeliveryStatus.ACKNOWLEDGED, broadcast__ack_required=True),
-            ),
-            n_opted_out=Count("id", _filter=Q(status=DeliveryStatus.SKIPPED)),
-            n_reminders=Sum("reminders"),
-            n_recent=Count("id", _filter=Q(recent, status__in=WENT_OUT)),
-            n_recent_failed=Count("id", _filter=Q(recent, status=DeliveryStatus.FAILED)),
-        )
+        await deliveries.annotate(**{f"n_{name}": f for name, f in wanted.items()})
         .group_by("member_id", "area_id")
-        .values(
-            "member_id",
-            "area_id",
-            "n_broadcasts",
-            "n_failed",
-            "n_read",
-            "n_ack_asked",
-            "n_acknowledged",
-            "n_opted_out",
-            "n_reminders",
-            "n_recent",
-            "n_recent_failed",
-        )
+        .values("member_id", "area_id", *(f"n_{name}" for name in wanted))
     )
     for row in counted:
-        t = tally(row["member_id"], row["area_id"])
-        for name in COUNTS[:9]:
+        t = found.of(row["member_id"], row["area_id"])
+        for name in wanted:
             setattr(t, name, int(row[f"n_{name}"] or 0))
 
+
+async def _count_polls(
+    found: Tallies, deliveries: QuerySet[Delivery], where: Where, period: Period
+) -> None:
+    """Polls received, and votes cast on them (a vote counts on the delivery that carried it)."""
     polls = (
         await deliveries.filter(
             status__in=WENT_OUT, broadcast_id__in=Subquery(Poll.all().values("broadcast_id"))
@@ -259,8 +271,7 @@ async def tallies(
         .values("member_id", "area_id", "n")
     )
     for row in polls:
-        tally(row["member_id"], row["area_id"]).polls = row["n"]
-
+        found.of(row["member_id"], row["area_id"]).polls = row["n"]
     votes = (
         await PollVote.filter(
             where.on("delivery__"),
@@ -272,8 +283,11 @@ async def tallies(
         .values("delivery__member_id", "delivery__area_id", "n")
     )
     for row in votes:
-        tally(row["delivery__member_id"], row["delivery__area_id"]).poll_votes = row["n"]
+        found.of(row["delivery__member_id"], row["delivery__area_id"]).poll_votes = row["n"]
 
+
+async def _count_tickets(found: Tallies, where: Where, period: Period) -> None:
+    """Complaints and service requests filed in the period, from the seat's area."""
     tickets = (
         await Ticket.filter(
             where.on(), member_id__isnull=False, created_at__gte=period.start,
@@ -284,22 +298,11 @@ async def tallies(
         .values("member_id", "area_id", "kind", "n")
     )  # fmt: skip
     for row in tickets:
-        t = tally(row["member_id"], row["area_id"])
+        t = found.of(row["member_id"], row["area_id"])
         if row["kind"] == TicketKind.SERVICE:
             t.service_requests += row["n"]
         else:
             t.complaints += row["n"]
-
-    acknowledged = await deliveries.filter(
-        status=DeliveryStatus.ACKNOWLEDGED,
-        broadcast__ack_required=True,
-        sent_at__isnull=False,
-        acknowledged_at__isnull=False,
-    ).values_list("member_id", "area_id", "sent_at", "acknowledged_at")
-    for member_id, area_id, sent_at, acknowledged_at in acknowledged:
-        minutes = max(0, round((acknowledged_at - sent_at).total_seconds() / 60))
-        tally(member_id, area_id).ack_minutes.append(minutes)
-    return found
 
 
 # Rates, bounds and levels -----------------------------------------------------------------------

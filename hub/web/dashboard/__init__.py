@@ -1,5 +1,5 @@
-"""The staff dashboard: session login, broadcasts, complaints, groups, the inbox, join requests
-and the sandbox phone.
+"""The staff dashboard: session login, broadcasts, complaints, groups, the inbox, join requests,
+participation for officials, and the sandbox phone.
 
 Routes sit on the main app next to /healthz, /metrics and /api/v1; each handler is wrapped by
 `page()` (in `base`), which does the session check, CSRF on every POST, error pages and security
@@ -61,6 +61,11 @@ from hub.web.dashboard.member_groups import (
     member_group_delete,
     member_group_submit,
     member_groups_page,
+)
+from hub.web.dashboard.participation import (
+    participation_page,
+    participation_person,
+    participation_ranking,
 )
 from hub.web.dashboard.polls import poll_close, poll_detail, poll_list, poll_new, poll_submit
 from hub.web.dashboard.sandbox import phone_act, phone_live, phone_open, phone_page, sandbox_list
@@ -128,6 +133,9 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.post("/polls/new", poll_submit),
         web.get(r"/polls/{id:\d{1,9}}", poll_detail),
         web.post(r"/polls/{id:\d{1,9}}/close", poll_close),
+        web.get("/partisipasi", participation_page),
+        web.get("/partisipasi/peringkat", participation_ranking),
+        web.get(r"/partisipasi/anggota/{id:\d{1,9}}", participation_person),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

@@ -25,6 +25,7 @@ from hub.web.dashboard.base import (
 from hub.web.dashboard.texts import TEXTS
 from hub.web.middleware import client_address
 from hub.web.permissions import Permission
+from models import UserRole
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         await close_session(old)
     token, _ = await open_session(user, hub.config.web.session_hours, hub.clock())
     log.info("dashboard login: user %d", user.id)
+    if next_path == "/" and user.role == UserRole.OFFICIAL:
+        next_path = "/partisipasi"  # what an official comes for: who reads, who is silent
     response = redirect(next_path)
     response.set_cookie(
         SESSION_COOKIE,
