@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run test test-sqlite lint format migrations clean
+.PHONY: install browser demo run test test-sqlite lint format migrations clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Balai Warga needs Python 3.11 or newer")'
@@ -15,16 +15,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests drive Debian's Chromium (never a browser a tool downloads by itself).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
+
 demo: install
 	$(BIN)/hub demo
 
 run: install
 	$(BIN)/hub run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
-test-sqlite: install
+test-sqlite: install browser
 	$(BIN)/python -m pytest -k "not postgres"
 
 lint: install

@@ -61,12 +61,16 @@ from models import Area, AreaKind, Member, Seat
 HEAT_MAP_LIMIT = 80  # RT heads: a heat map of more is unreadable, and costs a row per delivery
 TOP = 10  # the ranking chart shows the best ten, as the city's own "TOP 10 KELURAHAN" does
 # The period choices above the page; "" is [participation] period_days.
+# The period choices above the page. "tanggal" takes the form's own dates; a link without
+# `periode` names its dates, or gets [participation] period_days.
+CUSTOM = "tanggal"
 PRESETS = {
-    "": "30 hari terakhir",
+    "30-hari": "30 hari terakhir",
     "bulan-ini": "Bulan ini",
     "bulan-lalu": "Bulan lalu",
     "3-bulan": "3 bulan terakhir",
     "12-bulan": "12 bulan terakhir",
+    CUSTOM: "Tanggal sendiri",
 }
 KIND_LABELS = {
     AreaKind.KECAMATAN.value: "Kecamatan",
@@ -88,20 +92,21 @@ def _preset(name: str, today: dt.date) -> tuple[str, str]:
     if name == "bulan-lalu":
         last = first_of_month - dt.timedelta(days=1)
         return last.replace(day=1).isoformat(), last.isoformat()
-    days = {"3-bulan": 91, "12-bulan": 365}[name]
+    days = {"30-hari": 30, "3-bulan": 91, "12-bulan": 365}[name]
     return (today - dt.timedelta(days=days - 1)).isoformat(), today.isoformat()
 
 
 def _period(request: web.Request) -> tuple[Period, str, str]:
-    """The period asked for (from/to win over a preset), the preset chosen, if any, and what
-    was wrong with dates that cannot be a period (the default period is shown instead)."""
+    """The period asked for, the choice it came from ("tanggal": dates given), and what was
+    wrong with dates that cannot be a period (the default period is shown instead). A preset
+    wins over the dates the form also sends."""
     hub = _hub(request)
     now = hub.clock()
     wanted_from, wanted_to = request.query.get("from", ""), request.query.get("to", "")
     preset = request.query.get("periode", "")
     if preset not in PRESETS:
-        preset = ""
-    if preset and not (wanted_from or wanted_to):
+        preset = CUSTOM if wanted_from or wanted_to else ""
+    if preset and preset != CUSTOM:
         wanted_from, wanted_to = _preset(preset, now.astimezone(hub.config.tz).date())
     try:
         return period_of(hub.config, wanted_from, wanted_to, now), preset, ""
@@ -281,17 +286,16 @@ def _common(
 ) -> dict[str, Any]:
     """What the period form and every link on the page need: `keep` is the period as query
     parameters (links elsewhere keep it), `here` the area too (this page's downloads)."""
-    custom = bool(request.query.get("from") or request.query.get("to"))
-    keep = f"periode={preset}"
-    if custom or not preset:
+    keep = f"periode={preset}" if preset and preset != CUSTOM else ""
+    if not keep:
         keep = f"from={period.first.isoformat()}&to={period.last.isoformat()}"
     here = f"area={quote(area.path, safe='/')}&{keep}" if area else keep
     return {
         "area_path": area.path if area else "",
         "period": period,
-        "preset": "" if custom else preset,
+        "preset": preset or ("30-hari" if period.days == 30 else CUSTOM),
         "presets": PRESETS,
-        "custom": custom,
+        "custom": preset == CUSTOM,
         "keep": keep,
         "here": here,
         "period_label": f"{_day(period.first)} – {_day(period.last)}",

@@ -1,4 +1,5 @@
-// Draws the charts of the participation pages with Chart.js (vendored: chart.umd.min.js).
+// The participation pages' script: draws their charts with Chart.js (vendored:
+// chart.umd.min.js) and helps the period form.
 // Each <canvas data-chart="{...}"> carries its data as JSON written by the server; the same
 // figures are in the table printed under it, so the page reads fine without this script.
 (function () {
@@ -66,9 +67,24 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
+  // Typing a date in the period form means "Tanggal sendiri": choose it for the user.
+  function customDates() {
+    document.querySelectorAll("form.period-form input[type=date]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var choice = input.form.querySelector("select[name=periode]");
+        if (choice) choice.value = "tanggal";
+      });
+    });
+  }
+
+  function start() {
     draw();
+    customDates();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
