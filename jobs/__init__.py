@@ -19,6 +19,7 @@ from jobs.maintenance import (
     delete_unused_uploads,
     retry_deferred_events,
 )
+from jobs.participation import send_participation_reports
 from jobs.reminders import escalate_silent, send_reminders
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,13 @@ def create_scheduler(hub: Hub, *, demo: bool = False) -> AsyncIOScheduler:
         hours=6,
         args=[hub],
         id="feedback_files",
+    )
+    scheduler.add_job(
+        _logged(send_participation_reports),
+        "interval",
+        minutes=15,
+        args=[hub],
+        id="participation_reports",
     )
     if demo:
         from jobs.demo import act_as_demo_members

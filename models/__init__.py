@@ -27,6 +27,7 @@ from models.feedback import (
 from models.groups import GroupChat, GroupLinkCode, JoinRequest
 from models.leases import Lease
 from models.outbox import MessageKind, OutboundMessage, OutboxState
+from models.reports import WeeklyReport
 from models.roster import (
     Area,
     AreaKind,
@@ -81,4 +82,5 @@ __all__ = [
     "User",
     "UserRole",
     "WebSession",
+    "WeeklyReport",
 ]

@@ -19,6 +19,7 @@ class SeatRole(StrEnum):
     KETUA_RT = "ketua_rt"  # RT head: the main recipient of broadcasts
     KETUA_RW = "ketua_rw"  # RW head: told about silent RT heads
     STAFF = "staff"  # kelurahan staff reachable by messenger
+    LURAH = "lurah"  # the head of the kelurahan: gets its weekly participation summary
 
 
 # One node of kecamatan → kelurahan → (RW) → RT.

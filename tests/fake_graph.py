@@ -42,7 +42,12 @@ PHONE_NUMBER_ID = "109876543210987"
 WABA_ID = "110200300400500"
 DISPLAY_PHONE = "6281100011100"
 # Approved templates of the fake account: name -> number of body variables.
-TEMPLATES = {"pengumuman_baru": 2, "pengingat_pengumuman": 2, "daftar_telepon": 3}
+TEMPLATES = {
+    "pengumuman_baru": 2,
+    "pengingat_pengumuman": 2,
+    "daftar_telepon": 3,
+    "laporan_partisipasi": 3,
+}
 TEMPLATE_LANGUAGE = "id"
 
 # Meta's errors as the fake words them: code -> (HTTP status, title, details).

@@ -187,7 +187,7 @@ async def test_broken_rows_are_reported_by_line_while_good_rows_import(db: str) 
     assert reasons[5] == "rt is empty (required for ketua_rt)"
     assert reasons[7] == "duplicate phone, first seen on line 2"
     assert "unknown preferred_channel 'fax'" in reasons[8]
-    assert "unknown role 'lurah'" in reasons[9]
+    assert "unknown role 'camat'" in reasons[9]
     assert "invalid telegram_username 'a b'" in reasons[10]
     assert reasons[11] == "Sungai Kunjang/Loa Bakung/RT 001 already has its ketua_rt on line 2"
     assert reasons[12] == "invalid RT 'RW 2'"
@@ -832,3 +832,17 @@ def test_cli_import_stopped_part_way_says_how_to_finish(
     assert capsys.readouterr().out.splitlines()[0] == (
         "created 4, updated 0, unchanged 3, rejected 0"
     )
+
+
+async def test_the_lurah_sits_at_the_kelurahan_and_has_one_holder(db: str, tmp_path: Path) -> None:
+    """The lurah gets the weekly participation summary (hub/insight/weekly.py)."""
+    path = tmp_path / "lurah.csv"
+    path.write_text(
+        f"{HEADER}\n"
+        "Sungai Kunjang,Loa Bakung,,,Pak Lurah,0812-3456-7100,,,lurah\n"
+        "Sungai Kunjang,Loa Bakung,,,Bu Lurah,0812-3456-7101,,,lurah\n"
+    )
+    report = await import_roster(path)
+    assert report.created == 1
+    assert dict(report.rejected) == {3: "Sungai Kunjang/Loa Bakung already has its lurah on line 2"}
+    assert await current_holders("Sungai Kunjang/Loa Bakung", SeatRole.LURAH) == ["Pak Lurah"]

@@ -79,6 +79,7 @@ TEMPLATE_SETTINGS = {
     "ticket": "ticket_template",
     "poll": "poll_template",
     "reply": "reply_template",
+    "report": "report_template",
 }
 
 

@@ -98,6 +98,7 @@ class WhatsAppSection:
     ticket_template: str = "kabar_aduan"  # a ticket moved (status, question after it was solved)
     poll_template: str = "jajak_pendapat"  # a poll, and its result
     reply_template: str = "balasan_petugas"  # staff answered from the inbox
+    report_template: str = "laporan_partisipasi"  # the weekly participation summary to officials
     template_language: str = "id"
     access_token: str = secret()
     app_secret: str = secret()

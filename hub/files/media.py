@@ -238,11 +238,18 @@ class MediaStore:
         return attachment, path
 
     async def delete_unused(self, now: dt.datetime) -> dict[str, int]:
-        """Delete uploads no broadcast names (older than UNUSED_KEEP) and upload leftovers."""
+        """Delete uploads no broadcast and no message still to send names (older than
+        UNUSED_KEEP), and upload leftovers. A report's chart waits in the outbox, not on a
+        broadcast, maybe longer than that (quiet hours, an outage)."""
         named: set[int] = set()
         for ids in await Broadcast.filter(attachment_ids__isnull=False).values_list(
             "attachment_ids", flat=True
         ):
+            named.update(ids or ())
+        waiting = OutboundMessage.filter(
+            attachment_ids__isnull=False, state__in=[OutboxState.QUEUED, OutboxState.SENDING]
+        )
+        for ids in await waiting.values_list("attachment_ids", flat=True):
             named.update(ids or ())
         unused = await Attachment.filter(created_at__lt=now - UNUSED_KEEP).exclude(
             id__in=sorted(named)

@@ -137,6 +137,15 @@ class Week:
         return rate(self.acknowledged, self.ack_asked)
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+
+
+def short_day(day: dt.date, *, year: bool = True) -> str:
+    """ "4 Mar 2030" (Indonesian month abbreviations); "4 Mar" without the year."""
+    shown = f"{day.day} {MONTHS[day.month - 1]}"
+    return f"{shown} {day.year}" if year else shown
+
+
 def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 

@@ -28,7 +28,7 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 CHANNELS = ("telegram", "whatsapp", "sandbox")
 
 # Seats one person holds at a time; a kelurahan has as many staff seats as it needs.
-SINGLE_HOLDER_ROLES = (SeatRole.KETUA_RT, SeatRole.KETUA_RW)
+SINGLE_HOLDER_ROLES = (SeatRole.KETUA_RT, SeatRole.KETUA_RW, SeatRole.LURAH)
 
 # Lengths of the columns the values end up in: longer values would fail the whole transaction.
 _MAX_NAME = 200
@@ -288,7 +288,7 @@ def _check_role(raw: str, problems: list[str]) -> SeatRole | None:
     try:
         return SeatRole(key)
     except ValueError:
-        problems.append(f"unknown role {raw!r} (expected ketua_rt, ketua_rw or staff)")
+        problems.append(f"unknown role {raw!r} (expected ketua_rt, ketua_rw, staff or lurah)")
         return None
 
 
@@ -307,7 +307,8 @@ def _check_areas(
         elif len(name) > _MAX_AREA_NAME:
             problems.append(f"{kind} is longer than {_MAX_AREA_NAME} characters")
         areas.append((kind, name))
-    # Staff sit at the kelurahan; an RW head at the RW; an RT head at the RT, under its RW if any.
+    # Staff and the lurah sit at the kelurahan; an RW head at the RW; an RT head at the RT, under
+    # its RW if any.
     if role == SeatRole.KETUA_RW:
         _add_numbered(areas, AreaKind.RW, value["rw"], problems, required_for=role)
     elif role == SeatRole.KETUA_RT:

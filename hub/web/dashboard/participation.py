@@ -28,6 +28,7 @@ from hub.insight.areas import (
     areas_of_kind,
     children_of,
     ranking,
+    short_day,
     weekly,
     weekly_by_member,
 )
@@ -78,7 +79,6 @@ KIND_LABELS = {
     AreaKind.RW.value: "RW",
     AreaKind.RT.value: "RT",
 }
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 
 
 # The period ------------------------------------------------------------------------------------
@@ -120,10 +120,6 @@ def _period_error(message: str) -> str:
     if "span" in message:
         return f"Periode paling panjang {MAX_PERIOD_DAYS} hari. Ditampilkan periode bawaan."
     return "Tanggal tidak dapat dibaca (tulis TTTT-BB-HH). Ditampilkan periode bawaan."
-
-
-def _day(day: dt.date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 # Shaping ---------------------------------------------------------------------------------------
@@ -191,7 +187,7 @@ def _area_view(total: AreaTotal) -> dict[str, Any]:
 
 
 def _week_label(week: Week) -> str:
-    return f"{week.start.day} {MONTHS[week.start.month - 1]}"
+    return short_day(week.start, year=False)
 
 
 def _trend_chart(weeks: Sequence[Week]) -> str:
@@ -298,7 +294,7 @@ def _common(
         "custom": preset == CUSTOM,
         "keep": keep,
         "here": here,
-        "period_label": f"{_day(period.first)} – {_day(period.last)}",
+        "period_label": f"{short_day(period.first)} – {short_day(period.last)}",
         "period_error": error,
     }
 
