@@ -25,9 +25,9 @@ from models.feedback import (
     TicketStatus,
 )
 from models.groups import GroupChat, GroupLinkCode, JoinRequest
+from models.insight import ScorecardNote, WeeklyReport
 from models.leases import Lease
 from models.outbox import MessageKind, OutboundMessage, OutboxState
-from models.reports import WeeklyReport
 from models.roster import (
     Area,
     AreaKind,
@@ -71,6 +71,7 @@ __all__ = [
     "Poll",
     "PollStatus",
     "PollVote",
+    "ScorecardNote",
     "Seat",
     "SeatRole",
     "Ticket",

@@ -16,7 +16,7 @@ MODEL_MODULES = [
     "models.groups",
     "models.leases",
     "models.feedback",
-    "models.reports",
+    "models.insight",
 ]
 
 

@@ -50,6 +50,7 @@ from models import (
     OutboundMessage,
     Poll,
     PollVote,
+    ScorecardNote,
     Ticket,
     TicketEvent,
     TicketKind,
@@ -241,6 +242,7 @@ async def snapshot() -> Any:
         await TicketEvent.all().count(),
         await Poll.all().order_by("id").values_list("id", "status", "closed_at"),
         await PollVote.all().count(),
+        await ScorecardNote.all().order_by("id").values_list("id", "text", "updated_at"),
     )  # fmt: skip
 
 
@@ -373,6 +375,12 @@ API_PROBES = [
     Probe("GET", "/participation/trend?area={area}", Permission.READ, 403),
     Probe("GET", "/participation/ranking?area={area}", Permission.READ, 403),
     Probe("GET", "/participation/members/{member}", Permission.READ, 404),
+    Probe("GET", "/scorecard", Permission.READ, None),
+    Probe("GET", "/scorecard?area={area}&month=2026-01", Permission.READ, 403),
+    Probe("PUT", "/scorecard/notes", Permission.WRITE, 403,
+          lambda t: {"area": t.path, "month": "2026-01", "text": "Tinjauan bulan ini"}),
+    Probe("GET", "/sla", Permission.READ, None),
+    Probe("GET", "/sla?area={area}", Permission.READ, 403),
     Probe("GET", "/polls", Permission.READ, None, lists=("polls", "poll")),
     Probe("POST", "/polls", Permission.WRITE, 403, lambda t: {
         "question": "Uji?", "options": ["Ya", "Tidak"], "audience": {"areas": [t.path]},

@@ -1,10 +1,10 @@
 """The JSON API under /api/v1: bearer tokens, area scopes, one error format.
 
 One module per noun (members, broadcasts, complaints, member_groups, groups, join_requests,
-attachments, inbox, sandbox, openapi) declares its routes with `route()` (routes.py): path,
-summary, permission, request body model, response schema. From that one table come the router,
-the role check (guards.py), the validation of bodies (bodies.py) and the OpenAPI document
-(openapi.py).
+attachments, inbox, sandbox, participation, scorecard, openapi) declares its routes with
+`route()` (routes.py): path, summary, permission, request body model, response schema. From
+that one table come the router, the role check (guards.py), the validation of bodies (bodies.py)
+and the OpenAPI document (openapi.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hub.web.api import (  # noqa: F401
     participation,
     polls,
     sandbox,
+    scorecard,
 )
 from hub.web.api.guards import SCOPE, USER, bearer_auth, error_response, errors
 from hub.web.api.routes import add_routes
