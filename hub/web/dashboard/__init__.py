@@ -69,6 +69,7 @@ from hub.web.dashboard.participation import (
 )
 from hub.web.dashboard.polls import poll_close, poll_detail, poll_list, poll_new, poll_submit
 from hub.web.dashboard.sandbox import phone_act, phone_live, phone_open, phone_page, sandbox_list
+from hub.web.dashboard.scorecard import report_page, scorecard_note, scorecard_page
 from hub.web.dashboard.static import static_file
 from hub.web.dashboard.texts import TEXTS
 
@@ -136,6 +137,9 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.get("/partisipasi", participation_page),
         web.get("/partisipasi/peringkat", participation_ranking),
         web.get(r"/partisipasi/anggota/{id:\d{1,9}}", participation_person),
+        web.get("/partisipasi/rapor", scorecard_page),
+        web.post("/partisipasi/rapor/catatan", scorecard_note),
+        web.get("/partisipasi/laporan", report_page),
         web.get("/static/{name}", static_file),
     ]
     if _sandbox(hub) is not None:

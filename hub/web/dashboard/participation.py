@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from hub.access.areas import ancestor_keys, area_by_path
+from hub.access.areas import ancestor_keys
 from hub.core.errors import NotFound, ValidationFailed
 from hub.insight.areas import (
     AreaTotal,
@@ -46,6 +45,7 @@ from hub.insight.participation import (
     tallies,
 )
 from hub.web.dashboard.base import SCOPE, Refused, _hub, page, render
+from hub.web.dashboard.figures import KIND_LABELS, area_asked, digits, minutes, of, pct
 from hub.web.insight_tables import (
     LEVEL_LABELS,
     areas_table,
@@ -61,7 +61,6 @@ from models import Area, AreaKind, Member, Seat
 
 HEAT_MAP_LIMIT = 80  # RT heads: a heat map of more is unreadable, and costs a row per delivery
 TOP = 10  # the ranking chart shows the best ten, as the city's own "TOP 10 KELURAHAN" does
-# The period choices above the page; "" is [participation] period_days.
 # The period choices above the page. "tanggal" takes the form's own dates; a link without
 # `periode` names its dates, or gets [participation] period_days.
 CUSTOM = "tanggal"
@@ -72,12 +71,6 @@ PRESETS = {
     "3-bulan": "3 bulan terakhir",
     "12-bulan": "12 bulan terakhir",
     CUSTOM: "Tanggal sendiri",
-}
-KIND_LABELS = {
-    AreaKind.KECAMATAN.value: "Kecamatan",
-    AreaKind.KELURAHAN.value: "Kelurahan",
-    AreaKind.RW.value: "RW",
-    AreaKind.RT.value: "RT",
 }
 
 
@@ -125,27 +118,6 @@ def _period_error(message: str) -> str:
 # Shaping ---------------------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{round(value * 100)}%"
-
-
-def _of(part: int, whole: int) -> str:
-    """'11 dari 23 (48%)': a rate never without its count."""
-    return "—" if not whole else f"{part} dari {whole} ({_pct(part / whole)})"
-
-
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value < 90:
-        return f"{value:g} menit"
-    return f"{value / 60:.1f} jam".replace(".", ",")
-
-
-def _digits(phone: str | None) -> str:
-    return re.sub(r"\D", "", phone or "")
-
-
 def _member_view(row: MemberRow) -> dict[str, Any]:
     t = row.tally
     level = row.level.value if row.level else "insufficient"
@@ -156,16 +128,16 @@ def _member_view(row: MemberRow) -> dict[str, Any]:
         "holds_seat": row.holds_seat,
         "level": level,
         "level_label": level_label(row.level),
-        "read": _of(t.read, t.broadcasts),
-        "ack": _of(t.acknowledged, t.ack_asked),
-        "median": _minutes(median_minutes(t.ack_minutes)),
+        "read": of(t.read, t.broadcasts),
+        "ack": of(t.acknowledged, t.ack_asked),
+        "median": minutes(median_minutes(t.ack_minutes)),
         "reminders": t.reminders,
         "failed": t.failed,
         "tickets": t.complaints + t.service_requests,
-        "votes": _of(t.poll_votes, t.polls),
+        "votes": of(t.poll_votes, t.polls),
         "phone": row.phone or "",
-        "tel": "+" + _digits(row.phone) if row.phone else "",
-        "chat": f"https://wa.me/{_digits(row.phone)}" if row.phone else "",
+        "tel": "+" + digits(row.phone) if row.phone else "",
+        "chat": f"https://wa.me/{digits(row.phone)}" if row.phone else "",
         "sort": (t.acknowledged / t.ack_asked) if t.ack_asked else -1,
     }
 
@@ -178,10 +150,10 @@ def _area_view(total: AreaTotal) -> dict[str, Any]:
         "kind": KIND_LABELS.get(total.area.kind.value, total.area.kind.value),
         "rt_heads": total.rt_heads,
         "levels": total.levels,
-        "read": _of(t.read, t.broadcasts),
-        "ack": _of(t.acknowledged, t.ack_asked),
-        "ack_low": _pct(total.ack_rate_low),
-        "median": _minutes(median_minutes(t.ack_minutes)),
+        "read": of(t.read, t.broadcasts),
+        "ack": of(t.acknowledged, t.ack_asked),
+        "ack_low": pct(total.ack_rate_low),
+        "median": minutes(median_minutes(t.ack_minutes)),
         "tickets": t.complaints + t.service_requests,
     }
 
@@ -254,16 +226,6 @@ def _heat_rows(
 # Where in the tree -----------------------------------------------------------------------------
 
 
-async def _area(request: web.Request) -> Area | None:
-    """The area asked for (a 403 page outside the user's areas), None for the top."""
-    wanted = request.query.get("area", "")
-    if not wanted:
-        return None
-    area = await area_by_path(wanted)
-    request[SCOPE].require_area(area)
-    return area
-
-
 async def _crumbs(area: Area | None, scope_keys: list[str] | None) -> list[dict[str, str]]:
     """The way down to `area` from the top the user sees, each step a link."""
     if area is None:
@@ -308,7 +270,7 @@ async def participation_page(request: web.Request) -> web.StreamResponse:
     hub = _hub(request)
     rules = hub.config.participation
     scope = request[SCOPE]
-    area = await _area(request)
+    area = await area_asked(request)
     period, preset, period_error = _period(request)
     fmt = wanted_format(request.query)
     where = Where(scope, area=area)
@@ -351,23 +313,23 @@ async def participation_page(request: web.Request) -> web.StreamResponse:
         summary={
             "members": summary.members,
             "levels": summary.levels,
-            "read": _of(total.read, total.broadcasts),
-            "ack": _of(total.acknowledged, total.ack_asked),
-            "median": _minutes(median_minutes(total.ack_minutes)),
+            "read": of(total.read, total.broadcasts),
+            "ack": of(total.acknowledged, total.ack_asked),
+            "median": minutes(median_minutes(total.ack_minutes)),
             "tickets": total.complaints + total.service_requests,
-            "votes": _of(total.poll_votes, total.polls),
+            "votes": of(total.poll_votes, total.polls),
         },
         level_labels=LEVEL_LABELS,
         min_broadcasts=rules.min_broadcasts,
-        active_rate=_pct(rules.active_ack_rate),
+        active_rate=pct(rules.active_ack_rate),
         silent=silent,
         members=members,
         children=[_area_view(t) for t in totals],
         child_kind=KIND_LABELS.get(children[0].kind.value, "Wilayah") if children else "",
         levels_chart=_levels_chart(totals) if totals else "",
         weeks=[
-            {"label": _week_label(w), "read": _of(w.read, w.broadcasts),
-             "ack": _of(w.acknowledged, w.ack_asked)}
+            {"label": _week_label(w), "read": of(w.read, w.broadcasts),
+             "ack": of(w.acknowledged, w.ack_asked)}
             for w in weeks
         ],
         trend_chart=_trend_chart(weeks),
@@ -383,7 +345,7 @@ async def participation_ranking(request: web.Request) -> web.StreamResponse:
     hub = _hub(request)
     rules = hub.config.participation
     scope = request[SCOPE]
-    area = await _area(request)
+    area = await area_asked(request)
     period, preset, period_error = _period(request)
     kind = request.query.get("jenis", AreaKind.KELURAHAN.value)
     if kind not in KIND_LABELS:
@@ -446,16 +408,16 @@ async def participation_person(request: web.Request) -> web.StreamResponse:
         "participation_person.html",
         nav="participation",
         member={"id": member.id, "name": member.name, "phone": member.phone or "",
-                "tel": "+" + _digits(member.phone) if member.phone else "",
-                "chat": f"https://wa.me/{_digits(member.phone)}" if member.phone else ""},
+                "tel": "+" + digits(member.phone) if member.phone else "",
+                "chat": f"https://wa.me/{digits(member.phone)}" if member.phone else ""},
         level_label=level_label(level_of(total, rules)),
         seats=[_member_view(r) for r in rows],
-        total={"read": _of(total.read, total.broadcasts),
-               "ack": _of(total.acknowledged, total.ack_asked),
-               "median": _minutes(median_minutes(total.ack_minutes)),
+        total={"read": of(total.read, total.broadcasts),
+               "ack": of(total.acknowledged, total.ack_asked),
+               "median": minutes(median_minutes(total.ack_minutes)),
                "reminders": total.reminders,
                "tickets": total.complaints + total.service_requests,
-               "votes": _of(total.poll_votes, total.polls)},
+               "votes": of(total.poll_votes, total.polls)},
         heat=_heat_rows(weeks_found, {member.id: member.name}, paths),
         heat_weeks=heat_weeks,
         **_common(request, None, period, preset, period_error),

@@ -1,0 +1,159 @@
+"""The monthly report as a PDF, drawn by fpdf2 (pure Python, no browser or system library
+needed on the office machine) with the DejaVu Sans font that ships with matplotlib, so names
+and dashes outside Latin-1 print as written. The chart is the weekly report's PNG."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from hub.insight.areas import short_day
+from hub.insight.monthly import MonthlyReport
+from hub.insight.participation import Level, median_minutes, rate
+from hub.insight.scorecard import HOURS, RATE, Part
+from hub.insight.sla import SlaCount, median_days
+from hub.insight.weekly import draw_chart
+
+LEVELS = {"active": "aktif", "passive": "pasif", "unreachable": "tak terjangkau",
+          "insufficient": "belum cukup data"}  # fmt: skip
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+          "September", "Oktober", "November", "Desember")  # fmt: skip
+
+
+def _font_dir() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _pct(part: int | None, whole: int | None) -> str:
+    if not whole or part is None:
+        return "-"
+    return f"{part} dari {whole} ({round(part / whole * 100)}%)"
+
+
+def _value(part: Part) -> str:
+    if not part.available or part.value is None:
+        return "tidak dicatat" if not part.available else "-"
+    if part.unit == RATE:
+        return _pct(part.numerator, part.denominator)
+    if part.unit == HOURS:
+        return f"{part.value:.1f} jam (dari {part.denominator})".replace(".", ",", 1)
+    return f"{part.value:g}"
+
+
+def _sla_cells(label: str, count: SlaCount) -> list[str]:
+    verify, resolve = median_days(count.days_to_verify), median_days(count.days_to_resolve)
+    return [
+        label,
+        str(count.tickets),
+        _pct(count.verified_on_time, count.verify_measured),
+        _pct(count.resolved_on_time, count.resolve_measured),
+        str(count.overdue_open),
+        "-" if verify is None else f"{verify:g}",
+        "-" if resolve is None else f"{resolve:g}",
+    ]
+
+
+def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
+    """The PDF's bytes (CPU-bound: call it in a thread)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    fonts = _font_dir()
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    month = f"{MONTHS[report.month.month - 1]} {report.month.year}"
+
+    def heading(text: str, size: int = 13) -> None:
+        pdf.set_font("DejaVu", "B", size)
+        pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "", 9)
+
+    def table(header: list[str], rows: list[list[str]], widths: tuple[int, ...]) -> None:
+        with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as grid:
+            head = grid.row()
+            for cell in header:
+                head.cell(cell)
+            for values in rows:
+                row = grid.row()
+                for cell in values:
+                    row.cell(cell)
+        pdf.ln(3)
+
+    heading(f"Laporan partisipasi dan layanan: {month}", 15)
+    pdf.set_font("DejaVu", "", 10)
+    pdf.multi_cell(
+        0, 6,
+        f"{title}\n{short_day(report.period.first)} - {short_day(report.period.last)} · {hub_name}",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    pdf.ln(2)
+
+    total, levels = report.summary.total, report.summary.levels
+    heading("Partisipasi ketua RT")
+    median = median_minutes(total.ack_minutes)
+    lines = [
+        f"Ketua RT: {report.summary.members} ("
+        + ", ".join(f"{label} {levels[key]}" for key, label in LEVELS.items())
+        + ")",
+        f"Dikonfirmasi: {_pct(total.acknowledged, total.ack_asked)}",
+        f"Dibaca: {_pct(total.read, total.broadcasts)}",
+        f"Median waktu konfirmasi: {'-' if median is None else f'{median:g} menit'}",
+        f"Suara jajak pendapat: {_pct(total.poll_votes, total.polls)}",
+    ]
+    for line in lines:
+        pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    if report.weeks:
+        png = draw_chart(report.weeks, f"Konfirmasi per minggu, {month}", "Dikonfirmasi (%)")
+        pdf.image(io.BytesIO(png), w=170)
+        pdf.ln(2)
+    if report.silent:
+        heading("Ketua RT yang perlu dihubungi", 11)
+        table(
+            ["Nama", "Wilayah", "Tingkat", "Dikonfirmasi", "Telepon"],
+            [[r.name, r.area_path or "", "tak terjangkau" if r.level == Level.UNREACHABLE
+              else "pasif", _pct(r.tally.acknowledged, r.tally.ack_asked), r.phone or ""]
+             for r in report.silent],
+            (30, 55, 25, 35, 30),
+        )  # fmt: skip
+
+    heading("Rapor lima dimensi")
+    for dimension in report.scorecard.dimensions:
+        heading(dimension.label, 11)
+        rows = [[p.label, _value(p), p.formula] for p in dimension.parts]
+        if dimension.combined is not None and dimension.combined.value is not None:
+            value = f"{round(dimension.combined.value * 100)}%"
+            rows.append(["Gabungan", value, dimension.combined.formula])
+        table(["Bagian", "Nilai", "Rumus"], rows, (45, 40, 90))
+        for note in dimension.notes:
+            pdf.multi_cell(0, 5, f"Catatan {note.area}: {note.text}", new_x="LMARGIN",
+                           new_y="NEXT")  # fmt: skip
+
+    heading("Tiket menurut kategori (SLA, hari kerja)")
+    sla_rows = [_sla_cells(r.label, r.count) for r in report.sla.rows if r.count.tickets]
+    sla_rows.append(_sla_cells("Semua", report.sla.total))
+    table(
+        ["Kategori", "Tiket", "Diperiksa tepat waktu", "Ditutup tepat waktu", "Lewat batas",
+         "Median periksa", "Median tutup"],
+        sla_rows,
+        (38, 14, 34, 34, 18, 19, 18),
+    )  # fmt: skip
+    ack_rate = rate(total.acknowledged, total.ack_asked)
+    pdf.set_font("DejaVu", "", 8)
+    pdf.multi_cell(
+        0, 4,
+        "Rasio selalu ditulis bersama jumlahnya. Tingkat ketua RT ditetapkan setelah cukup "
+        f"pengumuman. Rasio konfirmasi bulan ini: "
+        f"{'-' if ack_rate is None else f'{round(ack_rate * 100)}%'}.",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    return bytes(pdf.output())
+
+
+async def report_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
+    return await asyncio.to_thread(draw_pdf, report, title, hub_name)
