@@ -567,7 +567,7 @@ DASHBOARD_PAGES = [
     Page("POST", "/partisipasi/rapor/catatan", Permission.WRITE, 403,
          lambda ids: {"area": B, "bulan": "2026-01", "text": "Catatan"}),
     Page("GET", "/partisipasi/laporan", Permission.READ, None),
-    Page("GET", f"/partisipasi/laporan?area={B}&format=pdf", Permission.READ, 403),
+    Page("GET", f"/partisipasi/laporan?area={B}", Permission.READ, 403),
     Page("GET", "/polls", Permission.READ, None),
     Page("GET", "/polls/new", Permission.WRITE, None),
     Page("POST", "/polls/new", Permission.WRITE, 422,
