@@ -1,6 +1,7 @@
 """An official in a real browser (Debian's Chromium, headless, driven by Playwright): logs in,
-drills down from the kecamatan to one RT head, switches the period, downloads an export; every
-page at 1366 px and 390 px wide, with a screenshot of each saved under test-output/browser/.
+drills down from the kecamatan to one RT head, opens the scorecard, switches the period,
+downloads an export; every page at 1366 px and 390 px wide, with a screenshot of each saved
+under test-output/browser/.
 
 The charts must be drawn by the vendored Chart.js under the dashboard's CSP (no console errors),
 and no page may scroll sideways on a phone.
@@ -123,6 +124,17 @@ async def test_an_official_drills_down_switches_period_and_downloads(
         assert await page.locator("a[href^='tel:']").count() >= 1
         await visit.shot("06-rt-head")
 
+        # The scorecard of the kelurahan for March, from the overview's button.
+        await page.goto(f"{base}/partisipasi?area={KELURAHAN}&{MARCH}")
+        await page.click("a:text-is('Rapor bulanan')")
+        await page.wait_for_url(re.compile(r"/partisipasi/rapor"))
+        await page.fill("input[name=bulan]", "2030-03")
+        await page.click("form.period-form button[type=submit]")
+        await page.wait_for_url(re.compile(r"bulan=2030-03"))
+        assert await page.locator("h1").inner_text() == "Rapor Maret 2030"
+        assert await page.locator("section.scorecard-dimension").count() == 5
+        await visit.shot("07-scorecard")
+
         # Switch the period with the form: last month of the fixture's own "today" is not
         # March, so the custom dates are typed.
         await page.goto(f"{base}/partisipasi?area={KELURAHAN}&{MARCH}")
@@ -133,10 +145,10 @@ async def test_an_official_drills_down_switches_period_and_downloads(
             "12 bulan terakhir"
             in await page.locator("select[name=periode] option:checked").inner_text()
         )
-        await visit.shot("07-period-12-months")
+        await visit.shot("08-period-12-months")
 
         await page.goto(f"{base}/partisipasi/peringkat?{MARCH}")
-        await visit.shot("08-ranking")
+        await visit.shot("09-ranking")
         async with page.expect_download() as downloading:
             await page.click("p.downloads a:text-is('CSV')")
         download = await downloading.value
