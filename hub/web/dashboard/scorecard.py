@@ -72,16 +72,19 @@ def _part(part: Part) -> dict[str, Any]:
 
 
 def _change(change: Change) -> dict[str, Any]:
-    unit = change.unit if change.unit != RATE else POINTS
+    """A part this month against last month; a rate's change is in percentage points."""
+    shown = RATE if change.unit == POINTS else change.unit
     arrow = {True: "▲ membaik", False: "▼ memburuk", None: ""}[change.improved]
-    shown_unit = RATE if change.unit == POINTS else change.unit
+    improved = change.improved
+    if change.change == 0:
+        arrow, improved = "= tetap", None  # not better, and not worse either
     return {
         "label": change.label,
-        "current": _value(shown_unit, change.current),
-        "previous": _value(shown_unit, change.previous),
-        "change": _value(unit if change.unit in (POINTS, RATE) else change.unit, change.change),
+        "current": _value(shown, change.current),
+        "previous": _value(shown, change.previous),
+        "change": _value(change.unit, change.change),
         "arrow": arrow,
-        "improved": change.improved,
+        "improved": improved,
     }
 
 
