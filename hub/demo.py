@@ -148,6 +148,7 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
                     title="Selamat datang di Balai Warga",
                     text='Ini pengumuman contoh. Tekan tombol "Sudah dibaca" setelah membaca.',
                     areas=[f"{KECAMATAN}/Loa Harapan"],
+                    publish=True,  # in the public archive, with its verification code
                 ),
                 user=user,
                 scope=await Scope.of(user),
@@ -178,6 +179,7 @@ async def prepare_demo(config: Config) -> tuple[Config, str]:
             f"  Dasbor (dashboard):   {url}/",
             f"  Login:                {DEMO_USER} / {password}",
             f"  Ponsel simulasi:      {url}/sandbox",
+            f"  Arsip publik:         {url}/arsip",
             f"  API (OpenAPI):        {url}/api/v1/openapi.json",
             "  Berhenti: Ctrl+C",
             "",

@@ -11,11 +11,13 @@ from aiohttp import web
 
 from channels import Channel, Event, InboundMessage, channel_class, registered_channels
 from hub.access.auth import LoginThrottle
+from hub.archive import commands as archive_commands
 from hub.broadcast.broadcast_hooks import AnnouncementHooks, CorrectionHooks, ReminderHooks
 from hub.core.config import Config
 from hub.core.leases import SCHEDULER_LEASE_TTL, LeaseHolder
 from hub.core.metrics import Metrics
 from hub.core.outbox import KindHooks, OutboxHooks
+from hub.core.ratelimit import RateLimiter
 from hub.core.tasks import BackgroundTasks
 from hub.core.timeutil import Clock, utcnow
 from hub.feedback import inbox
@@ -106,6 +108,10 @@ class Hub:
             wake_sender=self._wake_sender,
             toast=self._answer,
         )
+        # CEK <kode>: is an announcement with this verification code official?
+        archive_commands.register(self.router, config=self.config, wake_sender=self._wake_sender)
+        # Public checks of codes and pasted texts, per client address (the /cek page, the API).
+        self.check_limit = RateLimiter(self.config.archive.checks_per_minute)
         votes = register_polls(self.router, self.config, self._wake_sender)
         # A poll's options under its post in a group chat (channels without native polls).
         self.conversations.add_group_button(POLL_PREFIX, votes.on_group_button)

@@ -7,6 +7,7 @@ from models.broadcasts import (
     BroadcastStatus,
     Delivery,
     DeliveryStatus,
+    PublishedText,
 )
 from models.config import MODEL_MODULES
 from models.conversations import Conversation, InboundEvent
@@ -71,6 +72,7 @@ __all__ = [
     "Poll",
     "PollStatus",
     "PollVote",
+    "PublishedText",
     "ScorecardNote",
     "Seat",
     "SeatRole",

@@ -49,6 +49,13 @@ class Broadcast(Model):
     ack_required = fields.BooleanField(default=True)
     # A "Laporkan masalah" button under each member's copy starts a complaint about it.
     report_button = fields.BooleanField(default=False)
+    # Staff chose to publish it in the public archive (hub/archive). A published broadcast that
+    # is sent (not a series: each run has its own) carries a verification code, printed under
+    # every copy: six characters of CODE_ALPHABET (hub/broadcast/publication.py), without the
+    # dash shown to people. published_at: when it went out, and so became public.
+    published = fields.BooleanField(default=False)
+    verification_code = fields.CharField(max_length=6, null=True, unique=True)
+    published_at = fields.DatetimeField(null=True)
     # As requested: {"areas": [path...], "members": [id...], "groups": [name...],
     # "group_ids": [id...]}; groups are resolved by id when it goes out, the names are for show.
     audience = fields.JSONField()
@@ -75,10 +82,12 @@ class Broadcast(Model):
 
     deliveries: fields.ReverseRelation[Delivery]
     reach: fields.ReverseRelation[BroadcastArea]
+    published_texts: fields.ReverseRelation[PublishedText]
 
     class Meta:
         table = "broadcast"
         ordering = ["-id"]
+        indexes = (("published_at",),)  # the archive, newest first
 
 
 # The areas a broadcast reaches, fixed when it is created or edited: who may see and act on it is
@@ -95,6 +104,23 @@ class BroadcastArea(Model):
         table = "broadcast_area"
         unique_together = (("broadcast_id", "area_key"),)
         indexes = (("area_key",),)
+
+
+# The fingerprints of a published broadcast's texts as they went out: the current one and each
+# one a correction replaced. A text pasted on the public check page is found by these digests
+# (SHA-256 of the normalized text, hub/broadcast/publication.py), never by scanning texts.
+class PublishedText(Model):
+    id = fields.BigIntField(primary_key=True)
+    broadcast: fields.ForeignKeyRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="published_texts", on_delete=fields.CASCADE
+    )
+    text_digest = fields.CharField(max_length=64)  # the text alone
+    full_digest = fields.CharField(max_length=64)  # the title and the text, as the message shows
+    replaced_at = fields.DatetimeField(null=True)  # None: the current text
+
+    class Meta:
+        table = "published_text"
+        indexes = (("text_digest",), ("full_digest",))
 
 
 # One broadcast to one member on one channel; the outbox message carries the send itself.

@@ -126,6 +126,7 @@ def test_values_from_the_file_are_used(tmp_path: Path) -> None:
         ('[broadcast]\nquiet_hours = "25:00-06:00"\n', "broadcast.quiet_hours", "HH:MM"),
         ('[broadcast]\nquiet_hours = "21:00-21:00"\n', "broadcast.quiet_hours", "same"),
         ("[broadcast]\nescalate_after_hours = 12\n", "broadcast.escalate_after_hours", "earlier"),
+        ("[archive]\nchecks_per_minute = 0\n", "archive.checks_per_minute", "at least 1"),
         ('[telegram]\ntoken = "123:abc"\n', "telegram.token", "HUB_TELEGRAM_TOKEN"),
         ('[whatsapp]\napp_secret = "s3cr3t"\n', "whatsapp.app_secret", "HUB_WHATSAPP_APP_SECRET"),
         ("not toml at all [\n", "config.toml", "TOML"),
@@ -300,6 +301,7 @@ def test_the_redacted_view_never_holds_a_secret(tmp_path: Path) -> None:
         "broadcast",
         "participation",
         "feedback",
+        "archive",
     }
 
 

@@ -1049,5 +1049,6 @@ async def test_start_channels_publishes_the_indonesian_commands(
         "aduan",
         "layanan",
         "status",
+        "cek",
     ]
     assert dict(fake.commands)["berhenti"] == "Berhenti menerima pengumuman"

@@ -387,6 +387,8 @@ API_PROBES = [
     }),
     Probe("GET", "/polls/{poll}", Permission.READ, 404),
     Probe("POST", "/polls/{poll}/close", Permission.WRITE, 404),
+    # The public archive's check: nobody's objects, no area (B's broadcasts are unpublished).
+    Probe("GET", "/public/verify?code=7QK-2M4", Permission.PUBLIC, None),
 ]
 # fmt: on
 
@@ -575,6 +577,10 @@ DASHBOARD_PAGES = [
     Page("GET", "/polls/{poll}", Permission.READ, 404),
     Page("POST", "/polls/{poll}/close", Permission.WRITE, 404),
     Page("GET", "/static/{name}", Permission.PUBLIC, None),
+    Page("GET", "/arsip", Permission.PUBLIC, None),
+    Page("GET", "/arsip/{code}", Permission.PUBLIC, None),
+    Page("GET", "/cek", Permission.PUBLIC, None),
+    Page("POST", "/cek", Permission.PUBLIC, None),
     Page("GET", "/sandbox", Permission.READ, None),
     Page("GET", "/sandbox/{member}", Permission.READ, 404),
     Page("GET", "/sandbox/{member}/live", Permission.READ, 404),

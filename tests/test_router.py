@@ -165,6 +165,7 @@ HELP_BEFORE = {
         "• SYARAT <layanan> – melihat persyaratan sebuah layanan, misalnya SYARAT domisili\n"
         "• STATUS <nomor> – melihat perkembangan aduan atau permohonan Anda (STATUS saja: semua "
         "yang masih berjalan)\n"
+        "• CEK <kode> – memeriksa keaslian pengumuman dengan kode cek di bawahnya\n"
         'Tekan "Sudah dibaca" di bawah setiap pengumuman untuk konfirmasi.'
     ),
     "en": (
@@ -177,6 +178,7 @@ HELP_BEFORE = {
         "• REQUIREMENTS <service> – see what a service requires, e.g. REQUIREMENTS domisili\n"
         "• STATUS <number> – see how your complaint or request is going (STATUS alone: all that "
         "are open)\n"
+        "• CEK <code> – check whether an announcement is genuine by the code under it\n"
         'Tap "I have read it" below each announcement to confirm.'
     ),
 }
@@ -211,6 +213,7 @@ def test_help_menu_and_command_list_come_from_the_registry(
         "aduan",
         "layanan",
         "status",
+        "cek",
     ]
 
 

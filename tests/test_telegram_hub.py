@@ -164,6 +164,7 @@ async def test_start_sets_the_webhook_and_the_command_menu(tg: TestClient, bot_a
         "aduan",
         "layanan",
         "status",
+        "cek",
     ]
     assert (await tg.get("/readyz")).status == 200
 

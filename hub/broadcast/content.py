@@ -15,6 +15,7 @@ from typing import Any
 
 from channels import ChannelClasses
 from hub.access.auth import Scope
+from hub.broadcast.publication import CODE_PLACEHOLDER, code_footer
 from hub.broadcast.schedule import Recurrence, parse_recurrence
 from hub.core.config import Config
 from hub.core.errors import ValidationFailed
@@ -34,14 +35,26 @@ TITLE_MAX = 200
 
 def render_broadcast(config: Config, broadcast: Broadcast) -> str:
     """The message an RT head sees."""
-    return render_announcement(config, broadcast.title, broadcast.text, broadcast.ack_required)
+    return render_announcement(
+        config,
+        broadcast.title,
+        broadcast.text,
+        broadcast.ack_required,
+        broadcast.verification_code,
+    )
 
 
-def render_announcement(config: Config, title: str, text: str, ack_required: bool) -> str:
+def render_announcement(
+    config: Config, title: str, text: str, ack_required: bool, code: str | None = None
+) -> str:
+    """The announcement with the hub's lines around it; a published one's verification code
+    (`code`, as stored) at its foot."""
     lang = config.hub.language
     body = say(lang, "broadcast", title=title, text=text, hub=config.hub.name)
     if ack_required:
         body += "\n\n" + say(lang, "broadcast_ack_hint")
+    if code is not None:
+        body += "\n\n" + code_footer(config, code)
     return body
 
 
@@ -62,9 +75,15 @@ def message_length(text: str) -> int:
 
 
 def check_content(
-    config: Config, title: str, text: str, ack_required: bool, enabled_channels: ChannelClasses
+    config: Config,
+    title: str,
+    text: str,
+    ack_required: bool,
+    enabled_channels: ChannelClasses,
+    published: bool = False,
 ) -> tuple[str, str]:
-    """The stripped title and text; raises ValidationFailed if empty or too long to send."""
+    """The stripped title and text; raises ValidationFailed if empty or too long to send (a
+    published one with its verification code line)."""
     title = title.strip()
     body = text.strip()
     if not title:
@@ -82,12 +101,14 @@ def check_content(
             field="text",
             code="text_too_long",
         )
-    # The announcement as sent (title, text, hub name, ack hint) must fit every channel it may
-    # go out on: a message cut by the platform would be worse than a clear refusal now.
+    # The announcement as sent (title, text, hub name, ack hint, code line) must fit every
+    # channel it may go out on: a message cut by the platform would be worse than a clear
+    # refusal now. Every code is as long as the placeholder.
     limits = {name: channel.text_limit for name, channel in enabled_channels.items()}
     if limits:
         name, channel_limit = min(limits.items(), key=lambda item: item[1])
-        length = message_length(render_announcement(config, title, body, ack_required))
+        code = CODE_PLACEHOLDER if published else None
+        length = message_length(render_announcement(config, title, body, ack_required, code))
         if length > channel_limit:
             raise ValidationFailed(
                 f"the announcement is {length} characters with its title and footer; {name} "

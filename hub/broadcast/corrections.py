@@ -21,6 +21,7 @@ from channels import ChannelClasses, UnknownChannel, channel_traits
 from hub.access import audit
 from hub.broadcast.content import check_content, render_broadcast, summarize
 from hub.broadcast.deliveries import ack_payload, group_ack_payload
+from hub.broadcast.publication import record_correction
 from hub.core.config import Config
 from hub.core.errors import Conflict
 from hub.core.outbox import outbound, queue_all
@@ -117,6 +118,7 @@ async def _correct(
     """The correction itself, inside the caller's transaction, on the freshly read broadcast."""
     new_title, new_text = _checked_correction(config, broadcast, title, text, enabled_channels)
     await _store_revision(broadcast, new_title, new_text, user, now)
+    await record_correction(config, broadcast, now)  # a published one keeps its code
     message = render_broadcast(config, broadcast)
     lang = config.hub.language
     correction = say(lang, "correction_header") + "\n\n" + message
@@ -155,6 +157,7 @@ def _checked_correction(
         text,
         broadcast.ack_required,
         enabled_channels,
+        broadcast.verification_code is not None,
     )
     if (new_title, new_text) == (broadcast.title, broadcast.text):
         raise Conflict("the correction changes nothing", code="nothing_to_correct")

@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.broadcast.content import render_broadcast, summarize
 from hub.broadcast.deliveries import ack_payload, group_ack_payload, report_payload
+from hub.broadcast.publication import record_publication
 from hub.core.config import Config
 from hub.core.outbox import outbound, queue_all, queue_rows
 from hub.core.texts import text as say
@@ -40,6 +41,8 @@ async def fan_out(
     template_params = [broadcast.title, summarize(broadcast.text)]
     lang = config.hub.language
     await Broadcast.filter(id=broadcast.id).update(started_at=now)
+    if broadcast.published and broadcast.verification_code:
+        await record_publication(config, broadcast, now)
     # Rows are written with one executemany per batch and table (models.sql.insert_rows,
     # hub.outbox.queue_rows): Tortoise's bulk_create builds a model object per row first, most
     # of the fan-out's CPU.

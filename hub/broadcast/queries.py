@@ -15,6 +15,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from hub.access.auth import Scope
+from hub.broadcast.publication import format_code
 from hub.core.errors import NotFound
 from models import Broadcast, Delivery, DeliveryStatus, MessageKind, OutboundMessage, OutboxState
 from models.broadcasts import DELIVERY_RANK
@@ -140,6 +141,11 @@ def broadcast_summary(
         "recipients": broadcast.recipients,
         "ack_required": broadcast.ack_required,
         "report_button": broadcast.report_button,
+        "published": broadcast.published,
+        "verification_code": (
+            format_code(broadcast.verification_code) if broadcast.verification_code else None
+        ),
+        "published_at": broadcast.published_at.isoformat() if broadcast.published_at else None,
         "send_at": broadcast.send_at.isoformat() if broadcast.send_at else None,
         "recurrence": {"cron": broadcast.recurrence_cron} if broadcast.recurrence_cron else None,
         "series_id": broadcast.series_id,

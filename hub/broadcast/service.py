@@ -22,6 +22,7 @@ from hub.access import audit
 from hub.access.auth import Scope
 from hub.broadcast.content import check_content, check_schedule, resolve_audience
 from hub.broadcast.fanout import fan_out
+from hub.broadcast.publication import unused_code
 from hub.broadcast.schedule import parse_recurrence
 from hub.core.config import Config
 from hub.core.errors import Conflict, ValidationFailed
@@ -60,6 +61,7 @@ class BroadcastRequest:
     recurrence: str | None = None  # a cron expression in the hub's timezone
     ack_required: bool = True
     report_button: bool = False  # "Laporkan masalah" under each member's copy
+    publish: bool = False  # in the public archive, with a verification code under each copy
     attachments: list[int] = field(default_factory=list)  # Attachment ids, in the order shown
 
 
@@ -92,7 +94,12 @@ async def create_broadcast(
     A `companion` (only for broadcasts sent now) stores its row in the same transaction.
     """
     title, body = check_content(
-        config, request.title, request.text, request.ack_required, enabled_channels
+        config,
+        request.title,
+        request.text,
+        request.ack_required,
+        enabled_channels,
+        request.publish,
     )
     schedule = check_schedule(config, request.send_at, request.recurrence, now)
     audience = await resolve_audience(
@@ -112,6 +119,10 @@ async def create_broadcast(
             status=BroadcastStatus.SCHEDULED if scheduled else BroadcastStatus.SENDING,
             ack_required=request.ack_required,
             report_button=request.report_button,
+            published=request.publish,
+            verification_code=await _code_for(
+                request.publish, series=schedule.recurrence is not None
+            ),
             audience=audience.stored,
             send_at=schedule.send_at,
             recurrence_cron=schedule.recurrence.cron if schedule.recurrence else None,
@@ -135,6 +146,12 @@ async def create_broadcast(
     if not scheduled:
         await broadcast.refresh_from_db()  # fanning out may have finished it already
     return broadcast
+
+
+async def _code_for(published: bool, *, series: bool) -> str | None:
+    """A new verification code for a published broadcast that is sent itself; none for a series,
+    whose runs each get their own."""
+    return await unused_code() if published and not series else None
 
 
 async def _stored_audience(broadcast: Broadcast) -> tuple[list[Area], list[int]]:
@@ -203,6 +220,8 @@ async def start_series_run(
             status=BroadcastStatus.MISSED if missed else BroadcastStatus.SENDING,
             ack_required=series.ack_required,
             report_button=series.report_button,
+            published=series.published,
+            verification_code=await _code_for(series.published and not missed, series=False),
             audience=series.audience,
             send_at=series.send_at,
             series_id=series.id,
@@ -261,29 +280,14 @@ class BroadcastChanges:
     clear_recurrence: bool = False
     ack_required: bool | None = None
     report_button: bool | None = None
+    publish: bool | None = None
     attachments: list[int] | None = None  # [] removes them all
 
 
-async def update_broadcast(
-    config: Config,
-    broadcast: Broadcast,
-    changes: BroadcastChanges,
-    *,
-    user: User | None,
-    scope: Scope,
-    enabled_channels: ChannelClasses,
-    now: dt.datetime,
-) -> Broadcast:
-    """Change a scheduled or paused broadcast, validated as at creation."""
-    _require_editable(broadcast, "edit")
-    ack_required = broadcast.ack_required if changes.ack_required is None else changes.ack_required
-    title, body = check_content(
-        config,
-        broadcast.title if changes.title is None else changes.title,
-        broadcast.text if changes.text is None else changes.text,
-        ack_required,
-        enabled_channels,
-    )
+def _changed_schedule(
+    broadcast: Broadcast, changes: BroadcastChanges
+) -> tuple[dt.datetime | None, str | None]:
+    """(send_at, cron) after the changes; raises ValidationFailed when neither is left."""
     cron = None if changes.clear_recurrence else (changes.recurrence or broadcast.recurrence_cron)
     if changes.clear_send_at:
         send_at = None
@@ -299,7 +303,32 @@ async def update_broadcast(
             field="send_at",
             code="missing_schedule",
         )
-    schedule = check_schedule(config, send_at, cron, now)
+    return send_at, cron
+
+
+async def update_broadcast(
+    config: Config,
+    broadcast: Broadcast,
+    changes: BroadcastChanges,
+    *,
+    user: User | None,
+    scope: Scope,
+    enabled_channels: ChannelClasses,
+    now: dt.datetime,
+) -> Broadcast:
+    """Change a scheduled or paused broadcast, validated as at creation."""
+    _require_editable(broadcast, "edit")
+    ack_required = broadcast.ack_required if changes.ack_required is None else changes.ack_required
+    published = broadcast.published if changes.publish is None else changes.publish
+    title, body = check_content(
+        config,
+        broadcast.title if changes.title is None else changes.title,
+        broadcast.text if changes.text is None else changes.text,
+        ack_required,
+        enabled_channels,
+        published,
+    )
+    schedule = check_schedule(config, *_changed_schedule(broadcast, changes), now)
     if changes.audience is not None:
         wanted, wanted_ids = changes.audience, changes.audience.get("group_ids", [])
     else:  # kept as it was: its groups by id, whatever they are called now
@@ -321,6 +350,13 @@ async def update_broadcast(
         "ack_required": ack_required,
         "report_button": (
             broadcast.report_button if changes.report_button is None else changes.report_button
+        ),
+        "published": published,
+        # Kept while it stays published and sent by itself (a series' runs get their own).
+        "verification_code": (
+            (broadcast.verification_code or await unused_code())
+            if published and schedule.recurrence is None
+            else None
         ),
         "attachment_ids": attachment_ids,
         "audience": audience.stored,

@@ -140,6 +140,13 @@ class ParticipationSection:
     period_days: int = 30  # the period shown when none is asked for, ending today
 
 
+@dataclass(frozen=True)
+class ArchiveSection:
+    # Checks of a code or a pasted text (the public /cek page, the verify API) one client address
+    # may make at once; then one more every 60/checks_per_minute seconds.
+    checks_per_minute: int = 10
+
+
 # Complaint categories, in the order of the numbered list RT heads choose from.
 DEFAULT_CATEGORIES = (
     "kebersihan/sampah",
@@ -212,6 +219,7 @@ class Config:
     broadcast: BroadcastSection = field(default_factory=BroadcastSection)
     participation: ParticipationSection = field(default_factory=ParticipationSection)
     feedback: FeedbackSection = field(default_factory=FeedbackSection)
+    archive: ArchiveSection = field(default_factory=ArchiveSection)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -376,7 +384,7 @@ def _check_secret(config: Config, section: str, key: str) -> None:
         raise ConfigError(env, "looks like a placeholder; set the real secret")
 
 
-def validate(config: Config) -> None:
+def validate(config: Config) -> None:  # long: a flat list of checks, one per key, in order
     """Cross-field checks that types alone cannot express."""
     try:
         zoneinfo.ZoneInfo(config.hub.timezone)
@@ -406,6 +414,8 @@ def validate(config: Config) -> None:
         raise ConfigError("whatsapp.messages_per_second", "expected a positive number")
     if config.sandbox.messages_per_second < 1:
         raise ConfigError("sandbox.messages_per_second", "expected a positive number")
+    if config.archive.checks_per_minute < 1:
+        raise ConfigError("archive.checks_per_minute", "expected at least 1")
     if config.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", "expected 'polling' or 'webhook'")
     if config.telegram.enabled:

@@ -113,6 +113,11 @@ def _not_allowed() -> AttachmentTypeNotAllowed:
     )
 
 
+def media_path(attachment: Attachment) -> str:
+    """The public download path of an attachment, below the hub's address."""
+    return f"/media/{attachment.token}/{quote(attachment.filename)}"
+
+
 @dataclass(frozen=True)
 class MediaStore:
     """The media folder: stores uploads, finds them again, names their public links."""
@@ -200,7 +205,7 @@ class MediaStore:
 
     def url_of(self, attachment: Attachment) -> str:
         """The public download link."""
-        return f"{self.public_url}/media/{attachment.token}/{quote(attachment.filename)}"
+        return self.public_url + media_path(attachment)
 
     def outgoing_file(self, attachment: Attachment) -> OutgoingFile:
         return OutgoingFile(

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 from hub.insight.areas import short_day
 from hub.insight.monthly import MonthlyReport
-from hub.insight.participation import Level, median_minutes, rate
+from hub.insight.participation import Level, median_minutes
 from hub.insight.scorecard import HOURS, RATE, Part
 from hub.insight.sla import SlaCount, median_days
 from hub.insight.weekly import draw_chart
@@ -34,8 +35,8 @@ def _pct(part: int | None, whole: int | None) -> str:
 
 
 def _value(part: Part) -> str:
-    if not part.available or part.value is None:
-        return "tidak dicatat" if not part.available else "-"
+    if part.value is None:
+        return "-"
     if part.unit == RATE:
         return _pct(part.numerator, part.denominator)
     if part.unit == HOURS:
@@ -56,45 +57,27 @@ def _sla_cells(label: str, count: SlaCount) -> list[str]:
     ]
 
 
-def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
-    """The PDF's bytes (CPU-bound: call it in a thread)."""
-    from fpdf import FPDF
+def _heading(pdf: Any, text: str, size: int = 13) -> None:
+    pdf.set_font("DejaVu", "B", size)
+    pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 9)
 
-    pdf = FPDF(format="A4")
-    fonts = _font_dir()
-    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    month = f"{MONTHS[report.month.month - 1]} {report.month.year}"
 
-    def heading(text: str, size: int = 13) -> None:
-        pdf.set_font("DejaVu", "B", size)
-        pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("DejaVu", "", 9)
+def _table(pdf: Any, header: list[str], rows: list[list[str]], widths: tuple[int, ...]) -> None:
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as grid:
+        head = grid.row()
+        for cell in header:
+            head.cell(cell)
+        for values in rows:
+            row = grid.row()
+            for cell in values:
+                row.cell(cell)
+    pdf.ln(3)
 
-    def table(header: list[str], rows: list[list[str]], widths: tuple[int, ...]) -> None:
-        with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as grid:
-            head = grid.row()
-            for cell in header:
-                head.cell(cell)
-            for values in rows:
-                row = grid.row()
-                for cell in values:
-                    row.cell(cell)
-        pdf.ln(3)
 
-    heading(f"Laporan partisipasi dan layanan: {month}", 15)
-    pdf.set_font("DejaVu", "", 10)
-    pdf.multi_cell(
-        0, 6,
-        f"{title}\n{short_day(report.period.first)} - {short_day(report.period.last)} · {hub_name}",
-        new_x="LMARGIN", new_y="NEXT",
-    )  # fmt: skip
-    pdf.ln(2)
-
+def _participation(pdf: Any, report: MonthlyReport, month: str) -> None:
     total, levels = report.summary.total, report.summary.levels
-    heading("Partisipasi ketua RT")
+    _heading(pdf, "Partisipasi ketua RT")
     median = median_minutes(total.ack_minutes)
     lines = [
         f"Ketua RT: {report.summary.members} ("
@@ -113,8 +96,9 @@ def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
         pdf.image(io.BytesIO(png), w=170)
         pdf.ln(2)
     if report.silent:
-        heading("Ketua RT yang perlu dihubungi", 11)
-        table(
+        _heading(pdf, "Ketua RT yang perlu dihubungi", 11)
+        _table(
+            pdf,
             ["Nama", "Wilayah", "Tingkat", "Dikonfirmasi", "Telepon"],
             [[r.name, r.area_path or "", "tak terjangkau" if r.level == Level.UNREACHABLE
               else "pasif", _pct(r.tally.acknowledged, r.tally.ack_asked), r.phone or ""]
@@ -122,34 +106,61 @@ def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
             (30, 55, 25, 35, 30),
         )  # fmt: skip
 
-    heading("Rapor lima dimensi")
+
+def _scorecard(pdf: Any, report: MonthlyReport) -> None:
+    _heading(pdf, "Rapor lima dimensi")
     for dimension in report.scorecard.dimensions:
-        heading(dimension.label, 11)
+        _heading(pdf, dimension.label, 11)
         rows = [[p.label, _value(p), p.formula] for p in dimension.parts]
         if dimension.combined is not None and dimension.combined.value is not None:
             value = f"{round(dimension.combined.value * 100)}%"
             rows.append(["Gabungan", value, dimension.combined.formula])
-        table(["Bagian", "Nilai", "Rumus"], rows, (45, 40, 90))
+        _table(pdf, ["Bagian", "Nilai", "Rumus"], rows, (45, 40, 90))
         for note in dimension.notes:
             pdf.multi_cell(0, 5, f"Catatan {note.area}: {note.text}", new_x="LMARGIN",
                            new_y="NEXT")  # fmt: skip
 
-    heading("Tiket menurut kategori (SLA, hari kerja)")
-    sla_rows = [_sla_cells(r.label, r.count) for r in report.sla.rows if r.count.tickets]
-    sla_rows.append(_sla_cells("Semua", report.sla.total))
-    table(
+
+def _sla(pdf: Any, report: MonthlyReport) -> None:
+    _heading(pdf, "Tiket menurut kategori (SLA, hari kerja)")
+    rows = [_sla_cells(r.label, r.count) for r in report.sla.rows if r.count.tickets]
+    rows.append(_sla_cells("Semua", report.sla.total))
+    _table(
+        pdf,
         ["Kategori", "Tiket", "Diperiksa tepat waktu", "Ditutup tepat waktu", "Lewat batas",
          "Median periksa", "Median tutup"],
-        sla_rows,
+        rows,
         (38, 14, 34, 34, 18, 19, 18),
     )  # fmt: skip
-    ack_rate = rate(total.acknowledged, total.ack_asked)
+
+
+def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
+    """The PDF's bytes (CPU-bound: call it in a thread)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    fonts = _font_dir()
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    month = f"{MONTHS[report.month.month - 1]} {report.month.year}"
+    _heading(pdf, f"Laporan partisipasi dan layanan: {month}", 15)
+    pdf.set_font("DejaVu", "", 10)
+    pdf.multi_cell(
+        0, 6,
+        f"{title}\n{short_day(report.period.first)} - {short_day(report.period.last)} · {hub_name}",
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    pdf.ln(2)
+    _participation(pdf, report, month)
+    _scorecard(pdf, report)
+    _sla(pdf, report)
     pdf.set_font("DejaVu", "", 8)
     pdf.multi_cell(
         0, 4,
-        "Rasio selalu ditulis bersama jumlahnya. Tingkat ketua RT ditetapkan setelah cukup "
-        f"pengumuman. Rasio konfirmasi bulan ini: "
-        f"{'-' if ack_rate is None else f'{round(ack_rate * 100)}%'}.",
+        "Rasio selalu ditulis bersama jumlahnya; tingkat ketua RT ditetapkan setelah cukup "
+        "pengumuman. Rumus tiap bagian rapor tertulis di sampingnya.",
         new_x="LMARGIN", new_y="NEXT",
     )  # fmt: skip
     return bytes(pdf.output())

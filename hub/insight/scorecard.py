@@ -23,10 +23,8 @@ import datetime as dt
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from tortoise.expressions import Subquery
-from tortoise.fields import BooleanField
 
 from hub.core.config import Config
 from hub.feedback.complaints.tickets import TicketRules
@@ -176,7 +174,6 @@ class Part:
     unit: str
     formula: str
     better: str | None
-    available: bool = True  # False: this hub does not record it (see `published`)
 
 
 @dataclass(frozen=True)
@@ -239,16 +236,10 @@ def _count_part(key: str, count: int) -> Part:
     return Part(key, words.label, count, None, None, words.unit, words.formula, words.better)
 
 
-def _unavailable_part(key: str, denominator: int) -> Part:
-    words = WORDS[key]
-    return Part(key, words.label, None, None, denominator, words.unit, words.formula,
-                words.better, available=False)  # fmt: skip
-
-
 def combined(parts: Sequence[Part]) -> Combined | None:
     """The unweighted mean of the dimension's rates, with its formula; None with fewer than two
     (the mean of one rate is that rate)."""
-    rates = [p for p in parts if p.unit == RATE and p.available]
+    rates = [p for p in parts if p.unit == RATE]
     if len(rates) < 2:
         return None
     values = [p.value for p in rates if p.value is not None]
@@ -260,16 +251,9 @@ def combined(parts: Sequence[Part]) -> Combined | None:
 # Announcements --------------------------------------------------------------------------------
 
 
-def archive_flag() -> Any | None:
-    """Broadcast's `published` field: the public archive (hub/archive) sets it when staff publish
-    an announcement. None where this hub has no public archive, and Transparansi then says that
-    its share is not available instead of showing a zero."""
-    return Broadcast._meta.fields_map.get("published")
-
-
-async def announcements(where: Where, period: Period) -> tuple[int, int | None]:
+async def announcements(where: Where, period: Period) -> tuple[int, int]:
     """Announcements (broadcasts that are no poll) that went out to the view in the period, and
-    how many of them are published in the public archive (None: no archive)."""
+    how many of them staff published in the public archive (hub/archive)."""
     went_out = Delivery.filter(
         where.on(),
         broadcast__started_at__gte=period.start,
@@ -279,15 +263,7 @@ async def announcements(where: Where, period: Period) -> tuple[int, int | None]:
     sent = Broadcast.filter(id__in=Subquery(went_out)).exclude(
         id__in=Subquery(Poll.all().values("broadcast_id"))
     )
-    flag = archive_flag()
-    if flag is None:
-        return await sent.count(), None
-    published = (
-        sent.filter(published=True)
-        if isinstance(flag, BooleanField)
-        else sent.filter(published__isnull=False)
-    )
-    return await sent.count(), await published.count()
+    return await sent.count(), await sent.filter(published=True).count()
 
 
 async def updates_told(where: Where, period: Period) -> int:
@@ -357,9 +333,7 @@ async def measure(
             _rate_part("active_rt_heads", heads.active, heads.classed),
         ]),
         _dimension("transparansi", [
-            _rate_part("published", published, sent)
-            if published is not None
-            else _unavailable_part("published", sent),
+            _rate_part("published", published, sent),
             _rate_part("tickets_told", sla.told, sla.tickets),
             _count_part("ticket_updates", await updates_told(where, period)),
         ]),
@@ -402,11 +376,10 @@ def changes(current: Sequence[Dimension], previous: Sequence[Dimension]) -> list
     found = []
     for now_dim, then_dim in zip(current, previous, strict=True):
         for part, before in zip(now_dim.parts, then_dim.parts, strict=True):
-            if part.available:
-                found.append(
-                    _change(now_dim.key, part.key, part.label, part.unit, part.better,
-                            part.value, before.value)
-                )  # fmt: skip
+            found.append(
+                _change(now_dim.key, part.key, part.label, part.unit, part.better,
+                        part.value, before.value)
+            )  # fmt: skip
         if now_dim.combined is not None and then_dim.combined is not None:
             found.append(
                 _change(now_dim.key, "combined", COMBINED_LABEL, RATE, "higher",

@@ -198,11 +198,13 @@ async def test_announcement_and_participation_parts_as_counted_by_hand(
     ack = parts(card, "efisiensi")["median_ack_hours"]
     assert (ack.value, ack.denominator, ack.unit) == (pytest.approx(25 / 60), 8, "hours")
 
-    # B1..B6 went out (the poll is no announcement, B7 is still pending); this hub has no
-    # public archive yet, so the share is not available rather than zero.
+    # B1..B6 went out (the poll is no announcement, B7 is still pending); none was published
+    # in the public archive.
     published = parts(card, "transparansi")["published"]
-    assert (published.available, published.value, published.denominator) == (False, None, 6)
-    assert card.dimension("transparansi").combined is None  # one rate left: no mean
+    assert (published.value, published.numerator, published.denominator) == (0.0, 0, 6)
+    # Ani's three March tickets were filed straight into the table: nobody was told yet.
+    transparansi = card.dimension("transparansi").combined
+    assert transparansi is not None and transparansi.value == 0.0
 
 
 async def test_the_callers_areas_bound_every_part(
@@ -246,7 +248,7 @@ async def test_change_against_february_for_tickets(
     assert found["transparansi.ticket_updates"].change == 13  # 15 - 2
     assert found["transparansi.ticket_updates"].improved is None  # more is neither better
     assert found["manfaat.announcements_reached"].change is None  # no announcements either month
-    assert "transparansi.published" not in found  # not available: nothing to compare
+    assert found["transparansi.published"].change is None  # no announcements either month
     # Compared with a direction: tickets_done, done_without_visit, median_verify_hours,
     # median_resolve_hours, verified_on_time, resolved_on_time, tickets_told; one improved.
     improved = parts(card, "manajemen_perubahan")["improved"]
@@ -286,8 +288,8 @@ async def test_an_empty_month_shows_nulls_not_zeros_divided(
     assert review.notes == []
 
 
-def rate_part(key: str, value: float | None, available: bool = True) -> Part:
-    return Part(key, key.upper(), value, None, None, "rate", "", "higher", available)
+def rate_part(key: str, value: float | None) -> Part:
+    return Part(key, key.upper(), value, None, None, "rate", "", "higher")
 
 
 def test_a_combined_figure_is_the_plain_mean_of_two_rates_or_more() -> None:
@@ -299,9 +301,6 @@ def test_a_combined_figure_is_the_plain_mean_of_two_rates_or_more() -> None:
     assert mean.formula == "rata-rata tanpa bobot: (A + B) ÷ 2"
     missing = combined([*two, rate_part("c", None)])
     assert missing is not None and missing.value is None and missing.formula.endswith("÷ 3")
-    # A part this hub does not record is left out of the mean, not counted as zero.
-    absent = combined([*two, rate_part("d", None, available=False)])
-    assert absent == mean
     assert median_days([]) is None
     assert median_days([0, 1, 5]) == 1
 
@@ -460,7 +459,7 @@ async def test_the_scorecard_over_the_api(
         "numerator": 4, "denominator": 5, "unit": "rate",
         "formula": "tiket ditutup sebelum batas SLA ÷ tiket yang sudah ditutup atau sudah "
                    "lewat batasnya",
-        "better": "higher", "available": True,
+        "better": "higher",
     }  # fmt: skip
     review = answer["dimensions"][4]
     assert review["combined"] is None and review["notes"] == []

@@ -1,10 +1,10 @@
 """The JSON API under /api/v1: bearer tokens, area scopes, one error format.
 
 One module per noun (members, broadcasts, complaints, member_groups, groups, join_requests,
-attachments, inbox, sandbox, participation, scorecard, openapi) declares its routes with
-`route()` (routes.py): path, summary, permission, request body model, response schema. From
-that one table come the router, the role check (guards.py), the validation of bodies (bodies.py)
-and the OpenAPI document (openapi.py).
+attachments, inbox, sandbox, participation, scorecard, public, openapi) declares its routes with
+`route()` (routes.py): path, summary, permission, request body model, response schema. From that
+one table come the router, the role check (guards.py), the validation of bodies (bodies.py) and
+the OpenAPI document (openapi.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hub.web.api import (  # noqa: F401
     openapi,
     participation,
     polls,
+    public,
     sandbox,
     scorecard,
 )

@@ -72,6 +72,11 @@ SEND_AT = (
     "Null: now (or, with a recurrence, from now on)."
 )
 ATTACHMENTS = "Ids from POST /attachments, sent with the announcement in this order."
+PUBLISH = (
+    "Publish it in the public archive (/arsip): it gets a verification code printed under each "
+    "RT head's copy, which anyone can check (/cek, GET /public/verify); a series' runs get one "
+    "each."
+)
 REPORT_BUTTON = (
     "A 'Laporkan masalah' button under each RT head's copy that starts a complaint about it "
     "(left out of WhatsApp templates outside the 24-hour window)."
@@ -88,6 +93,7 @@ class BroadcastCreate(RequestBody):
     recurrence: Recurrence | None = None
     ack_required: Flag = True
     report_button: Flag = Field(False, description=REPORT_BUTTON)
+    publish: Flag = Field(False, description=PUBLISH)
     attachments: list[Id] = Field(default_factory=list, max_length=10, description=ATTACHMENTS)
 
 
@@ -102,6 +108,7 @@ class BroadcastUpdate(RequestBody):
     recurrence: Recurrence | None = None
     ack_required: Given[Flag] = None
     report_button: Given[Flag] = Field(None, description=REPORT_BUTTON)
+    publish: Given[Flag] = Field(None, description=PUBLISH)
     attachments: Given[list[Id]] = Field(None, max_length=10, description=ATTACHMENTS)
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
@@ -142,6 +149,11 @@ BROADCAST = component(
         recipients=INTEGER,
         ack_required=BOOLEAN,
         report_button=BOOLEAN,
+        published=described(BOOLEAN, "in the public archive"),
+        verification_code=described(
+            NULLABLE_STRING, "7QK-2M4: printed under each copy (null: unpublished, or a series)"
+        ),
+        published_at=described(NULLABLE_STRING, "when it went out and became public"),
         send_at=described(NULLABLE_STRING, "a series: its next run"),
         recurrence={"type": ["object", "null"], "properties": {"cron": STRING}},
         series_id=described(NULLABLE_INTEGER, "the series of this run"),
@@ -280,6 +292,7 @@ async def post_broadcast(request: web.Request, body: BroadcastCreate) -> web.Res
             recurrence=body.recurrence.cron if body.recurrence else None,
             ack_required=body.ack_required,
             report_button=body.report_button,
+            publish=body.publish,
             attachments=body.attachments,
             **body.audience.model_dump(),
         ),
@@ -379,6 +392,7 @@ def _changes(body: BroadcastUpdate) -> BroadcastChanges:
         clear_recurrence="recurrence" in given and body.recurrence is None,
         ack_required=body.ack_required,
         report_button=body.report_button,
+        publish=body.publish,
         attachments=body.attachments,
     )
 

@@ -35,7 +35,6 @@ from hub.web.api.bodies import AreaPath, RequestBody, text
 from hub.web.api.guards import SCOPE
 from hub.web.api.routes import Query, component, route
 from hub.web.api.schemas import (
-    BOOLEAN,
     DATE_TIME,
     INTEGER,
     NULLABLE_INTEGER,
@@ -96,9 +95,7 @@ PART = component(
         obj(
             key=STRING,
             label=described(STRING, "Bahasa Indonesia"),
-            value=described(
-                NUMBER_OR_NULL, "in `unit`; null: nothing to divide, no values, or not available"
-            ),
+            value=described(NUMBER_OR_NULL, "in `unit`; null: nothing to divide, or no values"),
             numerator=NULLABLE_INTEGER,
             denominator=described(
                 NULLABLE_INTEGER, "a rate's divisor; for a median, how many values"
@@ -106,7 +103,6 @@ PART = component(
             unit=one_of(RATE, HOURS, COUNT),
             formula=described(STRING, "how the value is worked out, in Bahasa Indonesia"),
             better=BETTER,
-            available=described(BOOLEAN, "false: this hub does not record it"),
         )
     ),
 )
@@ -221,7 +217,6 @@ def _part(part: Part) -> dict[str, Any]:
         "unit": part.unit,
         "formula": part.formula,
         "better": part.better,
-        "available": part.available,
     }
 
 

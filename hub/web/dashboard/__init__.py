@@ -1,5 +1,6 @@
 """The staff dashboard: session login, broadcasts, complaints, groups, the inbox, join requests,
-participation for officials, and the sandbox phone.
+participation for officials, and the sandbox phone; beside it the public archive and its check,
+which need no login.
 
 Routes sit on the main app next to /healthz, /metrics and /api/v1; each handler is wrapped by
 `page()` (in `base`), which does the session check, CSRF on every POST, error pages and security
@@ -68,6 +69,7 @@ from hub.web.dashboard.participation import (
     participation_ranking,
 )
 from hub.web.dashboard.polls import poll_close, poll_detail, poll_list, poll_new, poll_submit
+from hub.web.dashboard.public import archive_entry, archive_list, check_page, check_submit
 from hub.web.dashboard.sandbox import phone_act, phone_live, phone_open, phone_page, sandbox_list
 from hub.web.dashboard.scorecard import report_page, scorecard_note, scorecard_page
 from hub.web.dashboard.static import static_file
@@ -141,6 +143,11 @@ def setup(app: web.Application, hub: Hub) -> None:
         web.post("/partisipasi/rapor/catatan", scorecard_note),
         web.get("/partisipasi/laporan", report_page),
         web.get("/static/{name}", static_file),
+        # The public archive and its check (no login).
+        web.get("/arsip", archive_list),
+        web.get("/arsip/{code}", archive_entry),
+        web.get("/cek", check_page),
+        web.post("/cek", check_submit),
     ]
     if _sandbox(hub) is not None:
         routes += [

@@ -65,7 +65,7 @@ def _part(part: Part) -> dict[str, Any]:
         counts = f"dari {part.denominator} nilai"
     return {
         "label": part.label,
-        "value": _value(part.unit, part.value) if part.available else "tidak dicatat",
+        "value": _value(part.unit, part.value),
         "counts": counts,
         "formula": part.formula,
     }
