@@ -87,7 +87,9 @@ class Broadcast(Model):
     class Meta:
         table = "broadcast"
         ordering = ["-id"]
-        indexes = (("published_at",),)  # the archive, newest first
+        # The archive lists by publication, newest first; participation counts the broadcasts
+        # that started in a period.
+        indexes = (("published_at",), ("started_at",))
 
 
 # The areas a broadcast reaches, fixed when it is created or edited: who may see and act on it is
@@ -171,6 +173,7 @@ class Delivery(Model):
             ("area_id", "broadcast_id"),
             ("seat_id",),
             ("channel", "poll_ref"),
+            ("member_id", "broadcast_id"),  # one RT head's participation
         )
 
 

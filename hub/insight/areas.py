@@ -24,6 +24,7 @@ from hub.insight.participation import (
     Period,
     Tally,
     Where,
+    by_chunks,
     level_of,
     rate,
     wilson_lower,
@@ -55,7 +56,9 @@ class AreaTotal:
 
 async def _paths(tallies: Iterable[Tally]) -> dict[int, str]:
     ids = {t.area_id for t in tallies if t.area_id is not None}
-    return dict(await Area.filter(id__in=ids).values_list("id", "path_key"))
+    return dict(
+        await by_chunks(ids, lambda chunk: Area.filter(id__in=chunk).values_list("id", "path_key"))
+    )
 
 
 async def children_of(parent: Area | None, scope_keys: list[str] | None) -> list[Area]:

@@ -25,9 +25,10 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count, Sum
@@ -368,6 +369,19 @@ def figures(t: Tally) -> dict[str, object]:
 
 # Members ----------------------------------------------------------------------------------------
 
+# Ids per query: PostgreSQL takes at most 32,767 parameters in one statement, and a province has
+# more RT heads than that.
+CHUNK = 5000
+
+
+async def by_chunks(ids: Iterable[int], fetch: Callable[[list[int]], Awaitable[Any]]) -> list[Any]:
+    """`fetch(ids)`'s rows for every id, asked for `CHUNK` ids at a time."""
+    ordered = sorted(ids)
+    rows: list[Any] = []
+    for start in range(0, len(ordered), CHUNK):
+        rows += await fetch(ordered[start : start + CHUNK])
+    return rows
+
 
 @dataclass(frozen=True)
 class MemberRow:
@@ -387,12 +401,20 @@ async def member_rows(
     member_ids = {t.member_id for t in found}
     area_ids = {t.area_id for t in found if t.area_id is not None}
     members = {
-        m["id"]: m for m in await Member.filter(id__in=member_ids).values("id", "name", "phone")
+        m["id"]: m
+        for m in await by_chunks(
+            member_ids, lambda ids: Member.filter(id__in=ids).values("id", "name", "phone")
+        )
     }
-    paths = dict(await Area.filter(id__in=area_ids).values_list("id", "path"))
+    paths = dict(
+        await by_chunks(area_ids, lambda ids: Area.filter(id__in=ids).values_list("id", "path"))
+    )
     held = set(
-        await Seat.filter(member_id__in=member_ids, ended_at__isnull=True).values_list(
-            "member_id", "area_id"
+        await by_chunks(
+            member_ids,
+            lambda ids: Seat.filter(member_id__in=ids, ended_at__isnull=True).values_list(
+                "member_id", "area_id"
+            ),
         )
     )
     rows = [

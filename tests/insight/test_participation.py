@@ -205,3 +205,17 @@ def test_the_period_asked_for_and_its_mistakes() -> None:
                                    ("2020-01-01", "2030-03-01")):  # fmt: skip
         with pytest.raises(ValidationFailed):
             period_of(config, wanted_from, wanted_to, now)
+
+
+async def test_ids_go_to_the_database_in_chunks(
+    config: Config, month: dict[str, Member], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL takes at most 32,767 parameters a statement: a province's RT heads are asked
+    for a chunk at a time, with the same answer."""
+    _, whole = await participation(config, Where(EVERYONE), MARCH)
+    monkeypatch.setattr("hub.insight.participation.CHUNK", 2)
+    _, chunked = await participation(config, Where(EVERYONE), MARCH)
+    assert [(r.name, r.area_path, r.holds_seat) for r in chunked] == [
+        (r.name, r.area_path, r.holds_seat) for r in whole
+    ]
+    assert len(chunked) == 7
