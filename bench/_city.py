@@ -144,7 +144,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                         "created_at"),
     "broadcast": ("id", "title", "text", "status", "ack_required", "report_button", "audience",
                   "recipients", "created_at", "started_at", "finished_at", "cancelled_at",
-                  "escalated_at"),
+                  "escalated_at", "published"),
     "broadcast_area": ("id", "broadcast_id", "area_key"),
     "poll": ("id", "broadcast_id", "question", "options", "status", "closes_at", "closed_at",
              "send_result", "created_at"),
@@ -428,6 +428,7 @@ class City:
                     finished if plan.status == "cancelled" else None,
                     plan.started + ESCALATE_AFTER
                     if plan.ack and plan.started + ESCALATE_AFTER <= END else None,
+                    False,  # not in the public archive: its codes play no part here
                 )
             )  # fmt: skip
             for path in plan.areas:
