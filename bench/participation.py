@@ -69,8 +69,8 @@ API = (
     "/api/v1/participation/trend",
 )
 MEMBER_API = ("/api/v1/participation/members/{id}",)
-PAGES: tuple[str, ...] = ()  # e.g. "/partisipasi" once the officials' dashboard is built
-MEMBER_PAGES: tuple[str, ...] = ()  # e.g. "/partisipasi/anggota/{id}"
+PAGES: tuple[str, ...] = ("/partisipasi",)
+MEMBER_PAGES: tuple[str, ...] = ("/partisipasi/anggota/{id}",)
 PERIODS = {
     "30 days": {},  # the API's default: [participation] period_days to today
     "year": {"from": FIRST_DAY.isoformat(), "to": LAST_DAY.isoformat()},

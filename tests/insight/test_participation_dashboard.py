@@ -11,6 +11,7 @@ import io
 import json
 import re
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from hub.app import HUB
@@ -170,3 +171,16 @@ async def test_presets_and_the_official_lands_here(
     # The default: the last [participation] period_days (30) days to today.
     assert timed.app[HUB].config.participation.period_days == 30
     assert "17 Mar 2030 – 15 Apr 2030" in await page(timed, "/partisipasi")
+
+
+async def test_a_large_view_lists_a_page_of_rows_and_says_so(
+    client: TestClient, month: dict[str, Member], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.web.dashboard.participation.TABLE_LIMIT", 4)
+    monkeypatch.setattr("hub.web.dashboard.participation.SILENT_LIMIT", 2)
+    await log_in(client, UserRole.OFFICIAL, KELURAHAN)
+    text = await page(client, f"/partisipasi?{MARCH}")
+    assert "Ketua RT (6)" in text and "Tampil 4 dari 6 baris." in text
+    assert "Ketua RT yang diam (3)" in text and "Tampil 2 dari 3" in text
+    members = text[text.index('id="ketua"') :]
+    assert len(re.findall(r'data-label="Nama" class="title-cell"', members)) == 4

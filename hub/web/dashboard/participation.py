@@ -60,6 +60,10 @@ from hub.web.permissions import Permission
 from models import Area, AreaKind, Member, Seat
 
 HEAT_MAP_LIMIT = 80  # RT heads: a heat map of more is unreadable, and costs a row per delivery
+# Rows a page lists: a province's 50,000 RT heads would be megabytes of HTML. Beyond these the page
+# points to the areas below and to the download, which holds every row.
+TABLE_LIMIT = 300
+SILENT_LIMIT = 100
 TOP = 10  # the ranking chart shows the best ten, as the city's own "TOP 10 KELURAHAN" does
 # The period choices above the page. "tanggal" takes the form's own dates; a link without
 # `periode` names its dates, or gets [participation] period_days.
@@ -322,8 +326,10 @@ async def participation_page(request: web.Request) -> web.StreamResponse:
         level_labels=LEVEL_LABELS,
         min_broadcasts=rules.min_broadcasts,
         active_rate=pct(rules.active_ack_rate),
-        silent=silent,
-        members=members,
+        silent=silent[:SILENT_LIMIT],
+        silent_count=len(silent),
+        members=members[:TABLE_LIMIT],
+        member_count=len(members),
         children=[_area_view(t) for t in totals],
         child_kind=KIND_LABELS.get(children[0].kind.value, "Wilayah") if children else "",
         levels_chart=_levels_chart(totals) if totals else "",
