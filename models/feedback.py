@@ -237,3 +237,4 @@ class PollVote(Model):
     class Meta:
         table = "poll_vote"
         unique_together = (("poll", "member"),)
+        indexes = (("member_id",),)  # one RT head's votes (participation)

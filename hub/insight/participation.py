@@ -273,13 +273,15 @@ async def _count_polls(
     )
     for row in polls:
         found.of(row["member_id"], row["area_id"]).polls = row["n"]
+    voted = PollVote.filter(
+        where.on("delivery__"),
+        delivery__broadcast__started_at__gte=period.start,
+        delivery__broadcast__started_at__lt=period.end,
+    )
+    if where.member_id is not None:  # the voter is the delivery's member: by the vote's index
+        voted = voted.filter(member_id=where.member_id)
     votes = (
-        await PollVote.filter(
-            where.on("delivery__"),
-            delivery__broadcast__started_at__gte=period.start,
-            delivery__broadcast__started_at__lt=period.end,
-        )
-        .annotate(n=Count("id"))
+        await voted.annotate(n=Count("id"))
         .group_by("delivery__member_id", "delivery__area_id")
         .values("delivery__member_id", "delivery__area_id", "n")
     )

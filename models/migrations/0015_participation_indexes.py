@@ -16,4 +16,8 @@ class Migration(migrations.Migration):
             model_name='Delivery',
             index=Index(fields=['member_id', 'broadcast_id']),
         ),
+        ops.AddIndex(
+            model_name='PollVote',
+            index=Index(fields=['member_id']),
+        ),
     ]
