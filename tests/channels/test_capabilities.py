@@ -90,6 +90,7 @@ def test_every_purpose_the_hub_names_has_a_template_setting() -> None:
         "ticket",
         "poll",
         "reply",
+        "report",
     }
     for setting in TEMPLATE_SETTINGS.values():
         assert getattr(config.whatsapp, setting), setting
