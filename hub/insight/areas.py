@@ -141,6 +141,13 @@ class Week:
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+MONTH_NAMES = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+               "September", "Oktober", "November", "Desember")  # fmt: skip
+
+
+def month_label(month: dt.date) -> str:
+    """ "Maret 2030"."""
+    return f"{MONTH_NAMES[month.month - 1]} {month.year}"
 
 
 def short_day(day: dt.date, *, year: bool = True) -> str:

@@ -311,6 +311,22 @@ async def _count_tickets(found: Tallies, where: Where, period: Period) -> None:
 # Rates, bounds and levels -----------------------------------------------------------------------
 
 
+# The levels as officials read them; "insufficient" is no level ("belum cukup data").
+LEVEL_LABELS = {
+    "active": "aktif",
+    "passive": "pasif",
+    "unreachable": "tak terjangkau",
+    "insufficient": "belum cukup data",
+}
+
+
+def counted(part: int | None, whole: int | None) -> str:
+    """'11 dari 23 (48%)': a rate never without its count; "—" with nothing to divide."""
+    if not whole or part is None:
+        return "—"
+    return f"{part} dari {whole} ({round(part / whole * 100)}%)"
+
+
 def rate(part: int, whole: int) -> float | None:
     """part / whole, None when there is nothing to divide (never a rate without its count)."""
     return part / whole if whole else None

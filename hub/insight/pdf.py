@@ -9,17 +9,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from hub.insight.areas import short_day
+from hub.insight.areas import month_label, short_day
 from hub.insight.monthly import MonthlyReport
-from hub.insight.participation import Level, median_minutes
+from hub.insight.participation import LEVEL_LABELS, Level, counted, median_minutes
 from hub.insight.scorecard import HOURS, RATE, Part
 from hub.insight.sla import SlaCount, median_days
 from hub.insight.weekly import draw_chart
-
-LEVELS = {"active": "aktif", "passive": "pasif", "unreachable": "tak terjangkau",
-          "insufficient": "belum cukup data"}  # fmt: skip
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-          "September", "Oktober", "November", "Desember")  # fmt: skip
 
 
 def _font_dir() -> Path:
@@ -28,17 +23,11 @@ def _font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
-def _pct(part: int | None, whole: int | None) -> str:
-    if not whole or part is None:
-        return "-"
-    return f"{part} dari {whole} ({round(part / whole * 100)}%)"
-
-
 def _value(part: Part) -> str:
     if part.value is None:
         return "-"
     if part.unit == RATE:
-        return _pct(part.numerator, part.denominator)
+        return counted(part.numerator, part.denominator)
     if part.unit == HOURS:
         return f"{part.value:.1f} jam (dari {part.denominator})".replace(".", ",", 1)
     return f"{part.value:g}"
@@ -49,8 +38,8 @@ def _sla_cells(label: str, count: SlaCount) -> list[str]:
     return [
         label,
         str(count.tickets),
-        _pct(count.verified_on_time, count.verify_measured),
-        _pct(count.resolved_on_time, count.resolve_measured),
+        counted(count.verified_on_time, count.verify_measured),
+        counted(count.resolved_on_time, count.resolve_measured),
         str(count.overdue_open),
         "-" if verify is None else f"{verify:g}",
         "-" if resolve is None else f"{resolve:g}",
@@ -81,12 +70,12 @@ def _participation(pdf: Any, report: MonthlyReport, month: str) -> None:
     median = median_minutes(total.ack_minutes)
     lines = [
         f"Ketua RT: {report.summary.members} ("
-        + ", ".join(f"{label} {levels[key]}" for key, label in LEVELS.items())
+        + ", ".join(f"{label} {levels[key]}" for key, label in LEVEL_LABELS.items())
         + ")",
-        f"Dikonfirmasi: {_pct(total.acknowledged, total.ack_asked)}",
-        f"Dibaca: {_pct(total.read, total.broadcasts)}",
+        f"Dikonfirmasi: {counted(total.acknowledged, total.ack_asked)}",
+        f"Dibaca: {counted(total.read, total.broadcasts)}",
         f"Median waktu konfirmasi: {'-' if median is None else f'{median:g} menit'}",
-        f"Suara jajak pendapat: {_pct(total.poll_votes, total.polls)}",
+        f"Suara jajak pendapat: {counted(total.poll_votes, total.polls)}",
     ]
     for line in lines:
         pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
@@ -101,7 +90,7 @@ def _participation(pdf: Any, report: MonthlyReport, month: str) -> None:
             pdf,
             ["Nama", "Wilayah", "Tingkat", "Dikonfirmasi", "Telepon"],
             [[r.name, r.area_path or "", "tak terjangkau" if r.level == Level.UNREACHABLE
-              else "pasif", _pct(r.tally.acknowledged, r.tally.ack_asked), r.phone or ""]
+              else "pasif", counted(r.tally.acknowledged, r.tally.ack_asked), r.phone or ""]
              for r in report.silent],
             (30, 55, 25, 35, 30),
         )  # fmt: skip
@@ -144,7 +133,7 @@ def draw_pdf(report: MonthlyReport, title: str, hub_name: str) -> bytes:
     pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
-    month = f"{MONTHS[report.month.month - 1]} {report.month.year}"
+    month = month_label(report.month)
     _heading(pdf, f"Laporan partisipasi dan layanan: {month}", 15)
     pdf.set_font("DejaVu", "", 10)
     pdf.multi_cell(

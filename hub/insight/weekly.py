@@ -33,6 +33,7 @@ from hub.insight.participation import (
     Level,
     Period,
     Where,
+    counted,
     member_rows,
     summarize,
     tallies,
@@ -67,10 +68,6 @@ class Report:
     chart: bytes  # PNG
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{part} dari {whole} ({round(part / whole * 100)}%)" if whole else "—"
-
-
 async def build_report(config: Config, area: Area, week_start: dt.date) -> Report:
     """The week's figures and the levels over the period ending that Sunday, as words and a
     chart; everything counted within the kelurahan."""
@@ -98,9 +95,9 @@ async def build_report(config: Config, area: Area, week_start: dt.date) -> Repor
         kelurahan=area.name,
         first=short_day(week.first),
         last=short_day(week.last),
-        ack=_pct(this.acknowledged, this.ack_asked),
-        ack_before=_pct(before.acknowledged, before.ack_asked),
-        read=_pct(this.read, this.broadcasts),
+        ack=counted(this.acknowledged, this.ack_asked),
+        ack_before=counted(before.acknowledged, before.ack_asked),
+        read=counted(this.read, this.broadcasts),
         days=rules.period_days,
         members=levels.members,
         silent=say(lang, "weekly_report_silent", names=names)
@@ -110,7 +107,7 @@ async def build_report(config: Config, area: Area, week_start: dt.date) -> Repor
         **counts,
     )
     summary = say(
-        lang, "weekly_report_summary", ack=_pct(this.acknowledged, this.ack_asked), **counts
+        lang, "weekly_report_summary", ack=counted(this.acknowledged, this.ack_asked), **counts
     )
     title = say(lang, "weekly_report_chart_title", kelurahan=area.name)
     axis = say(lang, "weekly_report_chart_axis")

@@ -18,15 +18,9 @@ from aiohttp import web
 from hub.core.errors import ValidationFailed
 from hub.core.exports import csv_writer, write_xlsx
 from hub.insight.areas import AreaTotal, Ranked, Week
-from hub.insight.participation import Level, MemberRow, Period, Tally, figures
+from hub.insight.participation import LEVEL_LABELS, Level, MemberRow, Period, Tally, figures
 
 FORMATS = ("csv", "xlsx")
-LEVEL_LABELS = {
-    Level.ACTIVE.value: "aktif",
-    Level.PASSIVE.value: "pasif",
-    Level.UNREACHABLE.value: "tak terjangkau",
-    "insufficient": "belum cukup data",
-}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import re
 from aiohttp import web
 
 from hub.access.areas import area_by_path
+from hub.insight.participation import counted
 from hub.web.dashboard.base import SCOPE
 from models import Area, AreaKind
 
@@ -23,11 +24,7 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{round(value * 100)}%"
 
 
-def of(part: int | None, whole: int | None) -> str:
-    """'11 dari 23 (48%)': a rate never without its count."""
-    if not whole or part is None:
-        return "—"
-    return f"{part} dari {whole} ({pct(part / whole)})"
+of = counted  # '11 dari 23 (48%)': a rate never without its count
 
 
 def minutes(value: float | None) -> str:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hub.access.areas import area_by_path
 from hub.core.errors import HubError
+from hub.insight.areas import month_label
 from hub.insight.monthly import MonthlyReport, monthly_report
 from hub.insight.notes import parse_month, save_note, this_month
 from hub.insight.participation import Where, median_minutes, rate
@@ -24,13 +25,6 @@ from hub.web.dashboard.figures import KIND_LABELS, area_asked, hours, minutes, o
 from hub.web.insight_tables import level_label
 from hub.web.permissions import Permission
 from models import Area
-
-MONTH_NAMES = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-               "September", "Oktober", "November", "Desember")  # fmt: skip
-
-
-def month_label(month: dt.date) -> str:
-    return f"{MONTH_NAMES[month.month - 1]} {month.year}"
 
 
 def _month(request: web.Request) -> tuple[dt.date, str]:
